@@ -1,0 +1,36 @@
+"""CAVIA — fast context adaptation (Zintgraf et al. 2019, Algorithm 1).
+
+The network takes a context vector φ as an extra input. Per task, φ starts at 0 and only φ is
+adapted in the inner loop; the shared weights θ are learned in the outer loop:
+
+    φ_i = 0 − α ∇_φ L_i^support(θ, 0)        min_θ Σ_i L_i^query(θ, φ_i)
+
+Second order differentiates through ∇_φ L (which depends on θ); first order does not.
+"""
+from __future__ import annotations
+
+import torch
+
+from ..functional import Params, batched
+from ..inner import inner_update
+from ..validation import check_int
+
+CONTEXT = "context"  # name of the context parameter in context-conditioned models
+
+
+def adapt_context(theta: Params, tasks, alpha, steps: int = 1, first_order: bool = False,
+                  context_dim: int = 0) -> Params:
+    """Shared θ (task-batched view) together with each task's adapted context φ_i."""
+    check_int(context_dim, "context_dim", 1)
+    shared = batched({k: v for k, v in theta.items() if k != CONTEXT}, tasks.n_tasks)
+    some = next(iter(shared.values()))
+    phi0 = torch.zeros(tasks.n_tasks, context_dim, dtype=some.dtype, requires_grad=True)
+    phi = inner_update({CONTEXT: phi0}, lambda c: tasks.support_loss({**shared, **c}).sum(),
+                       alpha, steps, first_order)
+    return {**shared, **phi}
+
+
+def cavia_objective(theta: Params, tasks, alpha, steps: int = 1, first_order: bool = False,
+                    context_dim: int = 0):
+    """Mean query loss after adapting only the context."""
+    return tasks.query_loss(adapt_context(theta, tasks, alpha, steps, first_order, context_dim)).mean()

@@ -1,0 +1,72 @@
+"""Meta-RL evaluation (MAML paper §5.3): returns on held-out tasks after 0, 1, …, k policy-gradient steps.
+
+Per step: N fresh episodes per task with the current policy (their mean return is that step's
+number), then one REINFORCE step on them, α = 0.1 for the first step and 0.05 after.
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from ..functional import Params, detached
+from ..inner import inner_update
+from ..meta import CONTEXT
+from ..validation import check_int
+from .envs import ENVS, make_batched_env
+from .episodes import sample_episodes
+from .losses import reinforce_loss
+from .tasks import with_advantages
+
+REFERENCE = Path(__file__).resolve().parents[1] / "reference" / "maml_paper_rl_returns.json"
+
+
+def held_out_tasks(env: str, n_tasks: int = 40, seed: int = 2017) -> np.ndarray:
+    """A fixed set of test tasks, disjoint in seed from training."""
+    check_int(n_tasks, "n_tasks", 1)
+    return ENVS[env].distribution.sample_tasks(n_tasks, np.random.default_rng(seed))
+
+
+def adaptation_returns(policy, theta: Params, config, tasks: np.ndarray, steps: int = 3, episodes: int = 40,
+                       alphas: tuple[float, ...] | None = None, seed: int = 0, gamma: float | None = None) -> torch.Tensor:
+    """Mean return per task after 0..steps adaptation steps: a [steps + 1, T] tensor.
+
+    `config` is the policy's training config (which parameters adapt: all weights, or CAVIA's context).
+    `alphas` default to (α, α/2) with the training α — the paper's (0.1, 0.05).
+    """
+    from .train import initial_params
+
+    check_int(steps, "steps", 0)
+    check_int(episodes, "episodes", 1)
+    gamma = config.gamma if gamma is None else gamma
+    alphas = alphas or (config.alpha, config.alpha / 2)
+    generator = torch.Generator().manual_seed(seed)
+    env = make_batched_env(config.env, tasks, episodes, oracle=config.algo == "oracle")
+    params = initial_params(theta, len(tasks), config)
+    fast = [CONTEXT] if config.algo == "cavia" else [k for k in params if k != CONTEXT]
+    returns = []
+    for step in range(steps + 1):
+        batch = with_advantages(sample_episodes(policy, params, env, generator), gamma, config.gae_lambda)
+        returns.append(batch.total_return().mean(1))
+        if step == steps:
+            break
+        alpha = alphas[min(step, len(alphas) - 1)]
+        slow = {k: v for k, v in params.items() if k not in fast}
+        with torch.enable_grad():
+            adapted = inner_update(detached({k: params[k] for k in fast}, True),
+                                   lambda p: reinforce_loss(policy, {**slow, **p}, batch).sum(), alpha, 1,
+                                   first_order=True)
+        params = {**slow, **detached(adapted)}
+    return torch.stack(returns)
+
+
+def reference_returns(env: str) -> dict:
+    """The MAML paper's per-task returns, {method: [step][task]} (course_lib/reference, from the authors' data)."""
+    return json.loads(REFERENCE.read_text())["returns"].get(env, {})
+
+
+def mean_and_stderr(values) -> tuple[float, float]:
+    v = np.asarray(values, dtype=np.float64)
+    return float(v.mean()), float(v.std(ddof=1) / np.sqrt(len(v))) if len(v) > 1 else 0.0

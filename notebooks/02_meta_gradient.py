@@ -1,0 +1,316 @@
+# %% [markdown]
+# # 02 · The meta-gradient: differentiating through an inner step
+#
+# **Learning objectives.** After this notebook you can
+# 1. write MAML's objective and derive its gradient,
+#    $\nabla_\theta \mathcal L(\theta') = (I - \alpha \nabla^2 \mathcal L(\theta))\,\nabla \mathcal L(\theta')$,
+#    and its $k$-step version as a product of such matrices;
+# 2. compute Hessian-vector products by **double backprop** and with `torch.func` (forward-over-reverse),
+#    without ever forming the Hessian;
+# 3. check the library's `meta_gradient` against a full autograd Hessian and against **central finite
+#    differences**;
+# 4. say what **first-order MAML** (FOMAML) and **Reptile** drop, and see on a 2-D toy problem how their
+#    directions differ from MAML's as the inner learning rate α changes.
+#
+# **Prerequisites.** Notebook 01 (the sinusoid tasks and why plain pretraining does not adapt);
+# the chain rule for vector functions (Jacobians); `torch.autograd.grad`.
+#
+# **Run time.** About 15–30 s on a 2-core CPU.
+
+# %%
+# %matplotlib inline
+import time
+
+import numpy as np
+import torch
+from torch.func import grad, hessian, jvp
+
+from course_lib import MLP, batched, detached, inner_update, meta_gradient, meta_objective, parameters_of
+from course_lib.checkpoints import shipped
+from course_lib.tasks.sinusoid import RegressionBatch, SinusoidDistribution
+from course_lib.toy import closed_form_directions, toy_task
+from course_lib.train import load_trained
+from course_lib.widgets import toy_directions, toy_directions_widget
+
+torch.set_num_threads(1)
+
+# %% [markdown]
+# ## 1. Derivation
+#
+# For one task with support loss $\mathcal L_s$ and query loss $\mathcal L_q$ (the same task, different
+# data points), MAML adapts with one gradient step and scores the adapted parameters
+# (paper, eq. 1 and the objective below it):
+#
+# $$\theta' = \theta - \alpha \nabla_\theta \mathcal L_s(\theta), \qquad
+#   F(\theta) = \mathcal L_q(\theta').$$
+#
+# $F$ depends on $\theta$ only through $\theta'$, so by the chain rule
+#
+# $$\nabla_\theta F(\theta) = \Big(\frac{\partial \theta'}{\partial \theta}\Big)^{\!\top} \nabla \mathcal L_q(\theta'),
+#   \qquad \frac{\partial \theta'}{\partial \theta} = I - \alpha\, \nabla^2 \mathcal L_s(\theta) .$$
+#
+# The Hessian is symmetric, so the transpose changes nothing:
+#
+# $$\boxed{\;\nabla_\theta F(\theta) = \big(I - \alpha \nabla^2 \mathcal L_s(\theta)\big)\, \nabla \mathcal L_q(\theta')\;}$$
+#
+# **$k$ inner steps.** With $\theta_0 = \theta$ and $\theta_{j+1} = \theta_j - \alpha \nabla \mathcal L_s(\theta_j)$,
+# the Jacobian of $\theta_k$ is a product of one such factor per step, each at its own point:
+#
+# $$\nabla_\theta \mathcal L_q(\theta_k) = (I - \alpha H_0)(I - \alpha H_1)\cdots(I - \alpha H_{k-1})\, \nabla \mathcal L_q(\theta_k),
+#   \qquad H_j = \nabla^2 \mathcal L_s(\theta_j).$$
+#
+# Read right to left, this is $k$ **Hessian-vector products**: start from $v = \nabla \mathcal L_q(\theta_k)$ and
+# apply $v \leftarrow v - \alpha H_j v$ for $j = k-1, \dots, 0$. Nobody forms $H$ (for the paper's
+# 1 761-parameter network it would have 3 million entries; for a ResNet, $10^{14}$). Reverse-mode
+# autodiff does exactly this when the inner step is recorded with `create_graph=True`, which is what
+# `inner_update(..., first_order=False)` does.
+#
+# **First-order MAML** sets the Jacobian to $I$: $\nabla F \approx \nabla \mathcal L_q(\theta_k)$, the
+# gradient at the adapted point applied to $\theta$ (`first_order=True` detaches $\nabla \mathcal L_s$).
+# No second derivatives, no stored inner graph; the error is $O(\alpha)$ per step.
+#
+# **Reptile** drops even the query loss: it runs $k$ inner steps to $\varphi = \theta_k$ and moves
+# $\theta$ toward $\varphi$, i.e. its "gradient" is $\theta - \varphi = \alpha \sum_j \nabla \mathcal L(\theta_j)$.
+# For $k \ge 2$, expanding $\nabla \mathcal L(\theta_j)$ around $\theta$ shows it contains a term
+# $-\alpha H \nabla \mathcal L$ — a first-order trace of the Hessian term MAML computes exactly
+# (Nichol et al. 2018, §5).
+#
+# ## 2. A small network and one task
+#
+# To compare against a *full* Hessian we use a smaller net than the paper's (16-16 instead of 40-40:
+# 321 parameters) in float64, so that finite differences are accurate.
+
+# %%
+# NBVAL_CHECK_OUTPUT
+torch.manual_seed(0)
+model = MLP(1, 1, hidden=(16, 16)).double()
+theta = parameters_of(model)                    # {name: leaf tensor}, requires_grad=True
+b = SinusoidDistribution().sample_batch(1, 10, 10, np.random.default_rng(0), model)   # one task, K = 10
+task = RegressionBatch(model, *(t.double() for t in (b.x_support, b.y_support, b.x_query, b.y_query)), b.tasks)
+
+# The task batch works on task-batched params ([T, ...]); for one task, batch θ to T = 1 and sum.
+L_s = lambda p: task.support_loss(batched(p, 1)).sum()
+L_q = lambda p: task.query_loss(batched(p, 1)).sum()
+
+# Flatten / unflatten a parameter dict, to multiply by an explicit Hessian matrix.
+names = list(theta)
+sizes = [theta[k].numel() for k in names]
+flat = lambda d: torch.cat([d[k].reshape(-1) for k in names])
+unflat = lambda vec: {k: c.reshape(theta[k].shape) for k, c in zip(names, vec.split(sizes))}
+
+alpha = 0.01
+print(f"task: A = {task.tasks[0, 0]:.4f}, φ = {task.tasks[0, 1]:.4f};  {sum(sizes)} parameters")
+print(f"L_s(θ) = {L_s(theta).item():.4f},  L_q(θ) = {L_q(theta).item():.4f}")
+
+# %% [markdown]
+# ## 3. Hessian-vector products, three ways
+#
+# 1. **Double backprop** (reverse-over-reverse): take $g = \nabla \mathcal L_s(\theta)$ *with its graph*,
+#    then differentiate the scalar $g \cdot v$: $\nabla_\theta (g \cdot v) = H v$.
+# 2. **`torch.func`, forward-over-reverse**: the directional derivative of the gradient function
+#    along $v$ is $H v$: `jvp(grad(L_s), (θ,), (v,))`. Usually the cheapest.
+# 3. **The full Hessian** `torch.func.hessian` ($321 \times 321$ here), then an ordinary product —
+#    only possible because the network is tiny; it is our ground truth.
+
+# %%
+# NBVAL_CHECK_OUTPUT
+v = {k: torch.randn_like(t) for k, t in theta.items()}           # any direction
+
+g = torch.autograd.grad(L_s(theta), list(theta.values()), create_graph=True)          # 1. double backprop
+hv_double = torch.autograd.grad(sum((gi * v[k]).sum() for gi, k in zip(g, names)), list(theta.values()))
+hv_double = flat(dict(zip(names, hv_double)))
+
+_, hv_func = jvp(grad(L_s), (detached(theta),), (v,))                                  # 2. torch.func
+hv_func = flat(hv_func)
+
+H = hessian(lambda vec: L_s(unflat(vec)))(flat(theta).detach())                       # 3. full Hessian
+hv_full = H @ flat(v)
+
+print("Hv, first four entries:", hv_full[:4].numpy().round(4))
+print("double backprop == full Hessian:", torch.allclose(hv_double, hv_full, rtol=1e-10, atol=1e-10))
+print("torch.func jvp  == full Hessian:", torch.allclose(hv_func, hv_full, rtol=1e-10, atol=1e-10))
+print("Hessian symmetric:", torch.allclose(H, H.T, atol=1e-10))
+eig = torch.linalg.eigvalsh(H)
+print(f"eigenvalues of H in [{eig[0]:.2f}, {eig[-1]:.2f}]  (negative ones: a ReLU net's loss is not convex)")
+
+# %% [markdown]
+# ## 4. The library's meta-gradient, checked two ways
+#
+# `meta_gradient(theta, tasks, alpha, steps, "maml")` differentiates the mean post-adaptation query
+# loss through `inner_update(..., first_order=False)`. We compare it with
+#
+# * the boxed formula, built from the explicit Hessian: $(I - \alpha H)\,\nabla \mathcal L_q(\theta')$;
+# * central finite differences of the meta-objective $F$ along random unit directions $u$:
+#   $\langle \nabla F, u\rangle \approx \frac{F(\theta + \varepsilon u) - F(\theta - \varepsilon u)}{2\varepsilon}$,
+#   with error $O(\varepsilon^2)$ (plus round-off $\sim 10^{-16}/\varepsilon$).
+
+# %%
+# NBVAL_CHECK_OUTPUT
+maml_grad = flat(meta_gradient(theta, task, alpha, steps=1, method="maml"))
+fomaml_grad = flat(meta_gradient(theta, task, alpha, steps=1, method="fomaml"))
+
+adapted = detached(inner_update(theta, L_s, alpha, steps=1), requires_grad=True)      # θ'
+grad_q = flat(dict(zip(names, torch.autograd.grad(L_q(adapted), list(adapted.values())))))  # ∇L_q(θ')
+formula = grad_q - alpha * H @ grad_q                                                   # (I − αH) ∇L_q(θ')
+
+print("meta_gradient('maml')   == (I − αH)∇L_q(θ'):", torch.allclose(maml_grad, formula, rtol=1e-10, atol=1e-12))
+print("meta_gradient('fomaml') == ∇L_q(θ')        :", torch.allclose(fomaml_grad, grad_q, rtol=1e-10, atol=1e-12))
+print(f"|MAML grad| = {maml_grad.norm():.4f},  |MAML − FOMAML| = {(maml_grad - fomaml_grad).norm():.4f}")
+
+# %%
+# NBVAL_CHECK_OUTPUT
+def F(vec):
+    """The meta-objective at a flat parameter vector (a plain float)."""
+    return meta_objective(unflat(vec.clone().requires_grad_(True)), task, alpha, 1, "maml").item()
+
+theta_flat = flat(theta).detach()
+gen = torch.Generator().manual_seed(1)
+print(f"{'direction':>9} {'finite diff.':>13} {'MAML':>10} {'FOMAML':>10}")
+for i in range(4):
+    u = torch.randn(len(theta_flat), generator=gen, dtype=torch.float64)
+    u /= u.norm()
+    eps = 1e-5
+    fd = (F(theta_flat + eps * u) - F(theta_flat - eps * u)) / (2 * eps)
+    print(f"{i:>9} {fd:13.6f} {maml_grad @ u:10.6f} {fomaml_grad @ u:10.6f}")
+
+# %% [markdown]
+# The exact meta-gradient matches the finite differences to ~6 digits along every direction; the
+# first-order one is off in the second or third digit — a small but systematic error, which is the price
+# of dropping $\alpha H$.
+#
+# **k = 2 steps.** The product formula needs the Hessian at $\theta_0$ *and* at $\theta_1$, applied right
+# to left:
+
+# %%
+# NBVAL_CHECK_OUTPUT
+theta1 = detached(inner_update(theta, L_s, alpha, steps=1), requires_grad=True)
+theta2 = detached(inner_update(theta, L_s, alpha, steps=2), requires_grad=True)
+H0, H1 = H, hessian(lambda vec: L_s(unflat(vec)))(flat(theta1).detach())
+vec = flat(dict(zip(names, torch.autograd.grad(L_q(theta2), list(theta2.values())))))   # ∇L_q(θ_2)
+for H_j in (H1, H0):                                                                    # j = k−1, …, 0
+    vec = vec - alpha * H_j @ vec
+two_step = flat(meta_gradient(theta, task, alpha, steps=2, method="maml"))
+print("meta_gradient(steps=2) == (I − αH_0)(I − αH_1)∇L_q(θ_2):", torch.allclose(two_step, vec, rtol=1e-10, atol=1e-12))
+
+# %% [markdown]
+# ## 5. What the second-order term costs, and what it changes
+#
+# On the paper's network (40-40, 1 761 parameters) and a meta-batch of 25 tasks, as in training. The
+# second-order meta-gradient keeps the inner graph and runs an extra backward pass through it.
+
+# %%
+# NBVAL_IGNORE_OUTPUT
+maml_model, maml_theta, maml_alpha, _ = load_trained(shipped("sinusoid_maml"))
+maml_theta = detached(maml_theta, requires_grad=True)
+meta_batch = SinusoidDistribution().sample_batch(25, 10, 10, np.random.default_rng(2), maml_model)
+for method in ("maml", "fomaml", "reptile"):
+    start = time.perf_counter()
+    for _ in range(20):
+        meta_gradient(maml_theta, meta_batch, maml_alpha, steps=1 if method != "reptile" else 5, method=method)
+    print(f"{method:>8}: {1e3 * (time.perf_counter() - start) / 20:5.1f} ms per meta-gradient")
+
+# %% [markdown]
+# How different are the two directions at the shipped MAML solution? The cosine between them, for growing
+# inner learning rates (the checkpoint was meta-trained with α = 0.01):
+
+# %%
+# NBVAL_CHECK_OUTPUT
+for a in (0.001, 0.01, 0.05):
+    m = flat(meta_gradient(maml_theta, meta_batch, a, 1, "maml"))
+    f = flat(meta_gradient(maml_theta, meta_batch, a, 1, "fomaml"))
+    print(f"α = {a:<5}  cos(MAML, FOMAML) = {torch.nn.functional.cosine_similarity(m, f, dim=0):.2f}")
+
+# %% [markdown]
+# For small α the factor $I - \alpha H$ is close to $I$ and first order is a good approximation; as
+# $\alpha \|H\|$ grows, the directions part. (Also, a ReLU network is piecewise linear in its input, so
+# much of its loss curvature is "Gauss–Newton" curvature; that is one reason FOMAML works as well as it
+# does on these problems — notebook 05 measures it.)
+#
+# ## 6. Seeing the directions: a 2-D quadratic toy
+#
+# On a toy problem with parameters $\theta \in \mathbb R^2$ every quantity has a closed form
+# (`course_lib/toy.py`):
+#
+# $$\mathcal L_s(\theta) = \tfrac12 \theta^\top A\theta - b^\top\theta, \qquad
+#   \mathcal L_q(\theta) = \tfrac12 \theta^\top C\theta - d^\top\theta .$$
+#
+# The Hessian of $\mathcal L_s$ is the constant $A$, so with $M = I - \alpha A$:
+# $\theta_k = M^k\theta + (I - M^k)A^{-1}b$, and
+#
+# | method | direction at $\theta$ |
+# |---|---|
+# | MAML | $M^k\,(C\theta_k - d)$ |
+# | FOMAML | $C\theta_k - d$ |
+# | Reptile | $\theta - \varphi_k$ (the inner loop runs on $\mathcal L_s$ only) |
+#
+# `toy_directions` computes the three directions **with the library** (`meta_gradient` on a
+# `QuadraticTasks` batch — the same code path as the sinusoid) and draws them.
+
+# %%
+# NBVAL_CHECK_OUTPUT
+result = toy_directions(alpha=0.25, steps=1, reptile_steps=5)
+print(result.summary())
+closed = closed_form_directions(toy_task(), result.theta, 0.25, 1, 5)
+print("library == closed form:", all(np.allclose(result.directions[m], closed[m], atol=1e-12) for m in closed))
+
+# %%
+result.figure
+
+# %% [markdown]
+# **Left:** the support loss (grey) and query loss (cyan) of the task, and the inner step from $\theta$.
+# **Right:** the meta-objective $\mathcal L_q(\theta_k(\theta))$ as a function of the *starting* point, and
+# the three descent directions at $\theta$ (arrows drawn at equal length; the legend gives magnitudes
+# and the angle to MAML). Its minimum — the best initialisation — is *not* the query minimum: it is the
+# point from which one inner step lands on the query minimum.
+#
+# Reptile points toward the support minimum: in this single-task toy its inner loop sees only
+# $\mathcal L_s$, and its update ignores $\mathcal L_q$ entirely. (In real use Reptile's inner loop runs on
+# all of a task's data and the tasks differ, so it is not as blind as here — see notebook 06.)
+#
+# How the MAML–FOMAML angle depends on α:
+
+# %%
+# NBVAL_CHECK_OUTPUT
+for a in (0.05, 0.25, 0.5, 0.75, 1.0):
+    r = toy_directions(alpha=a, steps=1, grid=5)
+    descends = bool(r.directions["fomaml"] @ r.directions["maml"] > 0)     # ⟨∇F, g_FO⟩ > 0 ?
+    print(f"α = {a:<4}  angle(FOMAML, MAML) = {r.angle('fomaml'):5.1f}°   "
+          f"angle(Reptile, MAML) = {r.angle('reptile'):5.1f}°   a FOMAML step lowers F: {descends}")
+
+# %% [markdown]
+# At small α the first-order direction is nearly exact, but the angle is not monotone in α. Watch the
+# eigenvalue $1 - \alpha\lambda_{\max}$ of $M = I - \alpha A$ ($\lambda_{\max}(A) \approx 1.95$):
+#
+# * at $\alpha = 1/\lambda_{\max} \approx 0.51$ it is zero: one inner step jumps straight to the support
+#   minimum along that eigenvector, the starting point no longer matters in that direction, and MAML's
+#   direction has no component along it (the meta-objective is flat there; the slider at 0.51 shows it);
+# * beyond it the eigenvalue is *negative*: the inner step overshoots, so moving $\theta$ one way moves
+#   $\theta'$ the other way. MAML's factor $M$ flips that component of the gradient; FOMAML, which assumes
+#   $\partial\theta'/\partial\theta = I$, does not. At α = 1 the angle exceeds 90°: the first-order step
+#   *increases* the meta-objective.
+#
+# Use the slider to explore (α, the number of MAML/FOMAML inner steps, Reptile's inner steps):
+
+# %%
+# NBVAL_IGNORE_OUTPUT
+toy_directions_widget(alpha=0.25)
+
+# %% [markdown]
+# ## Check your understanding
+#
+# 1. Derive $\partial\theta'/\partial\theta$ for one inner step. Why may we drop the transpose?
+# 2. For $k$ steps, in which order are the factors $(I - \alpha H_j)$ applied to $\nabla\mathcal L_q(\theta_k)$,
+#    and why does computing them right to left need only Hessian-*vector* products?
+# 3. Double backprop and `jvp(grad(f))` both give $Hv$. Which intermediate results does each keep in
+#    memory?
+# 4. In the finite-difference check, what happens to the agreement if $\varepsilon = 10^{-9}$? If
+#    $\varepsilon = 10^{-1}$? (Try it.)
+# 5. In the toy, at what α does the MAML direction lose one of its components, and why? What does
+#    FOMAML do there?
+# 6. Reptile with $k = 1$: what is its direction, and which baseline from notebook 01 does it reduce to?
+#
+# **Exercise.** The matching exercise in `exercises/` (topic: *the meta-gradient — Hessian-vector
+# products and finite-difference checks*) asks you to write the $k$-step meta-gradient with explicit
+# Hessian-vector products and to test it against `meta_gradient` and finite differences.
+#
+# **Next:** notebook 03 meta-trains MAML on the sinusoid tasks with this gradient.

@@ -1,0 +1,139 @@
+"""Adaptation curves and the paper's summary statistic, against independent per-task computations."""
+import math
+import statistics
+
+import numpy as np
+import pytest
+import torch
+from torch.func import functional_call
+
+from course_lib import MLP
+from course_lib.evaluate import adaptation_curve, adapted_params, summarize
+from course_lib.functional import parameters_of
+from course_lib.tasks import RegressionBatch, SinusoidDistribution
+
+
+def setup(context_dim=0, n_tasks=6, k=5, n_query=20, seed=0):
+    torch.manual_seed(seed)
+    model = MLP(1, 1, (16, 16), context_dim=context_dim)
+    theta = {k_: v.detach() for k_, v in parameters_of(model).items()}  # as loaded from a checkpoint
+    rng = np.random.default_rng(seed)
+    dist = SinusoidDistribution()
+    tasks = dist.sample_tasks(n_tasks, rng)
+    xs, ys = dist.sample_points(tasks, k, rng)
+    xq, yq = dist.sample_points(tasks, n_query, rng)
+    return model, theta, RegressionBatch(model, xs, ys, xq, yq, tasks)
+
+
+def manual_curve(model, theta, batch, alpha, steps):
+    """Per task, plain SGD on the support MSE with a Python loop: query MSE after 0..steps steps."""
+    out = torch.zeros(steps + 1, batch.n_tasks)
+    for i in range(batch.n_tasks):
+        p = {k: v.clone() for k, v in theta.items()}
+        for s in range(steps + 1):
+            with torch.no_grad():
+                out[s, i] = ((functional_call(model, p, (batch.x_query[i],)) - batch.y_query[i]) ** 2).mean()
+            if s == steps:
+                break
+            leaves = {k: v.detach().requires_grad_(True) for k, v in p.items()}
+            loss = ((functional_call(model, leaves, (batch.x_support[i],)) - batch.y_support[i]) ** 2).mean()
+            grads = torch.autograd.grad(loss, list(leaves.values()))
+            a = lambda k: alpha[k] if isinstance(alpha, dict) else alpha
+            p = {k: (v - a(k) * g).detach() for (k, v), g in zip(leaves.items(), grads)}
+    return out
+
+
+@pytest.mark.parametrize("steps", [0, 1, 5])
+def test_curve_shape_and_values(steps):
+    model, theta, batch = setup()
+    curve = adaptation_curve(theta, batch, 0.01, steps)
+    assert curve.shape == (steps + 1, batch.n_tasks)
+    assert not curve.requires_grad
+    torch.testing.assert_close(curve, manual_curve(model, theta, batch, 0.01, steps), rtol=1e-5, atol=1e-6)
+
+
+def test_step_zero_is_the_query_loss_at_theta():
+    model, theta, batch = setup()
+    curve = adaptation_curve(theta, batch, 0.01, 2)
+    with torch.no_grad():
+        direct = ((model_forward(model, theta, batch.x_query) - batch.y_query) ** 2).mean(dim=(1, 2))
+    torch.testing.assert_close(curve[0], direct)
+
+
+def model_forward(model, theta, x):
+    return torch.stack([functional_call(model, theta, (xi,)) for xi in x])
+
+
+def test_adaptation_lowers_the_support_fit():
+    """Sanity: many small steps on the support points lower the support loss of each task."""
+    model, theta, batch = setup()
+    params = adapted_params(theta, batch, 0.01, 20)
+    assert len(params) == 21
+    first, last = batch.support_loss(params[0]), batch.support_loss(params[-1])
+    assert (last < first).all()
+
+
+def test_meta_sgd_rates_are_used_per_weight():
+    model, theta, batch = setup()
+    gen = torch.Generator().manual_seed(3)
+    alpha = {k: 0.02 * torch.rand(v.shape, generator=gen) for k, v in theta.items()}
+    curve = adaptation_curve(theta, batch, alpha, 2)
+    torch.testing.assert_close(curve, manual_curve(model, theta, batch, alpha, 2), rtol=1e-5, atol=1e-6)
+
+
+def test_curve_does_not_change_theta_and_works_with_leaf_params():
+    model, theta, batch = setup()
+    leafs = {k: v.clone().requires_grad_(True) for k, v in theta.items()}
+    before = {k: v.detach().clone() for k, v in leafs.items()}
+    a = adaptation_curve(leafs, batch, 0.05, 3)
+    b = adaptation_curve(theta, batch, 0.05, 3)
+    assert torch.equal(a, b)
+    assert all(torch.equal(leafs[k].detach(), before[k]) for k in leafs) and all(v.grad is None for v in leafs.values())
+    with torch.no_grad():  # also inside no_grad, as in evaluation code
+        torch.testing.assert_close(adaptation_curve(theta, batch, 0.05, 3), b)
+
+
+def test_cavia_curve_only_changes_the_context():
+    model, theta, batch = setup(context_dim=2)
+    alpha, steps = 1.0, 3
+    params = adapted_params(theta, batch, alpha, steps, context_dim=2)
+    assert len(params) == steps + 1
+    assert torch.equal(params[0]["context"], torch.zeros(batch.n_tasks, 2))
+    for p in params:
+        assert set(p) == set(theta)
+        for k in theta:
+            if k != "context":
+                assert all(torch.equal(p[k][i], theta[k]) for i in range(batch.n_tasks))
+    assert all(not torch.equal(params[s]["context"], params[s - 1]["context"]) for s in range(1, steps + 1))
+
+    # independent: per task, gradient steps on the context only (starting at 0, ignoring theta["context"])
+    curve = adaptation_curve(theta, batch, alpha, steps, context_dim=2)
+    shared = {k: v for k, v in theta.items() if k != "context"}
+    for i in range(batch.n_tasks):
+        ctx = torch.zeros(2)
+        for s in range(steps + 1):
+            with torch.no_grad():
+                q = ((functional_call(model, {**shared, "context": ctx}, (batch.x_query[i],))
+                      - batch.y_query[i]) ** 2).mean()
+            assert curve[s, i].item() == pytest.approx(q.item(), rel=1e-5, abs=1e-6)
+            c = ctx.clone().requires_grad_(True)
+            loss = ((functional_call(model, {**shared, "context": c}, (batch.x_support[i],))
+                     - batch.y_support[i]) ** 2).mean()
+            ctx = (c - alpha * torch.autograd.grad(loss, c)[0]).detach()
+
+
+def test_summarize_is_mean_and_95_percent_half_width():
+    values = np.random.default_rng(0).gamma(2.0, 1.5, size=37)
+    s = summarize(values)
+    assert s.mean == pytest.approx(statistics.fmean(values), rel=1e-12)
+    assert s.ci95 == pytest.approx(1.96 * statistics.stdev(values) / math.sqrt(37), rel=1e-12)
+    assert str(s) == f"{statistics.fmean(values):.2f} ± {s.ci95:.2f}"
+    # works on a tensor row of an adaptation curve too
+    t = summarize(torch.tensor(values))
+    assert t.mean == pytest.approx(s.mean) and t.ci95 == pytest.approx(s.ci95)
+
+
+def test_summarize_single_value_and_constant_values():
+    assert summarize([2.5]).mean == 2.5 and summarize([2.5]).ci95 == 0.0
+    assert summarize([1.0, 1.0, 1.0]).ci95 == 0.0
+    assert summarize([0.0, 2.0]).ci95 == pytest.approx(1.96 * math.sqrt(2) / math.sqrt(2))
