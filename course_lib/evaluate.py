@@ -49,15 +49,24 @@ def adaptation_curve(theta: Params, tasks, alpha, steps: int, context_dim: int =
 @dataclass
 class Summary:
     mean: float
-    ci95: float  # half-width, 1.96 σ / √n
+    ci95: float        # half-width, 1.96 σ / √n
+    diverged: int = 0  # tasks whose loss overflowed (inf/NaN): the mean over all tasks is then infinite
+    n: int = 0
 
     def __str__(self) -> str:
+        if self.diverged:
+            return f"diverged {self.diverged}/{self.n}"
         return f"{self.mean:.2f} ± {self.ci95:.2f}"
 
 
 def summarize(values) -> Summary:
+    """Mean and 95% CI half-width over tasks; a task that diverged makes the mean infinite."""
     v = np.asarray(values, dtype=np.float64)
-    return Summary(float(v.mean()), float(1.96 * v.std(ddof=1) / math.sqrt(len(v))) if len(v) > 1 else 0.0)
+    diverged = int((~np.isfinite(v)).sum())
+    if diverged:
+        return Summary(float("inf"), float("inf"), diverged, len(v))
+    return Summary(float(v.mean()), float(1.96 * v.std(ddof=1) / math.sqrt(len(v))) if len(v) > 1 else 0.0,
+                   0, len(v))
 
 
 # MAML paper, Appendix C, Table 2 (K = 5): MSE after 1 / 5 / 10 steps.

@@ -86,7 +86,7 @@ def plot_sinusoid_fit(ax, x, y_true, curves: Mapping[str, object], support=None,
     if title:
         ax.set_title(title)
     ax.grid(alpha=0.3)
-    ax.legend(fontsize=8, loc="best")
+    ax.legend(fontsize=7, loc="best", framealpha=0.8)
     return ax
 
 

@@ -32,9 +32,14 @@ class TrainingDiverged(FloatingPointError):
 
 @dataclass
 class SinusoidConfig:
-    """Paper settings (MAML §5.1 / App. C): 2×40 ReLU, K = 10, α = 0.01, one step, Adam, 25 tasks."""
+    """Paper settings (MAML §5.1 / App. C): 2×40 ReLU, K = 10, α = 0.01, one step, Adam, 25 tasks.
+
+    One deviation: 30k meta-iterations instead of 70k. Longer training makes the initialisation so
+    sensitive that 10 test steps at α = 0.01 on K = 5 points diverge on some tasks (1 of 600 at 70k;
+    notebook 09), while 30k already meets the paper's 1 / 5 / 10-step numbers.
+    """
     algo: str = "maml"
-    iterations: int = 70_000
+    iterations: int = 30_000
     meta_batch: int = 25
     k_shot: int = 10
     alpha: float = 0.01

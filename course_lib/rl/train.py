@@ -26,6 +26,7 @@ from .envs import ENVS, make_batched_env
 from .episodes import sample_episodes
 from ..inner import inner_update
 from .losses import reinforce_loss
+from .curvature import meta_kl_curvature
 from .tasks import PolicyTaskBatch, SamplingPolicy, with_advantages
 from .trpo import trpo_step
 
@@ -37,7 +38,7 @@ class RLConfig:
     """MAML paper settings for 2D navigation: 2×100 ReLU, 20 tasks × 20 episodes, α = 0.1, TRPO δ = 0.01."""
     env: str = "navigation2d"
     algo: str = "maml"
-    iterations: int = 100
+    iterations: int = 500
     meta_batch: int = 20
     episodes: int = 20
     alpha: float = 0.1
@@ -51,8 +52,8 @@ class RLConfig:
     cg_damping: float = 1e-5
     ls_backtrack: float = 0.8
     ls_steps: int = 15
-    hvp: str = "exact"
-    fisher_tasks: int = 0           # tasks in the KL-Hessian estimate (0: all; TRPO App. C subsamples)
+    hvp: str = "chain_rule"         # H·v of the meta-KL: chain_rule (exact at θ_old), exact, finite_difference
+    fisher_tasks: int = 5           # tasks in the KL-Hessian estimate (0: all; TRPO App. C subsamples)
     hidden: tuple[int, ...] = (100, 100)
     context_dim: int = 0
     seed: int = 0
@@ -77,6 +78,8 @@ class RLConfig:
         self.hidden = tuple(self.hidden)
         if self.algo == "cavia" and self.context_dim < 1:
             raise ValueError("context_dim must be an integer in [1, inf) for algo='cavia'")
+        if self.hvp not in ("chain_rule", "exact", "finite_difference"):
+            raise ValueError(f"hvp must be one of ('chain_rule', 'exact', 'finite_difference'), got {self.hvp!r}")
         if self.algo == "reptile" and self.meta_optimizer != "adam":
             raise ValueError("meta_optimizer must be 'adam' for algo='reptile' (θ − φ is not a loss gradient)")
 
@@ -125,7 +128,10 @@ def sample_meta_batch(policy, theta: Params, env, config: RLConfig, generator) -
     else:
         with torch.enable_grad():
             phi = detached(adapted(detached(theta, True), PolicyTaskBatch(policy, pre), config, first_order=True))
-        post = with_advantages(sample_episodes(policy, phi, env, generator), config.gamma, config.gae_lambda)
+        if all(torch.isfinite(v).all() for v in phi.values()):
+            post = with_advantages(sample_episodes(policy, phi, env, generator), config.gamma, config.gae_lambda)
+        else:  # a non-finite θ'_i (e.g. NaN rewards) cannot be rolled out; its meta-loss is NaN → TrainingDiverged
+            post = pre
     return PolicyTaskBatch(policy, pre, post, SamplingPolicy.of(policy, phi, post))
 
 
@@ -137,18 +143,24 @@ def meta_loss_and_kl(theta: Params, batch: PolicyTaskBatch, config: RLConfig, fi
     return loss.mean(), kl.mean()
 
 
-def fisher_kl_fn(batch: PolicyTaskBatch, config: RLConfig, generator):
-    """KL on a random subset of `fisher_tasks` tasks (all tasks if 0) for the trust-region metric."""
-    if not config.fisher_tasks or config.fisher_tasks >= batch.n_tasks:
-        return None
-    subset = batch.subset(torch.randperm(batch.n_tasks, generator=generator)[:config.fisher_tasks])
-    return lambda th: meta_loss_and_kl(th, subset, config)[1]
+def curvature(theta: Params, batch: PolicyTaskBatch, config: RLConfig, generator):
+    """TRPO's (hvp, fisher_kl) arguments: H·v of the mean KL, on a random subset of `fisher_tasks`
+    tasks (all if 0; TRPO App. C), by the chain rule for one-step MAML/FOMAML, else by autograd."""
+    if config.fisher_tasks and config.fisher_tasks < batch.n_tasks:
+        batch = batch.subset(torch.randperm(batch.n_tasks, generator=generator)[:config.fisher_tasks])
+    if config.hvp == "chain_rule" and config.algo in ("maml", "fomaml") and config.steps == 1:
+        names = [k for k in theta if k != CONTEXT]
+        return meta_kl_curvature(theta, names, batch, config.alpha, config.algo == "fomaml"), None
+    hvp = "finite_difference" if config.hvp == "finite_difference" else "exact"
+    return hvp, lambda th: meta_loss_and_kl(th, batch, config)[1]
 
 
 def reptile_update(policy, theta: Params, env, config: RLConfig, generator) -> Params:
     """mean_i (θ − φ_i), φ_i after `steps` policy-gradient steps, each on freshly sampled episodes."""
     phi = initial_params(theta, env.n_tasks, config)
     for _ in range(config.steps):
+        if not all(torch.isfinite(v).all() for v in phi.values()):
+            break  # cannot be rolled out; the non-finite direction stops training (TrainingDiverged)
         episodes = with_advantages(sample_episodes(policy, phi, env, generator), config.gamma, config.gae_lambda)
         with torch.enable_grad():
             phi = detached(inner_update(detached(phi, True), lambda p: reinforce_loss(policy, p, episodes).sum(),
@@ -217,9 +229,9 @@ def train_rl(config: RLConfig, out: str | Path | None = None, resume: bool = Fal
                           return_after=float(batch.query.total_return().mean()))
             objective = lambda th: meta_loss_and_kl(th, batch, config)
             if optimizer is None:
+                hvp, fisher_kl = curvature(theta, batch, config, generator)
                 info = trpo_step(theta, objective, config.max_kl, config.cg_damping, config.cg_iters,
-                                 config.ls_backtrack, config.ls_steps, config.hvp,
-                                 fisher_kl=fisher_kl_fn(batch, config, generator),
+                                 config.ls_backtrack, config.ls_steps, hvp, fisher_kl=fisher_kl,
                                  evaluate=lambda th: meta_loss_and_kl(th, batch, config, first_order=True))
                 finite = np.isfinite(info["loss_before"])
                 record.update(loss=info["loss_before"], kl=info["kl"], accepted=int(info["accepted"]))
@@ -233,8 +245,10 @@ def train_rl(config: RLConfig, out: str | Path | None = None, resume: bool = Fal
                 record.update(loss=float(loss.detach()), kl=float(kl.detach()))
         if not finite:
             bar.close()
+            where = f"the last checkpoint ({out}) is intact" if out is not None and out.exists() \
+                else "no checkpoint was written"
             raise TrainingDiverged(f"meta-loss/meta-gradient became non-finite at iteration {it}; stopped "
-                                   f"before the update; the last checkpoint ({out}) is intact.")
+                                   f"before the update; {where}.")
         state["iteration"] = it + 1
         state["wall_time"] = time.perf_counter() - started
         state["history"].append(record | dict(wall_time=state["wall_time"]))

@@ -37,6 +37,8 @@ def conjugate_gradient(Avp: Callable[[torch.Tensor], torch.Tensor], b: torch.Ten
     x = torch.zeros_like(b)
     r, p = b.clone(), b.clone()
     rr = r @ r
+    if rr == 0:                                              # b = 0: x = 0 (not 0/0 = NaN)
+        return x
     for _ in range(iters):
         Ap = Avp(p)
         step = rr / (p @ Ap)
@@ -70,28 +72,31 @@ def hvp_finite_difference(kl_fn: Callable[[list[torch.Tensor]], torch.Tensor], p
 
 def trpo_step(theta: Params, objective: Callable[[Params], tuple[torch.Tensor, torch.Tensor]],
               max_kl: float = 0.01, damping: float = 1e-5, cg_iters: int = 10, backtrack: float = 0.8,
-              ls_steps: int = 15, hvp: str = "exact",
+              ls_steps: int = 15, hvp: str | Callable[[torch.Tensor], torch.Tensor] = "exact",
               fisher_kl: Callable[[Params], torch.Tensor] | None = None,
               evaluate: Callable[[Params], tuple[torch.Tensor, torch.Tensor]] | None = None) -> dict:
     """One constrained update of θ in place; returns diagnostics.
 
     objective(θ) -> (loss, kl) with graphs; fisher_kl(θ) -> the KL whose Hessian defines the trust
     region (default: objective's; TRPO App. C estimates it on a subsample of the data); evaluate(θ) ->
-    (loss, kl) values for the line search (default: objective).
+    (loss, kl) values for the line search (default: objective). `hvp` is "exact" (double backprop),
+    "finite_difference", or a ready-made function v ↦ H v at θ (see curvature.py).
     """
     check_alpha(max_kl, "max_kl")
     check_range(damping, "damping", 0.0, float("inf"))
     check_range(backtrack, "backtrack", 1e-3, 0.999)
     check_int(ls_steps, "ls_steps", 1)
-    if hvp not in ("exact", "finite_difference"):
-        raise ValueError(f"hvp must be 'exact' or 'finite_difference', got {hvp!r}")
+    if not callable(hvp) and hvp not in ("exact", "finite_difference"):
+        raise ValueError(f"hvp must be 'exact', 'finite_difference' or a function, got {hvp!r}")
     names = [k for k in theta if k != CONTEXT]
     params = [theta[k] for k in names]
 
     evaluate = evaluate or objective
     loss, kl = objective(theta)
     g = flat(torch.autograd.grad(loss, params, retain_graph=fisher_kl is None and hvp == "exact"))
-    if hvp == "exact":
+    if callable(hvp):
+        Hv = hvp
+    elif hvp == "exact":
         Hv = hvp_double_backprop(kl if fisher_kl is None else fisher_kl(theta), params)
     else:
         kl_fn = fisher_kl or (lambda th: objective(th)[1])

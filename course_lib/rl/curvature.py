@@ -1,0 +1,51 @@
+"""The trust-region curvature of MAML-TRPO, by the chain rule — exact at the sampling point, ~3× cheaper.
+
+TRPO needs H·v for H = ∇²_θ KL̄(θ), KL̄(θ) = mean_i KL(π_old,i ‖ π_θ'_i(θ)), θ'_i = θ − α∇L_i(θ),
+always at θ = θ_old. Differentiating twice through θ'(θ):
+
+    H v = Σ_i J_iᵀ H'_i J_i v  +  Σ_i (∂J_i/∂θ [v])ᵀ ∇_θ' KL̄,        J_i = ∂θ'_i/∂θ = I − α∇²L_i(θ)
+
+At θ_old the KL sits at its minimum (zero) as a function of θ', so ∇_θ' KL̄ = 0 and the second
+term — the one with *third* derivatives of L_i — vanishes. What is left needs only Hessian-vector
+products of the support loss (J_i is symmetric) and of the KL w.r.t. the adapted parameters:
+
+    H v = Σ_i J_i H'_i J_i v
+
+Plain double backprop of KL̄ through θ'(θ) gives the same numbers (tested) at roughly 3× the cost.
+"""
+from __future__ import annotations
+
+from typing import Callable
+
+import torch
+
+from ..functional import Params
+from .trpo import flat, unflat
+
+
+def meta_kl_curvature(theta: Params, names: list[str], batch, alpha: float,
+                      first_order: bool = False) -> Callable[[torch.Tensor], torch.Tensor]:
+    """v ↦ H v at θ (θ must be the parameters the query episodes were sampled after adapting)."""
+    T = batch.n_tasks
+    like = [theta[k] for k in names]
+    per_task = [p.detach().unsqueeze(0).expand(T, *p.shape).clone().requires_grad_(True) for p in like]
+    loss = batch.support_loss(dict(zip(names, per_task))).sum()
+    inner_grad = torch.autograd.grad(loss, per_task, create_graph=not first_order)
+    phi = [(p - alpha * g).detach().requires_grad_(True) for p, g in zip(per_task, inner_grad)]
+    if first_order:                                  # FOMAML: θ' = θ − α·stop_grad(∇L), so J = I
+        inner_grad = None
+    kl = batch.query_loss_and_kl(dict(zip(names, phi)))[1].mean()
+    kl_grad = torch.autograd.grad(kl, phi, create_graph=True)
+
+    def jacobian(u: list[torch.Tensor]) -> list[torch.Tensor]:
+        """J_i u_i = u_i − α ∇²L_i u_i for every task at once (J symmetric, so also J_iᵀ u_i)."""
+        if inner_grad is None:
+            return u
+        hessian_u = torch.autograd.grad(inner_grad, per_task, grad_outputs=u, retain_graph=True)
+        return [ui - alpha * hu for ui, hu in zip(u, hessian_u)]
+
+    def hvp(v: torch.Tensor) -> torch.Tensor:
+        u = jacobian([t.unsqueeze(0).expand(T, *t.shape) for t in unflat(v, like)])
+        w = torch.autograd.grad(kl_grad, phi, grad_outputs=u, retain_graph=True)   # H'_i (J_i v)
+        return flat([t.sum(0) for t in jacobian(list(w))])
+    return hvp
