@@ -191,7 +191,9 @@ def test_maml_learns_on_point_velocity():
                                hidden=(16, 16), checkpoint_every=100, seed=0)
     init = train_rl(replace(config, iterations=0), progress=False)
     trained = train_rl(config, progress=False)
-    assert all(h["accepted"] for h in trained["history"])
+    # with the Fisher estimated on 5 of the 20 tasks (the default) a line search may occasionally
+    # reject its step (θ is then kept); nearly all must be accepted
+    assert sum(h["accepted"] for h in trained["history"]) >= 12
     tasks = held_out_tasks("point_velocity", 10)
     policy = build_policy(config)
     before = adaptation_returns(policy, init["theta"], config, tasks, steps=1, episodes=5).mean(1)
