@@ -3,6 +3,7 @@
     python -m course_lib train sinusoid --algo maml|fomaml|reptile|cavia|metasgd|pretrain|oracle|random
     python -m course_lib train navigation2d --algo maml|fomaml|cavia|reptile|pretrain|oracle|random
     python -m course_lib train point_velocity --algo ...
+    python -m course_lib doctor        installed versions vs requirements.txt, and a seeded fingerprint
 
 Every run shows a progress bar, writes an atomic checkpoint (and a CSV of metrics beside it) every
 --checkpoint-every iterations, and with --resume continues exactly where an interrupted run stopped.
@@ -36,7 +37,11 @@ def main(argv=None) -> int:
     train.add_argument("--out", type=Path, help="checkpoint path (default runs/<problem>_<algo>.pt)")
     train.add_argument("--resume", action="store_true", help="continue from --out if it exists")
     train.add_argument("--threads", type=int, default=1, help="torch threads (small nets: 1 is fastest)")
+    sub.add_parser("doctor", help="installed versions against requirements.txt and a seeded fingerprint")
     args = parser.parse_args(argv)
+    if args.command == "doctor":
+        from .doctor import main as doctor
+        return doctor()
 
     import torch
 
