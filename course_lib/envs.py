@@ -22,12 +22,20 @@ ENVIRONMENTS = {  # id -> (entry point of the one-task gymnasium env, batched to
 }
 
 
+# MuJoCo locomotion (course_lib.tasks.locomotion): H = 200 through gymnasium's TimeLimit wrapper.
+LOCOMOTION = {f"course_lib/{name}-v0": f"course_lib.tasks.locomotion:{name}"
+              for name in ("HalfCheetahVel", "HalfCheetahDir", "AntVel", "AntDir")}
+
+
 def register_envs() -> list[str]:
     """Register every environment not yet in gymnasium's registry; returns all ids."""
     for env_id, (entry_point, _) in ENVIRONMENTS.items():
         if env_id not in gym.registry:
             gym.register(id=env_id, entry_point=entry_point)
-    return list(ENVIRONMENTS)
+    for env_id, entry_point in LOCOMOTION.items():
+        if env_id not in gym.registry:
+            gym.register(id=env_id, entry_point=entry_point, max_episode_steps=200)
+    return [*ENVIRONMENTS, *LOCOMOTION]
 
 
 def make_batched(env_id: str, tasks, n_episodes: int, **kwargs):

@@ -384,7 +384,7 @@ def _meta_train(policy, theta, config, meta_gradient_fn, eval_tasks=None, eval_e
     optimizer = torch.optim.Adam(list(theta.values()), lr=config.meta_lr)
     rng = np.random.default_rng(config.seed)
     generator = torch.Generator().manual_seed(config.seed)
-    first_order = config.algo == "fomaml"
+    first_order = config.algo != "maml"
     history = {k: [] for k in ("iteration", "return_before", "return_after", "seconds",
                                "eval_iteration", "eval_before", "eval_after")}
     start = time.perf_counter()

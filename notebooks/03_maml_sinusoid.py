@@ -221,7 +221,8 @@ sinusoid_widget(models=("maml", "pretrain"), amplitude=4.0, phase=0.5, alpha=0.0
 # paper's test protocol; 100 query points per task), with 0 to 10 gradient steps, each model with its own
 # inner learning rate (MAML, FOMAML, pretrained, random: α = 0.01; Reptile: 0.02; CAVIA adapts only its
 # 4 context parameters, with α = 1; Meta-SGD learned one α per weight). The oracle is told the task and
-# does not adapt: it is drawn as a horizontal line.
+# does not adapt: it is drawn as a horizontal line. In the plot a curve stops where its model blows up
+# (a task diverges, or the mean loss passes 10); the table says what happens there.
 
 # %%
 # NBVAL_CHECK_OUTPUT
@@ -262,8 +263,13 @@ for name, c in curves.items():
 print(f"{'oracle (no adaptation)':>24} {oracle_loss:7.3f}")
 
 # %%
-# a task that diverged has no finite loss: mark it NaN, so that its model's mean is not drawn from there on
-finite = {k: torch.where(torch.isfinite(v), v, torch.nan) for k, v in curves.items()}
+def until_blow_up(c):
+    """Per-task losses [steps + 1, T], NaN from the first step where a task diverged or the mean > 10."""
+    blown = ~torch.isfinite(c).all(dim=1) | (c.mean(dim=1) > 10)
+    return torch.where(blown.cumsum(0)[:, None] > 0, torch.nan, c)
+
+
+finite = {k: until_blow_up(v) for k, v in curves.items()}      # a blown-up curve stops being drawn
 fig, (left, right) = new_figure(ncols=2)
 plot_adaptation_curve(left, np.arange(STEPS + 1), finite, log_y=True, title="all models (log scale)")
 meta_learners = {k: v for k, v in finite.items() if k not in ("pretrain", "random")}

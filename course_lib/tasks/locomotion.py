@@ -1,0 +1,161 @@
+"""MuJoCo locomotion tasks of the MAML paper (§5.3), on gymnasium's v5 HalfCheetah and Ant.
+
+    HalfCheetahVel   v_goal ~ U[0, 2]     r = −|v_x − v_goal| − 0.05‖a‖²
+    HalfCheetahDir   d ∈ {−1, +1}         r = d·v_x − 0.05‖a‖²
+    AntVel           v_goal ~ U[0, 3]     r = −|v_x − v_goal| − ctrl − contact + survive
+    AntDir           d ∈ {−1, +1}         r = d·v_x − ctrl − contact + survive
+    horizon H = 200 (registered with max_episode_steps=200)
+
+Only the reward changes (`_get_rew`); physics, observations and Ant's termination are gymnasium's.
+A task is set like in the other task envs: `set_task(task)`, `env.task = task` (so a vector env's
+`set_attr("task", tasks)` works), or `reset(options={"task": task})`; it stays fixed across resets.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from gymnasium.envs.mujoco.ant_v5 import AntEnv
+from gymnasium.envs.mujoco.half_cheetah_v5 import HalfCheetahEnv
+
+from ..validation import check_int
+
+HORIZON = 200
+CHEETAH_CTRL_COST = 0.05
+
+
+@dataclass(frozen=True)
+class VelocityGoals:
+    """Goal velocities uniform in [low, high]."""
+    low: float
+    high: float
+
+    def sample_tasks(self, n: int, rng: np.random.Generator) -> np.ndarray:
+        check_int(n, "n", 1)
+        return rng.uniform(self.low, self.high, size=n)
+
+    def check(self, task) -> float:
+        try:
+            value = float(np.asarray(task, dtype=np.float64).reshape(-1)[0]) if np.size(task) == 1 else None
+        except (TypeError, ValueError):
+            value = None
+        if value is None or not np.isfinite(value):
+            raise ValueError(f"task (goal velocity) must be one finite number, got {task!r}")
+        return value
+
+
+@dataclass(frozen=True)
+class Directions:
+    """Running direction −1 (backwards) or +1 (forwards), each with probability ½."""
+
+    def sample_tasks(self, n: int, rng: np.random.Generator) -> np.ndarray:
+        check_int(n, "n", 1)
+        return rng.choice(np.array([-1.0, 1.0]), size=n)
+
+    def check(self, task) -> float:
+        try:
+            value = float(np.asarray(task).reshape(-1)[0]) if np.size(task) == 1 else None
+        except (TypeError, ValueError):
+            value = None
+        if value not in (-1.0, 1.0):
+            raise ValueError(f"task (direction) must be -1 or +1, got {task!r}")
+        return value
+
+
+class _TaskMixin:
+    """The task-env interface shared by the locomotion envs: sample_tasks, set_task, task, reset options."""
+
+    distribution = None
+
+    def _init_task(self, task) -> None:
+        self._task = None if task is None else self.distribution.check(task)
+
+    @classmethod
+    def sample_tasks(cls, n: int, rng: np.random.Generator) -> np.ndarray:
+        return cls.distribution.sample_tasks(n, rng)
+
+    def set_task(self, task) -> None:
+        self._task = None if task is None else self.distribution.check(task)
+
+    @property
+    def task(self):
+        return self._task
+
+    @task.setter
+    def task(self, value) -> None:
+        self.set_task(value)
+
+    def reset(self, *, seed: int | None = None, options: dict | None = None):
+        if options and "task" in options:
+            self.set_task(options["task"])
+        obs, info = super().reset(seed=seed)
+        if self._task is None:                      # a multi-task env: a new task per episode
+            self._sampled = float(self.distribution.sample_tasks(1, self.np_random)[0])
+        return obs, info | {"task": self.current_task}
+
+    @property
+    def current_task(self) -> float:
+        return self._task if self._task is not None else getattr(self, "_sampled", 0.0)
+
+    def step(self, action):
+        obs, reward, terminated, truncated, info = super().step(action)
+        return obs, reward, terminated, truncated, info | {"task": self.current_task}
+
+
+class HalfCheetahVel(_TaskMixin, HalfCheetahEnv):
+    distribution = VelocityGoals(0.0, 2.0)
+
+    def __init__(self, task=None, **kwargs):
+        super().__init__(ctrl_cost_weight=CHEETAH_CTRL_COST, **kwargs)
+        self._init_task(task)
+
+    def _get_rew(self, x_velocity: float, action):
+        forward = -abs(x_velocity - self.current_task)
+        ctrl = self.control_cost(action)
+        return forward - ctrl, {"reward_forward": forward, "reward_ctrl": -ctrl}
+
+
+class HalfCheetahDir(_TaskMixin, HalfCheetahEnv):
+    distribution = Directions()
+
+    def __init__(self, task=None, **kwargs):
+        super().__init__(ctrl_cost_weight=CHEETAH_CTRL_COST, **kwargs)
+        self._init_task(task)
+
+    def _get_rew(self, x_velocity: float, action):
+        forward = self.current_task * x_velocity
+        ctrl = self.control_cost(action)
+        return forward - ctrl, {"reward_forward": forward, "reward_ctrl": -ctrl}
+
+
+class _AntTask(_TaskMixin, AntEnv):
+    def __init__(self, task=None, **kwargs):
+        super().__init__(**kwargs)
+        self._init_task(task)
+
+    def _forward(self, x_velocity: float) -> float:
+        raise NotImplementedError
+
+    def _get_rew(self, x_velocity: float, action):
+        forward = self._forward(x_velocity)
+        ctrl, contact, survive = self.control_cost(action), self.contact_cost, self.healthy_reward
+        return forward + survive - ctrl - contact, {"reward_forward": forward, "reward_ctrl": -ctrl,
+                                                    "reward_contact": -contact, "reward_survive": survive}
+
+
+class AntVel(_AntTask):
+    distribution = VelocityGoals(0.0, 3.0)
+
+    def _forward(self, x_velocity: float) -> float:
+        return -abs(x_velocity - self.current_task)
+
+
+class AntDir(_AntTask):
+    distribution = Directions()
+
+    def _forward(self, x_velocity: float) -> float:
+        return self.current_task * x_velocity
+
+
+LOCOMOTION_ENVS = {"HalfCheetahVel": HalfCheetahVel, "HalfCheetahDir": HalfCheetahDir,
+                   "AntVel": AntVel, "AntDir": AntDir}

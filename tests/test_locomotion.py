@@ -1,0 +1,108 @@
+"""MuJoCo locomotion task envs: gymnasium's checker, the paper's rewards by hand, task setting (also
+through a vector env), the 200-step horizon, and bad tasks."""
+import warnings
+
+import gymnasium as gym
+import numpy as np
+import pytest
+from gymnasium.utils.env_checker import check_env
+
+import course_lib.envs  # noqa: F401  (registers the envs)
+from course_lib.tasks.locomotion import AntDir, AntVel, HalfCheetahDir, HalfCheetahVel
+
+IDS = ["course_lib/HalfCheetahVel-v0", "course_lib/HalfCheetahDir-v0", "course_lib/AntVel-v0", "course_lib/AntDir-v0"]
+
+
+@pytest.fixture(autouse=True)
+def quiet_mujoco_warnings():
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        yield
+
+
+@pytest.mark.parametrize("env_id", IDS)
+def test_check_env_passes_with_and_without_a_task(env_id):
+    env = gym.make(env_id)
+    check_env(env.unwrapped, skip_render_check=True)
+    env.unwrapped.set_task(env.unwrapped.sample_tasks(1, np.random.default_rng(0))[0])
+    check_env(env.unwrapped, skip_render_check=True)
+
+
+def rollout(env, task, steps=20, seed=0):
+    env.reset(seed=seed, options={"task": task})
+    rng = np.random.default_rng(seed)
+    out = []
+    for _ in range(steps):
+        action = rng.uniform(-1, 1, size=env.action_space.shape)
+        obs, reward, terminated, truncated, info = env.step(action)
+        out.append((action, reward, info))
+        if terminated:
+            break
+    return out
+
+
+@pytest.mark.parametrize("cls,task", [(HalfCheetahVel, 1.3), (HalfCheetahDir, -1.0), (HalfCheetahDir, 1.0)])
+def test_cheetah_rewards_are_the_papers(cls, task):
+    for action, reward, info in rollout(cls(), task):
+        v = info["x_velocity"]
+        forward = -abs(v - task) if cls is HalfCheetahVel else task * v
+        assert reward == pytest.approx(forward - 0.05 * float(np.sum(action ** 2)), rel=1e-9, abs=1e-12)
+        assert info["task"] == task
+
+
+@pytest.mark.parametrize("cls,task", [(AntVel, 2.5), (AntDir, -1.0)])
+def test_ant_rewards_keep_the_usual_costs_and_survive_bonus(cls, task):
+    env = cls()
+    for action, reward, info in rollout(env, task):
+        v = info["x_velocity"]
+        forward = -abs(v - task) if cls is AntVel else task * v
+        expected = forward + info["reward_survive"] + info["reward_ctrl"] + info["reward_contact"]
+        assert reward == pytest.approx(expected, rel=1e-9, abs=1e-12)
+        assert info["reward_ctrl"] == pytest.approx(-0.5 * float(np.sum(action ** 2)))
+        assert info["reward_survive"] == 1.0
+
+
+def test_the_task_changes_the_reward_not_the_physics():
+    a, b = rollout(HalfCheetahVel(), 0.0), rollout(HalfCheetahVel(), 2.0)
+    assert [x[2]["x_velocity"] for x in a] == [x[2]["x_velocity"] for x in b]
+    assert [x[1] for x in a] != [x[1] for x in b]
+
+
+@pytest.mark.parametrize("env_id", IDS[:2])
+def test_horizon_is_200_through_gymnasium_make(env_id):
+    env = gym.make(env_id, task=1.0)
+    env.reset(seed=0)
+    steps, truncated = 0, False
+    while not truncated:
+        *_, terminated, truncated, _ = env.step(env.action_space.sample())
+        steps += 1
+        assert not terminated
+    assert steps == 200
+
+
+def test_tasks_through_the_vector_api():
+    envs = gym.vector.SyncVectorEnv([lambda: gym.make("course_lib/HalfCheetahVel-v0") for _ in range(3)])
+    envs.set_attr("task", [0.5, 1.0, 1.5])
+    assert list(envs.get_attr("task")) == [0.5, 1.0, 1.5]
+    envs.call("set_task", 0.25)
+    assert list(envs.get_attr("task")) == [0.25, 0.25, 0.25]
+    envs.reset(seed=0)
+    *_, infos = envs.step(envs.action_space.sample())
+    assert list(infos["task"]) == [0.25, 0.25, 0.25]
+    envs.close()
+
+
+def test_task_distributions():
+    rng = np.random.default_rng(0)
+    v = HalfCheetahVel.sample_tasks(1000, rng)
+    assert v.min() >= 0 and v.max() <= 2 and v.std() > 0.4
+    assert AntVel.sample_tasks(1000, rng).max() > 2.5
+    d = HalfCheetahDir.sample_tasks(1000, rng)
+    assert set(np.unique(d)) == {-1.0, 1.0} and 400 < (d > 0).sum() < 600
+
+
+@pytest.mark.parametrize("cls,bad", [(HalfCheetahVel, [1.0, 2.0]), (HalfCheetahVel, float("nan")),
+                                     (HalfCheetahDir, 0.5), (AntDir, 2), (AntVel, "fast")])
+def test_bad_tasks_name_the_argument(cls, bad):
+    with pytest.raises(ValueError, match="task"):
+        cls().set_task(bad)
