@@ -99,7 +99,7 @@ def sinusoid_task(model, rng, k=10, dtype=torch.float32):
 def inner_step(params, loss_fn, alpha, first_order=False):
     """One inner gradient step θ' = θ − α∇L(θ) on a dict name -> tensor; returns a new dict."""
     ### BEGIN SOLUTION
-    ### HINT: grads = torch.autograd.grad(loss_fn(params), list(params.values()), create_graph=not first_order), then a new dict {name: p - alpha * g}.
+    ### HINT: torch.autograd.grad(loss, list(params.values()), create_graph=...) returns one gradient per tensor, in the dict's order; build a new dict.
     grads = torch.autograd.grad(loss_fn(params), list(params.values()), create_graph=not first_order)
     return {name: p - alpha * g for (name, p), g in zip(params.items(), grads)}
     ### END SOLUTION
@@ -176,7 +176,7 @@ plt.show()
 def maml_meta_gradient(theta, support_loss, query_loss, alpha):
     """∇_θ L_q(θ − α∇L_s(θ)), second order: a dict name -> gradient tensor."""
     ### BEGIN SOLUTION
-    ### HINT: grads = torch.autograd.grad(support_loss(theta), ..., create_graph=True); adapted = {k: p - alpha * g}; then torch.autograd.grad(query_loss(adapted), list(theta.values())).
+    ### HINT: take the inner step on the SUPPORT loss keeping its graph, then differentiate the QUERY loss at θ' with respect to θ.
     grads = torch.autograd.grad(support_loss(theta), list(theta.values()), create_graph=True)
     adapted = {k: p - alpha * g for (k, p), g in zip(theta.items(), grads)}
     meta_grads = torch.autograd.grad(query_loss(adapted), list(theta.values()))
@@ -227,7 +227,7 @@ print("ex1.2 maml_meta_gradient: all checks passed")
 def fomaml_meta_gradient(theta, support_loss, query_loss, alpha):
     """∇L_q evaluated at θ' = θ − α∇L_s(θ), with ∂θ'/∂θ taken as I: a dict name -> tensor."""
     ### BEGIN SOLUTION
-    ### HINT: take the inner step without create_graph, turn θ' into fresh leaves (.detach().requires_grad_()), and return the gradient of query_loss with respect to θ'.
+    ### HINT: no create_graph here; make θ' fresh leaves with .detach().requires_grad_(True) and differentiate the query loss with respect to θ'.
     grads = torch.autograd.grad(support_loss(theta), list(theta.values()))
     adapted = {k: (p - alpha * g).detach().requires_grad_(True) for (k, p), g in zip(theta.items(), grads)}
     meta_grads = torch.autograd.grad(query_loss(adapted), list(adapted.values()))
@@ -307,7 +307,7 @@ for alpha in (0.001, 0.01, 0.1, 0.3):
 def reptile_update(theta, task_losses, alpha, steps, epsilon):
     """θ + ε · mean_i (φ_i − θ), φ_i = `steps` SGD steps (rate α) on task_losses[i] from θ."""
     ### BEGIN SOLUTION
-    ### HINT: for each loss: phi = theta; repeat `steps` times phi = {k: p - alpha * g} (no create_graph needed); accumulate (phi[k] - theta[k]).detach() / len(task_losses); return theta + epsilon * that, as new leaves.
+    ### HINT: per task, run `steps` plain gradient steps from θ to get φ_i; average φ_i − θ over the tasks and move θ toward it.
     direction = {k: torch.zeros_like(v) for k, v in theta.items()}
     for loss_fn in task_losses:
         phi = theta
@@ -393,7 +393,7 @@ plt.show()
 def cavia_context_step(theta, support_loss, alpha, context_dim, first_order=False):
     """{**theta, "context": φ} with φ = 0 − α ∇_φ L_support(θ, φ) at φ = 0 (only the context adapts)."""
     ### BEGIN SOLUTION
-    ### HINT: phi0 = torch.zeros(context_dim, dtype=..., requires_grad=True); (g,) = torch.autograd.grad(support_loss({**theta, CONTEXT: phi0}), phi0, create_graph=not first_order); return {**theta, CONTEXT: phi0 - alpha * g}.
+    ### HINT: start from torch.zeros(context_dim, requires_grad=True) and differentiate the support loss with respect to the context only.
     dtype = next(iter(theta.values())).dtype
     phi0 = torch.zeros(context_dim, dtype=dtype, requires_grad=True)
     (g,) = torch.autograd.grad(support_loss({**theta, CONTEXT: phi0}), phi0, create_graph=not first_order)

@@ -107,7 +107,7 @@ plt.show()
 def discounted_returns(rewards, mask, gamma):
     """R_t = Σ_{k≥t} γ^{k−t} r_k along the last dimension, 0 where mask is 0."""
     ### BEGIN SOLUTION
-    ### HINT: loop backwards over t = H−1 … 0 keeping a running sum: running = r_t·mask_t + γ·running; store it; multiply the result by the mask.
+    ### HINT: loop backwards over time: R_t = r_t + γ R_{t+1}, starting from 0 after the last step.
     returns = torch.zeros_like(rewards)
     running = torch.zeros_like(rewards[..., 0])
     for t in reversed(range(rewards.shape[-1])):
@@ -152,7 +152,7 @@ print("ex2.1 discounted_returns: all checks passed")
 def gae(rewards, values, mask, gamma, lam=1.0):
     """Â_t = Σ_{k≥t} (γλ)^{k−t} δ_k with δ_t = r_t + γV_{t+1} − V_t; V = 0 past the end; 0 where mask is 0."""
     ### BEGIN SOLUTION
-    ### HINT: values = values·mask; next_values = values shifted left by one step with a 0 appended; δ = (r + γ·next − V)·mask; then the same backward running sum as in 2.1 with factor γλ.
+    ### HINT: mask the values, shift them one step left (append a 0) to get V(s_{t+1}), form δ, then a backward running sum with factor γλ.
     values = values * mask
     next_values = torch.cat([values[..., 1:], torch.zeros_like(values[..., :1])], dim=-1)
     deltas = (rewards + gamma * next_values - values) * mask
@@ -205,7 +205,7 @@ print("ex2.2 gae: all checks passed")
 def reinforce_loss_with_baseline(log_prob, returns, baseline, mask):
     """−mean over each task's valid steps of log π(a|s)·(R − b), advantages detached: shape [T]."""
     ### BEGIN SOLUTION
-    ### HINT: advantages = (returns − baseline).detach(); loss = −(log_prob·advantages·mask).sum over (episodes, steps) / mask.sum over (episodes, steps).
+    ### HINT: detach the advantage; average over each task's own valid steps: sums over dims (1, 2) of (… · mask) and of the mask.
     advantages = (returns - baseline).detach()
     return -(log_prob * advantages * mask).sum(dim=(1, 2)) / mask.sum(dim=(1, 2)).clamp(min=1)
     ### END SOLUTION
@@ -276,7 +276,7 @@ for name, gs in estimates.items():
 def target_velocity_reward(obs, actions, targets):
     """r_t = −(v_t + DT·clip(a_t, ±MAX_FORCE) − v*)² for obs, actions [T, N, H, 1] and targets [T]."""
     ### BEGIN SOLUTION
-    ### HINT: v_next = obs[..., 0] + DT * actions[..., 0].clamp(-MAX_FORCE, MAX_FORCE); reward = −(v_next − targets[:, None, None])².
+    ### HINT: apply the dynamics first to get v_{t+1}; targets[:, None, None] broadcasts over episodes and steps.
     v_next = obs[..., 0] + DT * actions[..., 0].clamp(-MAX_FORCE, MAX_FORCE)
     return -(v_next - targets[:, None, None]) ** 2
     ### END SOLUTION
@@ -313,7 +313,7 @@ print("ex2.4 target_velocity_reward: all checks passed")
 def adapt_one_step(policy, theta, episodes, alpha):
     """θ'_i = θ − α∇L_i(θ) for every task of `episodes` (which carry advantages): task-batched, detached."""
     ### BEGIN SOLUTION
-    ### HINT: params = batched(theta, episodes.n_tasks); loss = reinforce_loss(policy, params, episodes).sum(); grads = torch.autograd.grad(loss, list(params.values())); return {k: (p − α g).detach()}.
+    ### HINT: course_lib.batched(theta, T) gives one copy of θ per task; differentiate the SUM of the per-task losses.
     params = batched(theta, episodes.n_tasks)
     loss = reinforce_loss(policy, params, episodes).sum()
     grads = torch.autograd.grad(loss, list(params.values()))
@@ -405,7 +405,7 @@ plt.show()
 def conjugate_gradient(Avp, b, iters=10, tol=1e-10):
     """Solve A x = b for symmetric positive-definite A, given only the function v ↦ A v."""
     ### BEGIN SOLUTION
-    ### HINT: follow the pseudo-code above; all vectors are 1-D tensors, r @ r is a dot product.
+    ### HINT: follow the pseudo-code above; r @ r is a dot product.
     x = torch.zeros_like(b)
     r, p = b.clone(), b.clone()
     rr = r @ r

@@ -91,7 +91,7 @@ def rl_meta_gradient(policy, theta, env, alpha, generator, first_order=True, gam
     """(∇_θ mean_i L_i^query(θ'_i(θ)), mean support return, mean query return) for the tasks of `env`."""
     T = env.n_tasks
     ### BEGIN SOLUTION
-    ### HINT: support = with_advantages(sample_episodes(...θ...), gamma); adapted = inner_update(batched(theta, T), lambda p: reinforce_loss(policy, p, support).sum(), alpha, first_order=first_order); query = with_advantages(sample_episodes(policy, detached(adapted), env, generator), gamma); grads of reinforce_loss(policy, adapted, query).mean() w.r.t. list(theta.values()).
+    ### HINT: follow steps 1–4 above; inner_update(..., first_order=first_order) does step 2.
     support = with_advantages(sample_episodes(policy, batched(detached(theta), T), env, generator), gamma)
     adapted = inner_update(batched(theta, T), lambda p: reinforce_loss(policy, p, support).sum(), alpha,
                            first_order=first_order)
@@ -157,7 +157,7 @@ def meta_train(policy, theta, config, meta_gradient_fn, eval_tasks=None, eval_ev
         if it == config.iterations:
             break
         ### BEGIN SOLUTION
-        ### HINT: goals = NavigationDistribution().sample_tasks(config.meta_batch, rng); env = BatchedNavigation2D(goals, config.episodes); grads, before, after = meta_gradient_fn(policy, theta, env, config.alpha, generator, first_order, config.gamma); then optimizer.zero_grad(), theta[k].grad = grads[k], optimizer.step().
+        ### HINT: sample goals with rng, build the env, call meta_gradient_fn(policy, theta, env, config.alpha, generator, first_order, config.gamma), put the gradients in theta[k].grad and step.
         goals = NavigationDistribution().sample_tasks(config.meta_batch, rng)
         env = BatchedNavigation2D(goals, config.episodes)
         grads, before, after = meta_gradient_fn(policy, theta, env, config.alpha, generator, first_order, config.gamma)

@@ -11,7 +11,9 @@ whose `.result` is the pure function's latest return value.
     velocity_widget()                            … sliders for the target velocity, α and steps
     reproduction_table(env, models, …)           the MAML paper's meta-RL protocol for every shipped policy
                                                  (40 held-out tasks, 40 episodes per step; bench/navigation.py)
+    plot_training_returns(ax, histories)         meta-training curves: return before / after adaptation
     shipped_policies(env, models)                which named policies are shipped; the rest are "not shipped yet"
+    is_shipped(name), shipped_checkpoint(name)   the same for one checkpoint (None if not shipped yet)
 
 Adaptation follows the paper's test protocol (§5.3, as in `course_lib.rl.evaluate.adaptation_returns`):
 per step, fresh episodes with the current policy, a linear baseline fitted to them, one REINFORCE step
@@ -61,6 +63,11 @@ PG_STEPS_LABEL = "policy-gradient steps at test time"
 def is_shipped(name: str) -> bool:
     """Whether course_lib/checkpoints/<name>.pt exists (e.g. is_shipped('navigation2d_fomaml'))."""
     return (Path(checkpoints.SHIPPED) / f"{name}.pt").exists()
+
+
+def shipped_checkpoint(name: str) -> dict | None:
+    """The shipped checkpoint `name` (e.g. 'navigation2d_fomaml') as a dict, or None if not shipped yet."""
+    return checkpoints.load_checkpoint(checkpoints.shipped(name)) if is_shipped(name) else None
 
 
 def shipped_policies(env: str = "navigation2d", models=NAVIGATION_MODELS) -> tuple[dict[str, Path], tuple[str, ...]]:
@@ -171,6 +178,7 @@ class NavigationAdaptation:
     returns: dict[str, np.ndarray]          # [steps + 1, episodes]: undiscounted return of every episode
     missing: tuple[str, ...]                # requested models without a shipped checkpoint
     figure: plt.Figure = field(repr=False)
+    models: tuple[str, ...] = ()            # every requested model, in order (shipped or not)
 
     @property
     def mean_returns(self) -> dict[str, np.ndarray]:
@@ -189,10 +197,13 @@ class NavigationAdaptation:
         lines = [f"goal ({self.goal[0]:+.2f}, {self.goal[1]:+.2f}); {self.episodes} episodes per step, "
                  f"seed {self.seed}; {RETURN_LABEL} after 0..{self.steps} step(s)",
                  f"{'model':>24}  {'α per step':>18}  " + "  ".join(f"{f'step {s}':>{w}}" for s in range(self.steps + 1))]
-        for name, means in self.mean_returns.items():
+        means = self.mean_returns
+        for name in self.models or [*means, *self.missing]:
+            if name in self.missing:
+                lines.append(f"{plots.label_for(name):>24}  {NOT_SHIPPED}")
+                continue
             alphas = " / ".join(f"{a:.3g}" for a in self.alphas[name]) or "—"
-            lines.append(f"{plots.label_for(name):>24}  {alphas:>18}  " + "  ".join(f"{m:{w}.{decimals}f}" for m in means))
-        lines += [f"{plots.label_for(name):>24}  {NOT_SHIPPED}" for name in self.missing]
+            lines.append(f"{plots.label_for(name):>24}  {alphas:>18}  " + "  ".join(f"{m:{w}.{decimals}f}" for m in means[name]))
         return "\n".join(lines)
 
 
@@ -222,9 +233,10 @@ def navigation_adaptation(goal_x: float = 0.3, goal_y: float = -0.3, alpha: floa
         positions[name] = torch.stack([_path_of(b, 1.0, MAX_SPEED)[0] for b in batches]).numpy()
         returns[name] = torch.stack([b.total_return()[0] for b in batches]).numpy()
 
+    order = tuple(m for m in dict.fromkeys(models) if m in paths or m in missing)
     result = NavigationAdaptation((float(goal_x), float(goal_y)), steps, episodes, seed, alphas, positions,
-                                  returns, missing, figure=None)
-    result.figure = _navigation_figure(result, [*paths, *missing])
+                                  returns, missing, figure=None, models=order)
+    result.figure = _navigation_figure(result, list(order))
     return result
 
 
@@ -500,13 +512,14 @@ def _table_figure(table: ReproductionTable) -> plt.Figure:
     fig, ax = plots.new_figure(width=6.4, height=4.4)
     steps = np.arange(table.steps + 1)
     curves = {name: r for name, r in table.returns.items() if r.shape[0] > 1}
-    plots.plot_adaptation_curve(ax, steps, curves, reference={
-        name: dict(enumerate(v)) for name, v in table.paper.items() if len(v) > 1})
+    reference = {name: dict(enumerate(v)) for name, v in table.paper.items() if len(v) > 1}
+    if curves or reference:
+        plots.plot_adaptation_curve(ax, steps, curves, reference=reference)
     for name, r in table.returns.items():
         if r.shape[0] == 1:        # not adapted (the oracle): a horizontal line
             ax.axhline(r.mean(), color=plots.color_for(name), ls="--", lw=1.2, label=f"{plots.label_for(name)} (no adaptation)")
     for name, v in table.paper.items():
-        if len(v) == 1 or name not in curves:
+        if len(v) == 1:
             ax.axhline(v[0], color=plots.color_for(name), ls=":", lw=1.0, label=f"{plots.label_for(name)} (paper)")
     ax.set_ylabel(f"{RETURN_LABEL} (± 95% CI over tasks)")
     ax.set_xlabel(PG_STEPS_LABEL)
@@ -557,7 +570,7 @@ def _display(result) -> None:
     print(result.summary())
 
 
-__all__ = ["NOT_SHIPPED", "NAVIGATION_MODELS", "is_shipped", "shipped_policies", "adaptation_episodes",
+__all__ = ["NOT_SHIPPED", "NAVIGATION_MODELS", "is_shipped", "shipped_checkpoint", "shipped_policies", "adaptation_episodes",
            "NavigationAdaptation", "navigation_adaptation", "navigation_widget", "VelocityAdaptation",
            "velocity_adaptation", "velocity_widget", "ReproductionTable", "reproduction_table",
            "plot_training_returns", "controls"]

@@ -12,8 +12,10 @@ A task is set like in the other task envs: `set_task(task)`, `env.task = task` (
 """
 from __future__ import annotations
 
+import sys
 from dataclasses import dataclass
 
+import mujoco
 import numpy as np
 from gymnasium.envs.mujoco.ant_v5 import AntEnv
 from gymnasium.envs.mujoco.half_cheetah_v5 import HalfCheetahEnv
@@ -22,6 +24,16 @@ from ..validation import check_int
 
 HORIZON = 200
 CHEETAH_CTRL_COST = 0.05
+
+
+def _mujoco_warning(message: str) -> None:
+    """Print MuJoCo's warnings except one: gymnasium's v5 XML files use `settotalmass`, which MuJoCo
+    4 reports as deprecated every time a model is compiled — noise for a student, not a problem."""
+    if "settotalmass" not in message:
+        print(f"MuJoCo warning: {message}", file=sys.stderr)
+
+
+mujoco.set_mju_user_warning(_mujoco_warning)
 
 
 @dataclass(frozen=True)

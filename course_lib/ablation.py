@@ -1,0 +1,83 @@
+"""The 2D-navigation ablation (notebook 09): its stored results, and mean ± standard error over seeds.
+
+`bench/ablation_navigation.py` meta-trains one policy per (algorithm, meta-batch size, episodes per
+task, seed) and records, per run, the held-out return after one adaptation step. The results live in
+a small JSON file (shipped as `course_lib/checkpoints/ablation_navigation.json`):
+
+    {"settings": {...}, "runs": [{"algo", "meta_batch", "episodes", "seed", "return_after", ...}, ...]}
+
+`aggregate` groups the runs by cell of the grid and gives the mean over seeds and its standard error
+s/√n (sample standard deviation s, n seeds); a cell with one seed has standard error 0, a cell with
+none is absent — a partially finished grid is still a valid result.
+"""
+from __future__ import annotations
+
+import json
+import math
+import os
+import tempfile
+from pathlib import Path
+
+from .checkpoints import SHIPPED
+
+ABLATION_JSON = SHIPPED / "ablation_navigation.json"
+CELL = ("algo", "meta_batch", "episodes")          # what distinguishes one cell of the grid
+RUN_KEY = CELL + ("seed",)                          # what distinguishes one run
+
+
+def run_key(run: dict) -> tuple:
+    """(algo, meta_batch, episodes, seed) of a run record."""
+    return tuple(run[k] for k in RUN_KEY)
+
+
+def load_ablation(path: str | os.PathLike = ABLATION_JSON) -> dict:
+    """The stored ablation, or an empty one ({"settings": {}, "runs": []}) if there is no file yet."""
+    path = Path(path)
+    if not path.exists():
+        return {"settings": {}, "runs": []}
+    return json.loads(path.read_text())
+
+
+def save_ablation(results: dict, path: str | os.PathLike = ABLATION_JSON) -> Path:
+    """Write the JSON to a temporary file beside `path`, then rename it over `path` (atomic on POSIX)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w") as f:
+            json.dump(results, f, indent=1)
+            f.write("\n")
+            f.flush()
+            os.fsync(f.fileno())
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+    return path
+
+
+def mean_and_stderr(values) -> tuple[float, float]:
+    """Mean and standard error s/√n (s with n − 1 in the denominator); 0 for a single value."""
+    values = [float(v) for v in values]
+    if not values:
+        raise ValueError("values must be a non-empty sequence, got an empty one")
+    n = len(values)
+    mean = sum(values) / n
+    if n == 1:
+        return mean, 0.0
+    variance = sum((v - mean) ** 2 for v in values) / (n - 1)
+    return mean, math.sqrt(variance / n)
+
+
+def aggregate(runs: list[dict], value: str = "return_after") -> dict[tuple, dict]:
+    """{(algo, meta_batch, episodes): {"mean", "stderr", "n", "seeds"}} over the seeds of each cell."""
+    cells: dict[tuple, list[dict]] = {}
+    for run in runs:
+        cells.setdefault(tuple(run[k] for k in CELL), []).append(run)
+    out = {}
+    for cell, members in sorted(cells.items()):
+        mean, stderr = mean_and_stderr([r[value] for r in members])
+        out[cell] = dict(mean=mean, stderr=stderr, n=len(members), seeds=sorted(r["seed"] for r in members))
+    return out

@@ -1,0 +1,133 @@
+"""A multi-core sampler for the MuJoCo task envs, with the policy in the loop inside the workers.
+
+Every worker process owns a pool of env instances and a copy of the (per-task, adapted) policy
+weights for its share of the tasks. Per time step it evaluates the Gaussian MLP for all of its
+episodes at once (one batched matmul per layer in numpy) and steps its envs; only whole
+trajectories cross the process boundary. Compare gymnasium's AsyncVectorEnv, which sends one
+action and one observation through a pipe per env and step (bench/mujoco_speed.py).
+"""
+from __future__ import annotations
+
+import multiprocessing as mp
+import os
+import warnings
+
+import numpy as np
+import torch
+
+from ..validation import check_int
+from .episodes import Episodes
+
+
+def policy_layers(params: dict, n_tasks: int) -> tuple[list[tuple[np.ndarray, np.ndarray]], np.ndarray]:
+    """Task-batched GaussianPolicy weights as numpy: [(W [T, out, in], b [T, out]), …], log σ [T, act]."""
+    names = sorted({k.rsplit(".", 1)[0] for k in params if k.startswith("mean.net.")},
+                   key=lambda k: int(k.rsplit(".", 1)[1]))
+    as_np = lambda t: t.detach().to(torch.float64).numpy()
+    layers = [(as_np(params[f"{n}.weight"]), as_np(params[f"{n}.bias"])) for n in names]
+    return layers, as_np(params["log_std"]).reshape(n_tasks, -1)
+
+
+def mlp_mean(layers, obs: np.ndarray) -> np.ndarray:
+    """μ(s) for obs [T, N, obs_dim] with per-task weights."""
+    h = obs
+    for i, (w, b) in enumerate(layers):
+        h = np.matmul(h, w.transpose(0, 2, 1)) + b[:, None, :]
+        if i < len(layers) - 1:
+            np.maximum(h, 0.0, out=h)
+    return h
+
+
+def _worker(conn, env_name: str) -> None:
+    warnings.simplefilter("ignore")
+    os.environ.setdefault("OMP_NUM_THREADS", "1")
+    from ..tasks.locomotion import LOCOMOTION_ENVS
+    envs: list = []
+    while True:
+        message = conn.recv()
+        if message is None:
+            break
+        layers, log_std, tasks, n_episodes, horizon, seed, worker = message
+        T, N = len(tasks), n_episodes
+        while len(envs) < T * N:
+            envs.append(LOCOMOTION_ENVS[env_name]())
+        rng = np.random.default_rng([seed, worker])           # action noise: per worker
+        obs = np.empty((T, N, envs[0].observation_space.shape[0]))
+        for i in range(T):
+            for j in range(N):
+                env = envs[i * N + j]
+                env.set_task(tasks[i])
+                obs[i, j] = env.reset(seed=seed * 10_007 + j)[0]  # episode j starts alike in every task
+        act_dim = envs[0].action_space.shape[0]
+        out_obs = np.zeros((T, N, horizon, obs.shape[-1]), np.float32)
+        out_act = np.zeros((T, N, horizon, act_dim), np.float32)
+        rewards = np.zeros((T, N, horizon), np.float32)
+        mask = np.zeros((T, N, horizon), np.float32)
+        alive = np.ones((T, N), bool)
+        std = np.exp(log_std)[:, None, :]
+        for t in range(horizon):
+            actions = mlp_mean(layers, obs) + std * rng.standard_normal((T, N, act_dim))
+            out_obs[:, :, t], out_act[:, :, t], mask[:, :, t] = obs, actions, alive
+            for i in range(T):
+                for j in range(N):
+                    if alive[i, j]:
+                        o, r, terminated, _, _ = envs[i * N + j].step(actions[i, j])
+                        obs[i, j], rewards[i, j, t] = o, r
+                        alive[i, j] = not terminated
+            if not alive.any():
+                break
+        conn.send((out_obs, out_act, rewards, mask))
+    conn.close()
+
+
+class MujocoSampler:
+    """`sample(params, tasks, n_episodes)` → Episodes [T, N, H], the tasks split over `workers` processes."""
+
+    def __init__(self, env_name: str, workers: int | None = None, horizon: int = 200):
+        from ..tasks.locomotion import LOCOMOTION_ENVS
+        if env_name not in LOCOMOTION_ENVS:
+            raise ValueError(f"env_name must be one of {sorted(LOCOMOTION_ENVS)}, got {env_name!r}")
+        self.workers = (os.cpu_count() or 1) if workers is None else workers
+        check_int(self.workers, "workers", 1)
+        check_int(horizon, "horizon", 1)
+        self.env_name, self.horizon = env_name, horizon
+        context = mp.get_context("fork")
+        self._conns, self._procs = [], []
+        for _ in range(self.workers):
+            parent, child = context.Pipe()
+            proc = context.Process(target=_worker, args=(child, env_name), daemon=True)
+            proc.start()
+            self._conns.append(parent)
+            self._procs.append(proc)
+
+    def sample(self, params: dict, tasks, n_episodes: int, seed: int = 0) -> Episodes:
+        """Episodes for task-batched `params` (a GaussianPolicy's, leading dim T) on `tasks` [T].
+
+        Episode j of every task starts from the same seeded initial state (common random numbers).
+        """
+        check_int(seed, "seed", 0)
+        tasks = np.asarray(tasks, dtype=np.float64).reshape(-1)
+        check_int(n_episodes, "n_episodes", 1)
+        layers, log_std = policy_layers(params, len(tasks))
+        shares = [s for s in np.array_split(np.arange(len(tasks)), self.workers) if len(s)]
+        for k, idx in enumerate(shares):
+            self._conns[k].send(([(w[idx], b[idx]) for w, b in layers], log_std[idx], tasks[idx], n_episodes,
+                                 self.horizon, seed, k))
+        parts = [self._conns[k].recv() for k in range(len(shares))]
+        obs, actions, rewards, mask = (torch.from_numpy(np.concatenate([p[i] for p in parts])) for i in range(4))
+        return Episodes(obs, actions, rewards, mask)
+
+    def close(self) -> None:
+        for conn, proc in zip(self._conns, self._procs):
+            try:
+                conn.send(None)
+            except (BrokenPipeError, OSError):
+                pass
+            proc.join(timeout=5)
+        self._conns, self._procs = [], []
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()

@@ -1,0 +1,444 @@
+# ---
+# jupyter:
+#   jupytext:
+#     cell_metadata_filter: -all
+#     notebook_metadata_filter: kernelspec,jupytext
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#       format_version: '1.3'
+#       jupytext_version: 1.19.6
+#   kernelspec:
+#     display_name: Python 3 (ipykernel)
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # Exercises 2 · Meta-RL building blocks: returns, GAE, REINFORCE, one-step adaptation, conjugate gradient
+#
+# **Learning objectives.** After these exercises you can
+# 1. compute discounted returns and generalised advantage estimates (GAE) on batches of
+#    variable-length episodes (tasks × episodes × steps, with a mask);
+# 2. write the REINFORCE surrogate loss with a baseline, and see the baseline cut the variance of the
+#    policy gradient;
+# 3. write the reward of the 1-D target-velocity task and adapt a meta-trained policy to a new target
+#    velocity with **one** policy-gradient step — the inner loop of MAML for RL;
+# 4. solve $Hx = g$ with **conjugate gradient** from Hessian-vector products only, the heart of the
+#    TRPO meta-update.
+#
+# **Prerequisites.** Exercises 1 (the inner step); a first look at policy gradients
+# (REINFORCE: $\nabla J = \mathbb E[\nabla\log\pi(a|s)\,\hat A]$).
+#
+# **Run time.** About 1 minute on a 2-core CPU (a 60-iteration meta-training run takes ~15 s).
+#
+# **How the exercises work.** As in Exercises 1: replace each `# YOUR CODE HERE` line, run the
+# `# GRADED TEST` cell after it; later cells use course_lib's implementation (with a notice) until
+# yours is done. The grader re-inserts the official test cells.
+#
+# | exercise | what | points |
+# |---|---|---|
+# | 2.1 | `discounted_returns`: reward-to-go on masked episodes | 2 |
+# | 2.2 | `gae`: generalised advantage estimation | 3 |
+# | 2.3 | `reinforce_loss_with_baseline`: the REINFORCE surrogate with a baseline | 3 |
+# | 2.4 | `target_velocity_reward`: the reward of the 1-D target-velocity task | 2 |
+# | 2.5 | `adapt_one_step`: one policy-gradient step per task (MAML's inner loop for RL) | 3 |
+# | 2.6 | `conjugate_gradient`: solve Hx = g for the TRPO step | 3 |
+
+# %%
+# %matplotlib inline
+import time
+
+import matplotlib.pyplot as plt
+import numpy as np
+import torch
+
+from course_lib import batched, detached, parameters_of
+from course_lib.grading import fallback, reference
+from course_lib.meta import adapt
+from course_lib.models import GaussianPolicy
+from course_lib.rl.baseline import baseline_values, fit_linear_baseline
+from course_lib.rl.episodes import Episodes, action_distribution, sample_episodes
+from course_lib.rl.losses import kl_from, log_prob, reinforce_loss
+from course_lib.rl.tasks import PolicyTaskBatch, with_advantages
+from course_lib.rl.train import build_policy, default_rl_config, train_rl
+from course_lib.rl.trpo import flat, hvp_double_backprop, unflat
+from course_lib.tasks.velocity import DT, MAX_FORCE, BatchedPointVelocity1D
+
+torch.set_num_threads(1)
+
+# %% [markdown]
+# ## The data: tasks × episodes × steps
+#
+# The 1-D target-velocity task (`course_lib.tasks.velocity`): a point mass starts at rest; the
+# observation is its velocity $v_t$, the action a force $a_t$ (clipped to ±1), and
+# $v_{t+1} = v_t + 0.1\,\mathrm{clip}(a_t)$. A task is a target velocity $v^* \in [-2, 2]$. The batched
+# sampler rolls out T tasks × N episodes × H = 100 steps at once; every tensor has that layout, and a
+# `mask` marks the steps taken while an episode was alive (navigation episodes end early at the goal).
+# Here: an untrained policy on three targets, four episodes each.
+
+# %%
+torch.manual_seed(0)
+policy = GaussianPolicy(1, 1, hidden=(32, 32))
+theta0 = parameters_of(policy)
+targets = np.array([-1.5, 0.5, 1.8], dtype=np.float32)
+env = BatchedPointVelocity1D(targets, n_episodes=4)
+episodes = sample_episodes(policy, batched(detached(theta0), 3), env, torch.Generator().manual_seed(0))
+print({name: tuple(getattr(episodes, name).shape) for name in ("obs", "actions", "rewards", "mask")})
+print("return per task (mean over episodes):", episodes.total_return().mean(1).numpy().round(1))
+
+fig, ax = plt.subplots(figsize=(7, 3))
+for i, target in enumerate(targets):
+    ax.plot(episodes.obs[i, :, :, 0].T, color=f"C{i}", alpha=0.5)
+    ax.axhline(target, color=f"C{i}", ls="--", label=f"target {target:+.1f}")
+ax.set(xlabel="step", ylabel="velocity", title="an untrained policy: velocities per episode")
+ax.legend(fontsize=8)
+plt.show()
+
+# %% [markdown]
+# ## Exercise 2.1 — discounted returns (2 points)
+#
+# The reward-to-go $R_t = \sum_{k \ge t} \gamma^{k-t} r_k = r_t + \gamma R_{t+1}$ for every step of
+# every episode: `rewards` and `mask` are `[T, N, H]`. Steps after the end of an episode (mask 0)
+# contribute nothing, and their return is 0.
+
+# %%
+# EXERCISE ex2.1: discounted_returns
+def discounted_returns(rewards, mask, gamma):
+    """R_t = Σ_{k≥t} γ^{k−t} r_k along the last dimension, 0 where mask is 0."""
+    # YOUR CODE HERE
+    raise NotImplementedError("Exercise 2.1: loop backwards over time: R_t = r_t + γ R_{t+1}, starting from 0 after the last step.")
+
+
+# %%
+# GRADED TEST: ex2.1 discounted_returns (2 points)
+rewards = torch.tensor([[[1.0, 2.0, 3.0, 4.0]]])
+R = discounted_returns(rewards, torch.ones_like(rewards), 0.5)
+expected = torch.tensor([[[1 + 0.5 * 2 + 0.25 * 3 + 0.125 * 4, 2 + 0.5 * 3 + 0.25 * 4, 3 + 0.5 * 4, 4.0]]])
+assert R.shape == rewards.shape, f"returns must have the shape of rewards {tuple(rewards.shape)}, got {tuple(R.shape)}"
+assert torch.allclose(R, expected), f"expected {expected.tolist()}, got {R.tolist()}"
+mask = torch.tensor([[[1.0, 1.0, 0.0, 0.0]]])                      # the episode ended after two steps
+assert torch.allclose(discounted_returns(rewards * mask, mask, 0.5), torch.tensor([[[2.0, 2.0, 0.0, 0.0]]])), \
+    "steps after the end of an episode (mask 0) must not count, and their return must be 0"
+g = torch.Generator().manual_seed(0)
+r = torch.randn(3, 4, 9, generator=g)
+lengths = torch.randint(1, 10, (3, 4), generator=g)
+m = (torch.arange(9) < lengths[..., None]).float()
+assert torch.allclose(discounted_returns(r * m, m, 0.9), reference.discounted_returns(r * m, m, 0.9), atol=1e-5), \
+    "wrong on a batch of tasks × episodes × steps with different episode lengths"
+print("ex2.1 discounted_returns: all checks passed")
+
+# %% [markdown]
+# ## Exercise 2.2 — generalised advantage estimation (3 points)
+#
+# With a value estimate $V(s_t)$ (the baseline), the TD errors $\delta_t = r_t + \gamma V(s_{t+1}) - V(s_t)$
+# and GAE (Schulman et al. 2016, eq. 16)
+#
+# $$\hat A_t = \sum_{k \ge t} (\gamma\lambda)^{k-t}\, \delta_k .$$
+#
+# λ = 1 gives $R_t - V(s_t)$ (unbiased, high variance), λ = 0 the one-step TD error. Conventions (as
+# in rllab and the MAML code): $V = 0$ after the end of an episode and after the last step (no
+# bootstrap), so first **zero the values where the mask is 0** — the baseline's output there is junk.
+
+# %%
+# EXERCISE ex2.2: gae
+def gae(rewards, values, mask, gamma, lam=1.0):
+    """Â_t = Σ_{k≥t} (γλ)^{k−t} δ_k with δ_t = r_t + γV_{t+1} − V_t; V = 0 past the end; 0 where mask is 0."""
+    # YOUR CODE HERE
+    raise NotImplementedError("Exercise 2.2: mask the values, shift them one step left (append a 0) to get V(s_{t+1}), form δ, then a backward running sum with factor γλ.")
+
+
+# %%
+# GRADED TEST: ex2.2 gae (3 points)
+r = torch.tensor([[[1.0, 0.0, 2.0]]])
+V = torch.tensor([[[0.5, 1.0, -1.0]]])
+ones = torch.ones_like(r)
+# δ = (1 + 0.9·1 − 0.5, 0 + 0.9·(−1) − 1, 2 − (−1)) = (1.4, −1.9, 3);  γλ = 0.45
+expected = torch.tensor([[[1.4 + 0.45 * (-1.9 + 0.45 * 3), -1.9 + 0.45 * 3, 3.0]]])
+A = gae(r, V, ones, 0.9, 0.5)
+assert A.shape == r.shape, f"advantages must have the shape of rewards {tuple(r.shape)}, got {tuple(A.shape)}"
+assert torch.allclose(A, expected), f"expected {expected.tolist()}, got {A.tolist()}"
+assert torch.allclose(gae(r, V, ones, 0.9, 0.0), torch.tensor([[[1.4, -1.9, 3.0]]])), "λ = 0 must give the TD errors δ_t"
+assert torch.allclose(gae(r, V, ones, 0.9, 1.0), reference.discounted_returns(r, ones, 0.9) - V), "λ = 1 must give R_t − V(s_t)"
+mask = torch.tensor([[[1.0, 1.0, 0.0]]])                                # ended after two steps
+junk = torch.tensor([[[0.5, 1.0, 7.0]]])                                # the baseline's value past the end
+assert torch.allclose(gae(r * mask, junk, mask, 0.9, 0.5), torch.tensor([[[1.4 + 0.45 * -1.0, -1.0, 0.0]]])), \
+    "values past the end of an episode must count as 0 (no bootstrap from junk), and Â = 0 there"
+g = torch.Generator().manual_seed(1)
+r, V = torch.randn(3, 4, 9, generator=g), torch.randn(3, 4, 9, generator=g)
+m = (torch.arange(9) < torch.randint(1, 10, (3, 4), generator=g)[..., None]).float()
+assert torch.allclose(gae(r * m, V, m, 0.99, 0.95), reference.gae(r * m, V, m, 0.99, 0.95), atol=1e-5), \
+    "wrong on a batch of tasks × episodes × steps with different episode lengths"
+print("ex2.2 gae: all checks passed")
+
+# %% [markdown]
+# ## Exercise 2.3 — the REINFORCE surrogate loss with a baseline (3 points)
+#
+# The policy gradient is $\nabla J = \mathbb E\big[\nabla\log\pi_\theta(a_t|s_t)\,(R_t - b(s_t))\big]$.
+# A **surrogate loss** whose gradient is $-\nabla J$ is
+#
+# $$L(\theta) = -\frac{1}{\#\text{valid steps}} \sum_{\text{valid } t} \log\pi_\theta(a_t|s_t)\,\big(R_t - b(s_t)\big),$$
+#
+# per task (a `[T]` tensor), averaged over each task's own valid steps. The advantage $R_t - b(s_t)$
+# is a **constant** in this loss: no gradient may flow into the returns or the baseline. Subtracting a
+# baseline leaves the expected gradient unchanged and (a good one) reduces its variance.
+
+# %%
+# EXERCISE ex2.3: reinforce_loss_with_baseline
+def reinforce_loss_with_baseline(log_prob, returns, baseline, mask):
+    """−mean over each task's valid steps of log π(a|s)·(R − b), advantages detached: shape [T]."""
+    # YOUR CODE HERE
+    raise NotImplementedError("Exercise 2.3: detach the advantage; average over each task's own valid steps: sums over dims (1, 2) of (… · mask) and of the mask.")
+
+
+# %%
+# GRADED TEST: ex2.3 reinforce_loss_with_baseline (3 points)
+g = torch.Generator().manual_seed(2)
+logp = torch.randn(2, 3, 5, generator=g).requires_grad_(True)
+returns, baseline = torch.randn(2, 3, 5, generator=g), torch.randn(2, 3, 5, generator=g).requires_grad_(True)
+mask = torch.ones(2, 3, 5)
+mask[0, 1, 2:] = 0                                                       # task 0 has 13 valid steps, task 1 has 15
+mask[0, 2, 4:] = 0
+logp_junk = logp + 1e3 * (1 - mask)                                      # junk where the mask is 0
+loss = reinforce_loss_with_baseline(logp_junk, returns, baseline, mask)
+assert loss.shape == (2,), f"one loss per task: shape (2,), got {tuple(loss.shape)}"
+adv = (returns - baseline).detach() * mask
+expected = torch.stack([-(logp[i] * adv[i]).sum() / mask[i].sum() for i in range(2)])
+hint = "  (the sign: minimising the loss must increase log π of actions with positive advantage)" \
+    if torch.allclose(loss, -expected) else ""
+assert torch.allclose(loss, expected, atol=1e-5), f"expected {expected.tolist()}, got {loss.tolist()}{hint}"
+grad_logp, grad_b = torch.autograd.grad(loss.sum(), [logp, baseline], allow_unused=True)
+assert torch.allclose(grad_logp, -adv / mask.sum((1, 2), keepdim=True), atol=1e-6), "∂L/∂log π must be −(R − b)/#valid steps"
+assert grad_b is None or torch.count_nonzero(grad_b) == 0, \
+    "no gradient may flow into the baseline: the advantage R − b is a constant (detach it)"
+print("ex2.3 reinforce_loss_with_baseline: all checks passed")
+
+# %% [markdown]
+# **What the baseline buys.** For one task and a fixed policy, 30 independent batches of 5 episodes;
+# on each, the policy gradient from your loss with $b = 0$ and with course_lib's linear feature baseline
+# (fitted per batch, as in the MAML paper). Same mean direction, much smaller spread.
+
+# %%
+loss_fn = fallback(reinforce_loss_with_baseline, reference.reinforce_loss_with_baseline, "ex2.3")
+one_task = BatchedPointVelocity1D(np.array([1.0], dtype=np.float32), n_episodes=5)
+generator = torch.Generator().manual_seed(3)
+params = batched(theta0, 1)
+estimates = {"no baseline": [], "linear baseline": []}
+for _ in range(30):
+    ep = sample_episodes(policy, batched(detached(theta0), 1), one_task, generator)
+    R = reference.discounted_returns(ep.rewards, ep.mask, 0.99)
+    b = baseline_values(fit_linear_baseline(ep.obs, R, ep.mask), ep.obs, ep.mask)
+    for name, base in (("no baseline", torch.zeros_like(R)), ("linear baseline", b)):
+        loss = loss_fn(log_prob(policy, params, ep), R, base, ep.mask).sum()
+        estimates[name].append(flat(torch.autograd.grad(loss, list(theta0.values()))))
+mean_no = torch.stack(estimates["no baseline"]).mean(0)
+for name, gs in estimates.items():
+    G = torch.stack(gs)
+    cos = torch.nn.functional.cosine_similarity(G.mean(0), mean_no, dim=0).item()
+    print(f"{name:16s} |mean gradient| {G.mean(0).norm():8.2f}   total variance {G.var(0).sum():10.1f}   "
+          f"cos(mean, mean without baseline) {cos:.2f}")
+
+# %% [markdown]
+# ## Exercise 2.4 — the target-velocity reward (2 points)
+#
+# Write the task's reward from what the sampler records: the observation $v_t$ (before the step),
+# the action $a_t$ and the task's target $v^*$. The environment applies the clipped force, then
+# scores the **new** velocity:
+#
+# $$v_{t+1} = v_t + \Delta t\cdot\mathrm{clip}(a_t, -1, 1), \qquad r_t = -\big(v_{t+1} - v^*\big)^2,$$
+#
+# with $\Delta t$ = `DT` = 0.1 and the clip at `MAX_FORCE` = 1. `obs` and `actions` are `[T, N, H, 1]`,
+# `targets` is `[T]`; return `[T, N, H]`. (The paper's half-cheetah goal-velocity task has the same
+# shape of reward, $-|v - v^*|$ minus a control cost.)
+
+# %%
+# EXERCISE ex2.4: target_velocity_reward
+def target_velocity_reward(obs, actions, targets):
+    """r_t = −(v_t + DT·clip(a_t, ±MAX_FORCE) − v*)² for obs, actions [T, N, H, 1] and targets [T]."""
+    # YOUR CODE HERE
+    raise NotImplementedError("Exercise 2.4: apply the dynamics first to get v_{t+1}; targets[:, None, None] broadcasts over episodes and steps.")
+
+
+# %%
+# GRADED TEST: ex2.4 target_velocity_reward (2 points)
+r = target_velocity_reward(torch.tensor([[[[0.5]]]]), torch.tensor([[[[2.0]]]]), torch.tensor([1.0]))
+assert r.shape == (1, 1, 1), f"rewards must be [T, N, H] = (1, 1, 1) here, got {tuple(r.shape)}"
+assert torch.allclose(r, torch.tensor(-0.16)), \
+    f"v = 0.5, a = 2 (clipped to 1), v* = 1: v' = 0.6 and r = −(0.6 − 1)² = −0.16, got {r.item():.4f}"
+torch.manual_seed(0)
+noisy = GaussianPolicy(1, 1, hidden=(8,), init_log_std=0.7)             # σ ≈ 2: many actions beyond ±1
+goals = torch.tensor([-1.5, 0.3, 2.0])
+ep = sample_episodes(noisy, batched(detached(parameters_of(noisy)), 3), BatchedPointVelocity1D(goals, 4),
+                     torch.Generator().manual_seed(0))
+mine = target_velocity_reward(ep.obs, ep.actions, goals)
+assert mine.shape == ep.rewards.shape, f"rewards must be [T, N, H] = {tuple(ep.rewards.shape)}, got {tuple(mine.shape)}"
+assert torch.allclose(mine, ep.rewards, atol=1e-5), "your rewards differ from the environment's on sampled episodes"
+print("ex2.4 target_velocity_reward: all checks passed")
+
+# %% [markdown]
+# ## Exercise 2.5 — one-step adaptation (3 points)
+#
+# MAML's inner loop for RL: from the same θ, every task i gets its **own** adapted policy after one
+# REINFORCE step on its own episodes, $\theta'_i = \theta - \alpha \nabla_\theta L_i^\text{REINFORCE}(\theta)$.
+# Adapt all tasks at once: expand θ along a leading task dimension with `batched(theta, T)`; the loss
+# `reinforce_loss(policy, params, episodes)` returns one value per task — take its **sum**, so that
+# slice i of the gradient is task i's own gradient (a mean would divide every step by T). Return the
+# task-batched θ′ (every tensor `[T, ...]`), detached: it is only used to sample new episodes.
+
+# %%
+# EXERCISE ex2.5: adapt_one_step
+def adapt_one_step(policy, theta, episodes, alpha):
+    """θ'_i = θ − α∇L_i(θ) for every task of `episodes` (which carry advantages): task-batched, detached."""
+    # YOUR CODE HERE
+    raise NotImplementedError("Exercise 2.5: course_lib.batched(theta, T) gives one copy of θ per task; differentiate the SUM of the per-task losses.")
+
+
+# %%
+# GRADED TEST: ex2.5 adapt_one_step (3 points)
+torch.manual_seed(1)
+small = GaussianPolicy(1, 1, hidden=(8, 8))
+theta_s = parameters_of(small)
+goals = np.array([-1.0, 0.5, 1.5], dtype=np.float32)
+ep = with_advantages(sample_episodes(small, batched(detached(theta_s), 3), BatchedPointVelocity1D(goals, 5),
+                                     torch.Generator().manual_seed(1)))
+new = adapt_one_step(small, theta_s, ep, 0.1)
+assert isinstance(new, dict) and set(new) == set(theta_s), "return a dict with the same keys as theta"
+for k, v in theta_s.items():
+    assert new[k].shape == (3, *v.shape), f"{k!r} must be task-batched, shape {(3, *v.shape)}, got {tuple(new[k].shape)}"
+expected = reference.adapt_one_step(small, theta_s, ep, 0.1)
+for k in theta_s:
+    assert torch.allclose(new[k], expected[k], atol=1e-6), (
+        f"θ'_i is wrong for {k!r}: each task takes one step θ − α∇L_i(θ) on its OWN loss (sum the per-task "
+        "losses, do not average them)")
+assert not any(v.requires_grad for v in new.values()), "return detached tensors"
+print("ex2.5 adapt_one_step: all checks passed")
+
+# %% [markdown]
+# **One step to a new target velocity.** Meta-train a small policy with first-order MAML for 60
+# iterations (~15 s; `course_lib.rl.train.train_rl`), then, on four held-out targets: roll out 20
+# episodes, score them with **your reward**, compute advantages, adapt with **your one step**, and
+# roll out again. For comparison, the same single step from the untrained initialisation.
+
+# %%
+config = default_rl_config("point_velocity", "fomaml", iterations=60, meta_batch=10, episodes=10, hidden=(32, 32),
+                           meta_optimizer="adam", meta_lr=0.01, seed=0)
+start = time.perf_counter()
+ckpt = train_rl(config, progress=False)
+print(f"meta-trained {config.iterations} iterations in {time.perf_counter() - start:.0f} s")
+
+reward_fn = fallback(target_velocity_reward, reference.target_velocity_reward, "ex2.4")
+adapt_fn = fallback(adapt_one_step, reference.adapt_one_step, "ex2.5")
+test_targets = torch.tensor([-1.8, -0.6, 0.7, 1.9])
+test_env = BatchedPointVelocity1D(test_targets, n_episodes=20)
+
+
+def one_step(theta, seed=1):
+    """Episodes before and after one adaptation step from θ, on the four test targets."""
+    generator = torch.Generator().manual_seed(seed)
+    pre = sample_episodes(policy_meta, batched(detached(theta), 4), test_env, generator)
+    pre = with_advantages(pre.with_(rewards=reward_fn(pre.obs, pre.actions, test_targets) * pre.mask), config.gamma)
+    post = sample_episodes(policy_meta, adapt_fn(policy_meta, detached(theta, True), pre, config.alpha), test_env, generator)
+    return pre, post
+
+
+policy_meta = build_policy(config)
+results = {"meta-trained (FOMAML, 60 it.)": one_step(ckpt["theta"]),
+           "untrained": one_step(parameters_of(build_policy(config)))}
+fig, axes = plt.subplots(1, 2, figsize=(11, 3.5), sharey=True)
+for ax, (name, (pre, post)) in zip(axes, results.items()):
+    print(f"{name:30s} return before {pre.total_return().mean():7.1f}   after one step {post.total_return().mean():7.1f}")
+    for i, target in enumerate(test_targets):
+        ax.plot(pre.obs[i, :, :, 0].mean(0), color=f"C{i}", ls=":", lw=1)
+        ax.plot(post.obs[i, :, :, 0].mean(0), color=f"C{i}", lw=2)
+        ax.axhline(target, color=f"C{i}", ls="--", lw=0.8)
+    ax.set(title=f"{name}: dotted before, solid after one step", xlabel="step")
+axes[0].set_ylabel("mean velocity")
+plt.show()
+
+# %% [markdown]
+# ## Exercise 2.6 — conjugate gradient for the TRPO step (3 points)
+#
+# TRPO's meta-update (used by MAML for RL) needs $x = H^{-1}g$, where $H$ is the Hessian of the KL
+# divergence — far too large to form or invert (one row per parameter). Conjugate gradient solves
+# $Hx = b$ for symmetric positive-definite H using only products $v \mapsto Hv$, which autograd gives
+# cheaply (Hessian-vector products). Implement it (Nocedal & Wright, Algorithm 5.2):
+#
+# ```
+# x = 0, r = b, p = b, rr = r·r              (if rr = 0, return x: b = 0 has the solution 0)
+# repeat iters times:
+#     Ap = Avp(p);  step = rr / (p·Ap)
+#     x = x + step·p;  r = r − step·Ap
+#     rr_new = r·r;  stop if rr_new < tol
+#     p = r + (rr_new / rr)·p;  rr = rr_new
+# ```
+
+# %%
+# EXERCISE ex2.6: conjugate_gradient
+def conjugate_gradient(Avp, b, iters=10, tol=1e-10):
+    """Solve A x = b for symmetric positive-definite A, given only the function v ↦ A v."""
+    # YOUR CODE HERE
+    raise NotImplementedError("Exercise 2.6: follow the pseudo-code above; r @ r is a dot product.")
+
+
+# %%
+# GRADED TEST: ex2.6 conjugate_gradient (3 points)
+g = torch.Generator().manual_seed(0)
+Q, _ = torch.linalg.qr(torch.randn(30, 30, dtype=torch.float64, generator=g))
+H = Q @ torch.diag(torch.logspace(0, 2, 30, dtype=torch.float64)) @ Q.T    # SPD, condition number 100
+b = torch.randn(30, dtype=torch.float64, generator=g)
+calls = []
+Avp = lambda v: calls.append(1) or H @ v
+x = conjugate_gradient(Avp, b, iters=60, tol=1e-20)
+assert x.shape == b.shape, f"x must have the shape of b {tuple(b.shape)}, got {tuple(x.shape)}"
+residual = ((H @ x - b).norm() / b.norm()).item()
+assert residual < 1e-8, f"‖Hx − b‖/‖b‖ = {residual:.2e} after up to 60 iterations on a 30×30 system: CG should have converged"
+assert 0 < len(calls) <= 61, f"use Avp once per iteration (called {len(calls)} times for 60 iterations)"
+# CG needs at most as many iterations as A has distinct eigenvalues: 3 here (steepest descent does not)
+D = torch.diag(torch.tensor([1.0, 1.0, 4.0, 4.0, 9.0], dtype=torch.float64))
+b5 = torch.tensor([1.0, -2.0, 3.0, 0.5, 1.0], dtype=torch.float64)
+x5 = conjugate_gradient(lambda v: D @ v, b5, iters=3, tol=1e-30)
+assert torch.allclose(x5, b5 / D.diagonal(), atol=1e-8), \
+    f"3 iterations must solve a system with 3 distinct eigenvalues exactly: got {x5.tolist()}; are the directions conjugate?"
+x0 = conjugate_gradient(Avp, torch.zeros(30, dtype=torch.float64), iters=5)
+assert torch.isfinite(x0).all() and torch.count_nonzero(x0) == 0, "b = 0 must give x = 0 (not 0/0 = NaN)"
+print("ex2.6 conjugate_gradient: all checks passed")
+
+# %% [markdown]
+# **A TRPO step with your conjugate gradient.** On the meta-trained policy's pre-update episodes
+# (in float64, so that rounding does not blur the picture): $g$ = the policy-gradient loss's
+# gradient, $H$ = the Hessian of the mean KL between the old and the new policy (by double backprop —
+# never formed), $x = H^{-1}(-g)$ by your CG, and TRPO's step $s = \sqrt{2\delta / x^\top H x}\;x$, on
+# which the quadratic model of the KL, ½sᵀHs, equals the trust region δ = 0.01. The true KL of a
+# ReLU policy is not quadratic that far out, which is why TRPO then backtracks along s until the
+# KL is within δ (and the loss improved).
+
+# %%
+cg = fallback(conjugate_gradient, reference.conjugate_gradient, "ex2.6")
+pre, _ = results["meta-trained (FOMAML, 60 it.)"]
+pre = with_advantages(pre, config.gamma)
+pre = Episodes(*(t.double() for t in (pre.obs, pre.actions, pre.rewards, pre.mask, pre.advantages)))
+policy64 = build_policy(config).double()
+theta_t = {k: v.double().requires_grad_(True) for k, v in detached(ckpt["theta"]).items()}
+g = flat(torch.autograd.grad(reinforce_loss(policy64, batched(theta_t, 4), pre).mean(), list(theta_t.values())))
+with torch.no_grad():
+    old_mean, old_log_std = action_distribution(policy64, batched(theta_t, 4), pre.obs)
+mean_kl = lambda th: kl_from(policy64, batched(th, 4), pre, old_mean, old_log_std).mean()
+hvp = hvp_double_backprop(mean_kl(theta_t), list(theta_t.values()))
+Hv = lambda v: hvp(v) + 1e-5 * v                                         # TRPO's damping
+iterations = [1, 2, 3, 5, 10, 20, 50]
+residuals = [((Hv(x) + g).norm() / g.norm()).item() for x in (cg(Hv, -g, k) for k in iterations)]
+x = cg(Hv, -g, 10)                                                       # TRPO uses 10 iterations
+step = x * torch.sqrt(2 * 0.01 / (x @ Hv(x)))
+print(f"{g.numel()} parameters; quadratic model of the KL at the full step: {0.5 * (step @ Hv(step)).item():.4f}")
+for k in range(15):                                                      # TRPO's backtracking line search
+    fraction = 0.8 ** k
+    moved = {name: (theta_t[name] + fraction * s).detach()
+             for name, s in zip(theta_t, unflat(step, list(theta_t.values())))}
+    kl_now = mean_kl(moved).item()
+    print(f"  step fraction {fraction:.3f}: true KL {kl_now:.4f}")
+    if kl_now <= 0.01:
+        break
+fig, ax = plt.subplots(figsize=(5, 3))
+ax.semilogy(iterations, residuals, "o-")
+ax.set(xlabel="CG iterations", ylabel="‖Hx + g‖ / ‖g‖", title="your conjugate gradient on the KL Hessian")
+plt.show()
