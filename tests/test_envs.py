@@ -8,7 +8,8 @@ import pytest
 import torch
 from gymnasium.utils.env_checker import check_env
 
-from course_lib.envs import ENVIRONMENTS, make_batched, register_envs
+from course_lib.envs import ENVIRONMENTS, LOCOMOTION, register_envs
+from course_lib.rl.envs import make_batched_env
 from course_lib.tasks import (BatchedNavigation2D, BatchedPointVelocity1D, Navigation2D,
                               NavigationDistribution, PointVelocity1D, VelocityDistribution)
 
@@ -240,15 +241,15 @@ def test_bad_input_fails_naming_the_argument():
     env.reset()
     with pytest.raises(ValueError, match="action"):
         env.step([0.0, 0.0, 0.0])
-    with pytest.raises(ValueError, match="env_id"):
-        make_batched("CartPole-v1", torch.zeros(3, 2), 2)
+    with pytest.raises(ValueError, match="env must be one of"):
+        make_batched_env("CartPole-v1", torch.zeros(3, 2), 2)
 
 
 # ---------------------------------------------------------------- gymnasium integration
 def test_registration_is_idempotent_and_make_works():
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # re-registering would warn "Overriding environment"
-        assert register_envs() == list(ENVIRONMENTS) == [NAV, VEL]
+        assert register_envs() == [*ENVIRONMENTS, *LOCOMOTION] and list(ENVIRONMENTS) == [NAV, VEL]
     env = gym.make(NAV, task=[0.3, 0.1])
     obs, info = env.reset(seed=0)
     assert obs.shape == (2,)
@@ -258,7 +259,7 @@ def test_registration_is_idempotent_and_make_works():
     vel = gym.make("course_lib.envs:" + VEL, horizon=5)
     vel.reset(seed=0)
     assert vel.get_wrapper_attr("horizon") == 5 and -2 <= vel.get_wrapper_attr("task") <= 2
-    assert isinstance(make_batched(VEL, torch.zeros(2), 3), BatchedPointVelocity1D)
+    assert isinstance(make_batched_env("point_velocity", np.zeros(2), 3), BatchedPointVelocity1D)
 
 
 @pytest.mark.parametrize("env_id, task", [(NAV, [0.2, -0.3]), (VEL, 0.5)])
