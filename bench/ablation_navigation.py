@@ -1,12 +1,14 @@
 """Ablation on 2D navigation (notebook 09): meta-batch size × episodes per task × first/second order.
 
-    python bench/ablation_navigation.py                     # the shipped grid, ~15–25 min on one busy core
+    python bench/ablation_navigation.py                     # the shipped grid: ~14 min on one core of a busy machine
     python bench/ablation_navigation.py --seeds 0 1 2 3 4   # extend: runs already in the JSON are skipped
 
 For every cell (algo ∈ {maml, fomaml}) × (meta_batch ∈ {5, 20}) × (episodes ∈ {5, 20}) and every seed,
 meta-train MAML-TRPO (paper settings, except a smaller (32, 32) policy and a short run) from scratch,
-then measure the return after 0 and 1 adaptation steps on 20 fixed held-out tasks (20 episodes each,
-α = 0.1; `course_lib.rl.evaluate.adaptation_returns`). Each finished run is appended to the JSON,
+measuring the return after 0 and 1 adaptation steps on 20 fixed held-out tasks (20 episodes each,
+α = 0.1; `course_lib.rl.evaluate.adaptation_returns`) after 10, 20 and 40 meta-iterations (training is
+resumed from a temporary checkpoint between them, which changes nothing: the RNG states are in the
+checkpoint; evaluation time is not training time). Each finished run is appended to the JSON,
 which is rewritten atomically, so the bench can be interrupted and resumed at any point; runs are
 ordered seed by seed, so a partial file still covers the whole grid for the first seeds.
 Seeded: one run's numbers depend only on its settings and its seed.
@@ -15,8 +17,10 @@ from __future__ import annotations
 
 import argparse
 import platform
+import tempfile
 import time
 from dataclasses import asdict
+from pathlib import Path
 
 import torch
 
@@ -35,27 +39,37 @@ def fixed_settings(args) -> dict:
     base["hidden"] = list(base["hidden"])
     return dict(base_config=base,
                 evaluation=dict(held_out_tasks=args.eval_tasks, held_out_seed=2017, episodes=args.eval_episodes,
-                                steps=1, alphas=[config.alpha], sampling_seed=0),
+                                steps=1, alphas=[config.alpha], sampling_seed=0, at_iterations=eval_points(args)),
                 torch_threads=1)
 
 
+def eval_points(args) -> list[int]:
+    return sorted({i for i in args.eval_at if 0 < i < args.iterations} | {args.iterations})
+
+
 def one_run(args, algo: str, meta_batch: int, episodes: int, seed: int) -> dict:
-    config = default_rl_config("navigation2d", algo, iterations=args.iterations, hidden=tuple(args.hidden),
-                               meta_batch=meta_batch, episodes=episodes, seed=seed, checkpoint_every=10_000)
-    ckpt = train_rl(config, progress=False)
-    started = time.perf_counter()
-    returns = adaptation_returns(build_policy(config), ckpt["theta"], config,
-                                 held_out_tasks("navigation2d", args.eval_tasks), steps=1,
-                                 episodes=args.eval_episodes, seed=0)          # [2, tasks]
+    tasks = held_out_tasks("navigation2d", args.eval_tasks)
+    curve, eval_time = [], 0.0
+    with tempfile.TemporaryDirectory(prefix="ablation_") as tmp:
+        for iterations in eval_points(args):
+            config = default_rl_config("navigation2d", algo, iterations=iterations, hidden=tuple(args.hidden),
+                                       meta_batch=meta_batch, episodes=episodes, seed=seed, checkpoint_every=10_000)
+            ckpt = train_rl(config, out=Path(tmp) / "run.pt", resume=True, progress=False)
+            started = time.perf_counter()
+            returns = adaptation_returns(build_policy(config), ckpt["theta"], config, tasks, steps=1,
+                                         episodes=args.eval_episodes, seed=0)          # [2, tasks]
+            eval_time += time.perf_counter() - started
+            curve.append(dict(iteration=iterations, return_before=round(float(returns[0].mean()), 4),
+                              return_after=round(float(returns[1].mean()), 4)))
     return dict(algo=algo, meta_batch=meta_batch, episodes=episodes, seed=seed,
-                return_before=round(float(returns[0].mean()), 4),
-                return_after=round(float(returns[1].mean()), 4),
+                return_before=curve[-1]["return_before"], return_after=curve[-1]["return_after"],
+                held_out_curve=curve,
                 per_task_after=[round(float(r), 3) for r in returns[1]],
                 train_curve_after=[round(h["return_after"], 2) for h in ckpt["history"]],
                 episodes_sampled=2 * args.iterations * meta_batch * episodes,
                 wall_time=round(ckpt["wall_time"], 2),
                 seconds_per_iteration=round(ckpt["wall_time"] / args.iterations, 4),
-                eval_time=round(time.perf_counter() - started, 2))
+                eval_time=round(eval_time, 2))
 
 
 def main() -> None:
@@ -66,6 +80,8 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument("--iterations", type=int, default=40)
     parser.add_argument("--hidden", type=int, nargs="+", default=[32, 32])
+    parser.add_argument("--eval-at", type=int, nargs="+", default=[10, 20],
+                        help="also evaluate after these meta-iterations (always after the last)")
     parser.add_argument("--eval-tasks", type=int, default=20)
     parser.add_argument("--eval-episodes", type=int, default=20)
     parser.add_argument("--out", default=str(ABLATION_JSON))

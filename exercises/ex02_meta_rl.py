@@ -306,10 +306,13 @@ assert isinstance(new, dict) and set(new) == set(theta_s), "return a dict with t
 for k, v in theta_s.items():
     assert new[k].shape == (3, *v.shape), f"{k!r} must be task-batched, shape {(3, *v.shape)}, got {tuple(new[k].shape)}"
 expected = reference.adapt_one_step(small, theta_s, ep, 0.1)
-for k in theta_s:
+for k, v in theta_s.items():
+    step, right = new[k] - v.detach(), expected[k] - v.detach()
+    hint = ("  (your step is 1/T of the right one: sum the per-task losses, do not average them)"
+            if torch.allclose(step, right / 3, atol=1e-6) else
+            "  (your step goes uphill on the loss: θ − α∇L)" if torch.allclose(step, -right, atol=1e-6) else "")
     assert torch.allclose(new[k], expected[k], atol=1e-6), (
-        f"θ'_i is wrong for {k!r}: each task takes one step θ − α∇L_i(θ) on its OWN loss (sum the per-task "
-        "losses, do not average them)")
+        f"θ'_i is wrong for {k!r}: each task takes one step θ − α∇L_i(θ) on its own loss{hint}")
 assert not any(v.requires_grad for v in new.values()), "return detached tensors"
 print("ex2.5 adapt_one_step: all checks passed")
 

@@ -31,8 +31,8 @@
 # **Prerequisites.** Notebook 01 (the sinusoid tasks, the K-shot protocol, the baselines) and notebook 02
 # (the meta-gradient $(I - \alpha \nabla^2 \mathcal L)\nabla \mathcal L(\theta')$).
 #
-# **Run time.** About 30–60 s on a 2-core CPU (a 1 500-iteration meta-training run takes 5–15 s; the
-# rest loads the shipped checkpoints).
+# **Run time.** About 30–60 s on a 2-core CPU, up to about a minute and a half when the machine is busy
+# (a 1 500-iteration meta-training run takes 5–20 s; the rest loads the shipped checkpoints).
 
 # %%
 # %matplotlib inline
@@ -111,7 +111,7 @@ for iteration in range(200):
     tasks = SinusoidDistribution().sample_batch(25, 10, 10, rng, model)       # 1. 25 tasks, K = 10 + 10
     adapted = inner_update(batched(theta, 25), lambda p: tasks.support_loss(p).sum(),
                            alpha=0.01, steps=1)                                 # 2. θ'_i, graph kept
-    meta_loss = tasks.query_loss(adapted).mean()                                # 3. Σ_i L_i^query(θ'_i)
+    meta_loss = tasks.query_loss(adapted).mean()                                # 3. mean_i L_i^query(θ'_i)
     meta_optimizer.zero_grad()
     meta_loss.backward()                                                        #    the meta-gradient
     meta_optimizer.step()
@@ -392,13 +392,17 @@ workdir.cleanup()   # remove this notebook's temporary checkpoints
 # 6. The validation losses of the live run and the shipped run are directly comparable. Why? (Hint: what
 #    decides the validation tasks?)
 #
-# **Exercises.** The matching exercises in `exercises/` are on the topics
-# * *the inner update* — write `inner_update` for a dict of parameters, first and second order, and
-#   check it against a hand-computed step;
-# * *the MAML meta-gradient* — meta-train the ten-line loop above with your own inner update and
-#   compare its validation loss with `train_sinusoid`;
-# * *the first-order approximation* — drop the Hessian term, and measure the speed and the final
-#   validation loss against second-order MAML.
+# **Exercises.** In `exercises/ex01_meta_gradients.ipynb`, by topic:
+# * *the inner update* — Exercise 1.1 writes the functional inner step (first and second order) that
+#   the ten-line loop calls;
+# * *the MAML meta-gradient* — Exercise 1.2 computes $(I - \alpha\nabla^2\mathcal L_s)\nabla\mathcal L_q(\theta')$
+#   by double backprop, the gradient that `meta_loss.backward()` takes above;
+# * *the first-order approximation* — Exercise 1.3 writes the FOMAML gradient, $\nabla\mathcal L_q(\theta')$;
+# * *why MAML's initialisation is easy to fine-tune* — the written Exercise 1.6; section 4's
+#   "one-step move" numbers are evidence for it.
+#
+# To try yourself: turn the ten-line loop into first-order MAML (`first_order=True` in `inner_update`),
+# train both for 1 500 iterations, and compare time per iteration and validation loss.
 #
 # **Next:** notebook 04 takes MAML to reinforcement learning: a 2-D navigation task, where the inner step
 # is a policy-gradient step.

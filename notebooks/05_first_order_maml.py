@@ -29,7 +29,8 @@
 # **Prerequisites.** Notebook 04 (MAML-TRPO, the chain-rule curvature); notebook 02 (the first-order
 # approximation on the quadratic toy).
 #
-# **Run time.** About 1 minute on a 2-core CPU (the timings ~15 s; the two-row reproduction table ~20 s).
+# **Run time.** About 1–1½ minutes on a 2-core CPU (the timings ~30 s; the two-row reproduction table
+# ~20 s).
 
 # %%
 # %matplotlib inline
@@ -196,9 +197,12 @@ for algo in ("maml", "fomaml"):
               f"({ckpt['wall_time'] / ckpt['iteration']:.1f} s per meta-iteration)")
 
 # %% [markdown]
-# Sampling is a large share of an RL meta-iteration, so the saving on a whole iteration is smaller
-# than on the learner alone — the same lesson as the paper's "roughly 33% speed-up" for first-order
-# MAML on MiniImagenet (§5.2): the second-order term is not the dominant cost of MAML at this scale.
+# Sampling costs the same in both, so the saving on a whole iteration is smaller than on the learner
+# alone; how much smaller depends on how the time splits between the sampler and the learner (compare
+# the two ratios above). For comparison, the paper reports a "roughly 33% speed-up in network
+# computation" for first-order MAML on MiniImagenet (§5.2). Here the learner's second-order work — a
+# Hessian-vector product of the support loss inside the meta-gradient, and two more inside every
+# conjugate-gradient product — is a large part of an iteration.
 #
 # ## 3. What it loses: adaptation on the same held-out goals
 #
@@ -214,10 +218,11 @@ print(table.summary())
 table.figure
 
 # %% [markdown]
-# Read the difference against the standard errors (±1–2 after one step): on 2-D navigation the
-# first-order approximation typically costs little — the inner step is one small REINFORCE step, so
-# $J_i$ is close to $I$ in most directions. The training curves tell the same story from the other
-# side (return on each iteration's training goals, before and after the inner step):
+# Read the difference against the standard errors (about ±1 after one step). Section 1 showed that the
+# two methods take visibly different TRPO steps from the same point; whether those differences add up
+# to a worse initialisation after hundreds of iterations is what this table measures. The training
+# curves show the same comparison during meta-training (return on each iteration's own training goals,
+# before and after the inner step):
 
 # %%
 histories = {algo: ckpt["history"] for algo in ("maml", "fomaml")
@@ -262,8 +267,8 @@ navigation_widget(models=("maml", "fomaml"), goal_x=-0.3, goal_y=0.4, alpha=0.1,
 # 5. Reptile (notebook 06) is also "first order". What does it use instead of the post-update
 #    episodes' gradient?
 #
-# **Exercises.** The matching exercises are on the topic *the first-order approximation* (Exercises 1:
-# `fomaml_meta_gradient`, against second-order MAML) and *meta-RL building blocks* (Exercises 2). The
+# **Exercises.** The matching exercises are on the topic *the first-order approximation* (Exercises 1,
+# 1.3: `fomaml_meta_gradient`, against second-order MAML) and *meta-RL building blocks* (Exercises 2). The
 # curriculum's practice run: `python -m course_lib train navigation2d --algo fomaml --iterations 200`,
 # then plot the held-out return after one step and compare meta-training time and quality with
 # second-order MAML.

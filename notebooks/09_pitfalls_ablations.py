@@ -33,7 +33,7 @@
 # notebook 05 (first-order MAML) helps for section 5.
 #
 # **Run time.** About 1 minute on a 2-core CPU. Everything on sinusoids is computed live from the
-# shipped checkpoints; the navigation ablation (about 20 minutes of training) is loaded from a shipped
+# shipped checkpoints; the navigation ablation (about 15 minutes of training) is loaded from a shipped
 # results file, with the command that reproduces it.
 
 # %%
@@ -44,8 +44,8 @@ import matplotlib.pyplot as plt
 import numpy as np
 import torch
 
-from course_lib.ablation import aggregate, load_ablation, mean_and_stderr
-from course_lib.checkpoints import load_checkpoint, shipped
+from course_lib.ablation import aggregate, load_ablation
+from course_lib.checkpoints import shipped
 from course_lib.evaluate import adapted_params, adaptation_curve, summarize
 from course_lib.functional import batched, detached, parameters_of
 from course_lib.meta import meta_gradient
@@ -81,9 +81,9 @@ def held_out(name):
 
 
 def cell(losses):
-    """Mean over tasks, or the number of diverged tasks."""
-    diverged = summarize(losses).diverged
-    return f"div. {diverged}" if diverged else f"{losses.mean():.2f}"
+    """Mean over tasks (≥ 1000: order of magnitude only), or the number of diverged tasks."""
+    diverged, mean = summarize(losses).diverged, float(losses.mean())
+    return f"div. {diverged}" if diverged else f"{mean:.2f}" if mean < 1000 else f"{mean:.0e}"
 
 
 STEPS, ALPHAS = 10, (0.001, 0.003, 0.01, 0.03, 0.1)
@@ -117,13 +117,13 @@ for ax in (left, right):
 
 # %% [markdown]
 # * **Too small** (α = 0.001, 0.003): nothing goes wrong, but little happens. One step at α = 0.001
-#   removes a fifth of the error where one step at the trained α removes four fifths; it takes ten
-#   small steps to get where one step of the right size gets. For a method whose point is *one-step*
-#   adaptation, that is a failure.
+#   removes a fifth of the error where one step at the trained α removes four fifths, and even ten
+#   small steps do not get where one step of the right size gets (0.84 against 0.64). For a method
+#   whose point is *one-step* adaptation, that is a failure.
 # * **The trained value** (α = 0.01) is the best one-step size, and further steps keep helping.
-# * **Too large**: at α = 0.03 — only three times the trained value — one step already makes the mean
-#   error *worse* than no adaptation, and after a few steps tasks start to diverge; at α = 0.1 almost
-#   every task is made worse at the first step and most diverge.
+# * **Too large**: at α = 0.03 — only three times the trained value — one step already makes two thirds
+#   of the tasks *worse* than no adaptation, and from the second step on tasks start to diverge; at
+#   α = 0.1 every task is made worse at the first step and almost all diverge.
 #
 # The usable range is narrow: a factor of about three either way. Why so narrow? For gradient descent
 # on a quadratic with curvature λ, a step of size α multiplies the error along that direction by
@@ -151,7 +151,8 @@ def sharpest_curvature(theta, batch, iterations=20, seed=0):
 
 # %%
 # NBVAL_CHECK_OUTPUT
-print(f"{'':>24} {'λ_max: 10% / 50% / 90% of tasks':>34} {'2/λ_max (median)':>17}   support loss up after 10 steps at α = 0.003 / 0.01 / 0.03")
+print(f"{'':>24} {'λ_max: 10% / 50% / 90% of tasks':>34} {'2/λ_max (median)':>17}   "
+      "support loss up after 10 steps at α = 0.003 / 0.01 / 0.03")
 curvatures = {}
 for name in ("maml", "pretrain"):
     theta, _, b = held_out(name)
@@ -253,8 +254,8 @@ def flat(grads):
     return torch.cat([g.flatten() for g in grads.values()])
 
 
-model = build_model(default_config("maml"))
 torch.manual_seed(0)
+model = build_model(default_config("maml"))          # a fresh, untrained network: the initialisation
 thetas = {"initialisation": parameters_of(model), "trained MAML θ": detached(theta_maml, requires_grad=True)}
 reference_tasks = dist.sample_batch(5000, 10, 10, np.random.default_rng(99), model)
 g_bar = {(where, m): flat(meta_gradient(theta, reference_tasks, 0.01, method=m))
@@ -322,10 +323,10 @@ ax.legend(fontsize=7);
 # * 3 seeds per cell (seeds change the training tasks, the initialisation and the sampled episodes),
 #
 # with the paper's settings otherwise (α = 0.1, TRPO with δ = 0.01, H = 100), but a smaller policy
-# (2 × 32 instead of 2 × 100) and only 40 meta-iterations, so that the 24 runs fit in about 20 minutes
-# of one core. Each trained policy is then evaluated on 20 fixed held-out goals, 20 episodes per goal:
-# the return after one adaptation step. To reproduce (or extend: runs already in the file are
-# skipped, so `--seeds 0 1 2 3 4` adds two seeds):
+# (2 × 32 instead of 2 × 100) and only 40 meta-iterations, so that the 24 runs fit in about 15 minutes
+# of one core. After 10, 20 and 40 meta-iterations the policy is evaluated on 20 fixed held-out goals,
+# 20 episodes per goal: the return after one adaptation step (`adaptation_returns`, notebook 04). To
+# reproduce (or extend: runs already in the file are skipped, so `--seeds 0 1 2 3 4` adds two seeds):
 #
 # ```bash
 # python bench/ablation_navigation.py     # writes course_lib/checkpoints/ablation_navigation.json
@@ -343,73 +344,92 @@ print(f"training + evaluation wall time of all runs: {ablation.get('total_wall_t
 
 # %% [markdown]
 # The table: held-out return after one adaptation step (higher is better; the return is minus the
-# summed distance to the goal), mean ± standard error over seeds, s.e. = s/√n with the sample standard
-# deviation s of the n seeds (`course_lib.ablation.aggregate`). A cell not (yet) in the file shows "—".
+# summed distance to the goal over 100 steps), after 10, 20 and 40 meta-iterations, mean ± standard
+# error over seeds, s.e. = s/√n with the sample standard deviation s of the n seeds
+# (`course_lib.ablation.aggregate`). A cell not (yet) in the file shows "—"; a cell with fewer seeds
+# than the grid's says how many in brackets.
 
 # %%
 # NBVAL_CHECK_OUTPUT
-after = aggregate(runs, "return_after")
-before = aggregate(runs, "return_before")
+def at_iteration(runs, iteration):
+    """The runs with return_before/return_after replaced by the held-out evaluation at `iteration`."""
+    return [{**r, **c} for r in runs for c in r["held_out_curve"] if c["iteration"] == iteration]
 
 
-def entry(table, cell_key):
-    if cell_key not in table:
+EVAL_AT = settings["evaluation"]["at_iterations"]
+held_out = {k: aggregate(at_iteration(runs, k)) for k in EVAL_AT}     # {iteration: {cell: stats}}
+
+
+def entry(iteration, cell_key):
+    c = held_out[iteration].get(cell_key)
+    if c is None:
         return "—"
-    c = table[cell_key]
-    return f"{c['mean']:6.1f} ± {c['stderr']:3.1f} ({c['n']})"
+    return f"{c['mean']:.1f} ± {c['stderr']:.1f}" + (f" ({c['n']})" if c["n"] < len(settings["seeds"]) else "")
 
 
-print(f"{'tasks B':>7} {'episodes N':>10} {'episodes sampled':>16} | {'MAML after 1 step':>19} "
-      f"{'FOMAML after 1 step':>20} | {'MAML before':>19}")
+complete = all(c["n"] == len(settings["seeds"]) for c in held_out[EVAL_AT[-1]].values())
+col = 13 if complete else 17                                  # room for "(n)" in a partial grid
+print(f"grid: {len(settings['seeds'])} seeds per cell; held-out return after one step, after k meta-iterations")
+print(f"{'tasks':>6} {'episodes':>9} |{'MAML':^{col * len(EVAL_AT)}}|{'first-order MAML':^{col * len(EVAL_AT)}}")
+print(f"{'B':>6} {'N':>9} |" + ("".join(f"{f'k = {k}':>{col}}" for k in EVAL_AT) + "|") * 2)
 for B in settings["meta_batches"]:
     for N in settings["episodes"]:
-        sampled = 2 * settings["base_config"]["iterations"] * B * N
-        print(f"{B:>7} {N:>10} {sampled:>16,} | {entry(after, ('maml', B, N)):>19} "
-              f"{entry(after, ('fomaml', B, N)):>20} | {entry(before, ('maml', B, N)):>19}")
+        print(f"{B:>6} {N:>9} |" + "|".join("".join(f"{entry(k, (a, B, N)):>{col}}" for k in EVAL_AT)
+                                         for a in ("maml", "fomaml")))
+returns_before = [r["return_before"] for r in runs]
+print(f"\nbefore adaptation, k = {EVAL_AT[-1]}, all runs: {np.mean(returns_before):.1f} "
+      f"(from {min(returns_before):.1f} to {max(returns_before):.1f})")
+
+# %% [markdown]
+# The same numbers as learning curves — against meta-iterations (top) and against the number of
+# episodes sampled so far (bottom: 2 × B × N per iteration, the simulation cost):
 
 # %%
-fig, (left, right) = new_figure(ncols=2)
-markers = {5: "o", 20: "s"}
-for algo, dx in (("maml", -0.04), ("fomaml", 0.04)):
-    for B in settings["meta_batches"]:
-        cells = [(N, after[algo, B, N]) for N in settings["episodes"] if (algo, B, N) in after]
-        if not cells:
+fig, axes = new_figure(ncols=2, nrows=2, width=5.4, height=3.6)
+cell_colors = {(B, N): plt.get_cmap("tab10")(i) for i, (B, N) in
+               enumerate((B, N) for B in settings["meta_batches"] for N in settings["episodes"])}
+for col, algo in enumerate(("maml", "fomaml")):
+    for (B, N), color in cell_colors.items():
+        points = [(k, held_out[k][algo, B, N]) for k in EVAL_AT if (algo, B, N) in held_out[k]]
+        if not points:
             continue
-        Ns = np.array([N for N, _ in cells], dtype=float)
-        means, errs = [c["mean"] for _, c in cells], [c["stderr"] for _, c in cells]
-        style = dict(color=COLORS[algo], marker=markers.get(B, "^"), ls="-" if B == max(settings["meta_batches"]) else "--",
-                     capsize=3, label=f"{label_for(algo)}, B = {B} tasks")
-        left.errorbar(Ns * np.exp(dx), means, yerr=errs, **style)
-        right.errorbar(2 * settings["base_config"]["iterations"] * B * Ns * np.exp(dx), means, yerr=errs, **style)
-left.set(xscale="log", xlabel="episodes per task N", title="more data per meta-update")
-right.set(xscale="log", xlabel="episodes sampled in meta-training (B × N × 2 × iterations)",
-          title="the same runs against their sampling cost")
-for ax in (left, right):
-    ax.set_ylabel("held-out return after 1 step (± s.e. over seeds)")
-    ax.set_xticks(sorted({t for t in ax.get_xticks() if t > 0}) if ax is right else settings["episodes"],
-                  None if ax is right else [str(N) for N in settings["episodes"]])
+        its = np.array([k for k, _ in points])
+        means, errs = [c["mean"] for _, c in points], [c["stderr"] for _, c in points]
+        n = min(c["n"] for _, c in points)
+        for row, x in enumerate((its, 2 * B * N * its)):
+            axes[row, col].errorbar(x, means, yerr=errs, color=color, marker="o", ms=4, capsize=3,
+                                    ls="-" if B == max(settings["meta_batches"]) else "--",
+                                    label=f"B = {B}, N = {N} ({n} seeds)")
+    axes[0, col].set(xlabel="meta-iteration", title=label_for(algo))
+    axes[1, col].set(xlabel="episodes sampled in meta-training", xscale="log")
+for ax in axes.flat:
+    ax.set_ylabel("held-out return after 1 step")
     ax.grid(alpha=0.3)
     ax.legend(fontsize=7)
+axes[0, 1].sharey(axes[0, 0])
+axes[1, 1].sharey(axes[1, 0]);
 
 # %% [markdown]
-# The learning curves behind the table (the training batch's post-adaptation return at every
-# meta-iteration, averaged over seeds) show *how* the cells differ:
-
-# %%
-fig, axes = new_figure(ncols=2, width=5.2)
-for ax, algo in zip(axes, ("maml", "fomaml")):
-    for i, B in enumerate(settings["meta_batches"]):
-        for j, N in enumerate(settings["episodes"]):
-            curves = [r["train_curve_after"] for r in runs if (r["algo"], r["meta_batch"], r["episodes"]) == (algo, B, N)]
-            if curves:
-                ax.plot(np.arange(1, len(curves[0]) + 1), np.mean(curves, axis=0), color=plt.get_cmap("tab10")(2 * i + j),
-                        label=f"B = {B}, N = {N} ({len(curves)} seeds)")
-    ax.set(xlabel="meta-iteration", ylabel="training return after 1 step", title=label_for(algo))
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize=7)
-
-# %% [markdown]
-# RESULTS-DISCUSSION
+# What the grid says (differences smaller than about two standard errors are not resolved by three
+# seeds):
+#
+# * **Too little data per update is slow and erratic.** With B = 5 tasks × N = 5 episodes (25
+#   episodes per update on each side of the inner step) MAML is far behind after 10 iterations and
+#   still behind after 40, with the largest spread between seeds. Each meta-gradient there is a
+#   noisy estimate twice over: few tasks (section 3) and few episodes inside every task's inner
+#   policy-gradient step and post-update loss.
+# * **Beyond that, more data per update hardly helps at this budget.** B = 5 × N = 20, B = 20 × N = 5
+#   and B = 20 × N = 20 end at about the same return after 40 iterations; the largest cell costs four
+#   times the simulation of the other two (bottom row) for no measurable gain. With only two levels
+#   per factor and three seeds, tasks and episodes per task come out as equally good levers here; the
+#   paper's 20 × 20 buys stability over its 500 iterations more than speed over our 40.
+# * **Per sampled episode** (bottom row), several cheap updates beat one expensive one: 20 × 20 after
+#   10 iterations has sampled as many episodes as 5 × 20 or 20 × 5 after 40, and is far behind them;
+#   even the noisy 5 × 5 after 40 iterations is ahead of every larger cell at the same 2 000 episodes.
+#   Only the iterations themselves (one TRPO step each) are then the bottleneck.
+# * **Second order beats first order** in every cell after 20 and after 40 iterations, by 0.4 to 6 in
+#   return; the gap is beyond two standard errors for B = 5, N = 20 (both times) and for B = 20 after
+#   20 iterations. First-order MAML learns more slowly here. Section 5 weighs this against its cost.
 #
 # ## 5. The price of second order, and when first order is enough
 #
@@ -445,8 +465,9 @@ for B in settings["meta_batches"]:
             print(f"{B:>7} {N:>10} {so:10.2f} {fo:12.2f} {so / fo:6.1f}")
 
 # %% [markdown]
-# Second order costs about twice the time per iteration here (more with larger networks and more inner
-# steps, where it also stores the whole inner trajectory's graph). At the paper's sizes,
+# Second order costs 1.3–1.6 times the time of first order per iteration here — less than twice,
+# because sampling the episodes, which both pay, is a large part of an RL iteration (the cost grows
+# with larger networks and with more inner steps, whose whole graph second order must keep). At the paper's sizes,
 # `python bench/rl_speed.py` prints the second-/first-order ratio for MAML-TRPO on 2-D navigation, and
 # notebook 05 measures time *and* memory against the number of inner steps.
 #
@@ -465,38 +486,45 @@ for where in thetas:
           f"√E|g_25 − ḡ|² = {noise:.2f}")
 
 # %% [markdown]
-# The first-order bias is several times smaller than the sampling noise of a 25-task meta-gradient, at
-# the initialisation and at the trained θ: one meta-update cannot tell the two gradients apart, and
-# over many updates the bias shows only as a slightly different end point (notebook 03's table: FOMAML
-# close behind MAML after one step). Rules of thumb:
+# On sinusoids the first-order bias is smaller than the sampling noise of a 25-task meta-gradient —
+# less than half of it at the initialisation, a fifth at the trained θ: one meta-update cannot tell
+# the two gradients apart, and over many updates the bias shows only as a slightly different end
+# point (notebook 03's table: FOMAML close behind MAML after one step). On 2-D navigation it is the other way
+# round: the ablation's second-order runs learn faster in every cell, and the gain outweighs the cost
+# even per second of training — for B = 20, N = 20, MAML after 20 iterations (≈ 36 s) is already ahead
+# of FOMAML after 40 (≈ 56 s). The inner step there is a large one (α = 0.1 on a policy-gradient loss),
+# so θ′ depends on θ through much more than the identity. Rules of thumb:
 #
-# * **First order is enough** when the inner step is small relative to the curvature's effect on the
-#   query gradient (ReLU networks, one step, small α), and when the meta-gradient is noisy anyway — as
-#   in RL with few trajectories, where the ablation above shows no reliable gap. Use the saved time for
-#   more tasks or more trajectories.
-# * **Second order pays** when the inner loop does a lot of work — several steps, large α, a sharp loss
-#   — because then θ′ depends on θ through much more than the identity, and when you have the
-#   compute to average the noise away (large meta-batches), so that the bias becomes the largest error.
-#   CAVIA (notebook 07) keeps second order cheap by adapting only a few context parameters.
+# * **First order is enough** when the inner step does little work relative to the curvature (one
+#   step, small α, as on sinusoids), and when the meta-gradient is so noisy that its bias drowns — in
+#   the noisiest cell of the ablation (B = 5, N = 5) the two are not told apart. Then spend the saved
+#   time on more tasks or more iterations.
+# * **Second order pays** when the inner loop does a lot of work — several steps, a large α, a sharp
+#   loss — and when the meta-batch is large enough that the bias, not the noise, is the largest error.
+#   It is cheap when few parameters adapt: CAVIA (notebook 07) adapts only a context vector.
+#
+# Whatever you choose, measure it as here: same tasks, same budget, several seeds, mean ± standard
+# error. Exercise 3 asks exactly this for 200 meta-iterations at the paper's sizes.
 
 # %% [markdown]
 # ## Check your understanding
 #
-# 1. One step at α = 0.03 makes MAML's *average* error worse than no adaptation, yet the median task is
-#    still improved. How can both be true? Which statistic would you report, and why do the tables
-#    count diverged tasks separately?
+# 1. At α = 0.03 the number of tasks made worse *falls* after the third step (right panel), while more
+#    and more tasks diverge. What happens to the others? Why do the tables count diverged tasks
+#    separately instead of averaging them in?
 # 2. Using $1 - \alpha\lambda$, explain why MAML's good range of α is narrow and the pretrained
 #    network's is wide. Why would meta-training push $\lambda_{\max}$ towards $2/\alpha$?
 # 3. Meta-SGD's learned rates are excellent for one step and diverge after five. Give two ways to get a
 #    learned α that can be used for five steps.
 # 4. At the trained θ, the cosine between a 25-task meta-gradient and the mean gradient is about 0.25.
 #    Is training then hopeless? What do Adam and a small meta learning rate do about it?
-# 5. In the ablation, which lever helps more per sampled episode: more tasks per update or more
-#    episodes per task? Use the right-hand plot. Would you expect the same for sinusoid regression?
+# 5. In the ablation, which is the better use of a fixed number of sampled episodes: fewer, larger
+#    meta-updates or more, smaller ones? Use the bottom row of plots. Where does that stop being true?
 # 6. Why is a standard error over 3 seeds a rough guide only? How many seeds would you need to
 #    resolve a difference of 1 in return, given the standard errors in the table?
-# 7. FOMAML's bias is smaller than the noise of a 25-task estimate. Does that mean first order is
-#    always enough? When would the bias dominate?
+# 7. On sinusoids FOMAML's bias is smaller than the noise of a 25-task estimate, yet on navigation
+#    second order clearly learns faster. What differs between the two inner steps? When would you still
+#    choose first order for navigation?
 #
 # **Exercises.** The matching exercises in `exercises/` are on the topics
 # * *first-order MAML on 2-D navigation, and what second order buys* (exercise 3) — 200 meta-iterations

@@ -3,6 +3,7 @@ one real exercise notebook: full marks for a correct submission; an infinite loo
 kernel that dies, a loop that ignores interrupts, a deleted test cell and an edited assert each cost
 only their own exercise; an unreadable file scores zero with the reason; the grader always finishes
 and writes CSV and JSON. (Each solution notebook is graded for full marks in test_exercises.py.)"""
+import concurrent.futures
 import csv
 import json
 import subprocess
@@ -13,7 +14,7 @@ import jupytext
 import nbformat
 import pytest
 
-from course_lib.grade import grade_notebook, load_references, match_reference, rebuild
+from course_lib.grade import grade_notebook, load_references, main, match_reference, rebuild
 from course_lib.grading import exercises_in, graded_test_of
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -104,8 +105,45 @@ def test_match_reference_by_name_or_content(references, tmp_path):
     assert match_reference(tmp_path / "renamed.ipynb", nb, references) == "fixture9"
 
 
-def test_correct_submission_gets_full_marks(references, tmp_path):
-    report = grade_notebook(write(notebook(), tmp_path / "good.ipynb"), references, TIMEOUT)
+@pytest.fixture(scope="module")
+def graded(references, tmp_path_factory):
+    """Every fixture submission graded at once (they mostly wait on timeouts), and meanwhile the
+    command line on the real ex01 exercise notebook: {name: SubmissionReport} and the CLI's result."""
+    tmp = tmp_path_factory.mktemp("submissions")
+    stubborn = ("    while True:\n        try:\n            time.sleep(0.01)\n"
+                "        except KeyboardInterrupt:\n            pass")
+    submissions = {
+        "good": notebook(),
+        # infinite loop in 9.1 (also hit by the later fallback cell), syntax error in 9.2, test cell
+        # of 9.3 deleted (correct answer), 9.4 wrong with its assert edited to pass
+        "broken": notebook(bodies={"ex9.1": "    while True:\n        pass", "ex9.2": "    return x **\n",
+                                   "ex9.4": "    return x"}, drop_tests=("ex9.3",),
+                           edited_tests={"ex9.4": "assert True  # I edited the test"}, answer="YOUR ANSWER HERE"),
+        # 9.2 kills the kernel when tested; 9.4 loops and swallows KeyboardInterrupt, so nbval must stop the kernel
+        "killer": notebook(bodies={"ex9.2": "    os._exit(3)", "ex9.4": stubborn}),
+    }
+    paths = {name: write(nb, tmp / f"{name}.ipynb") for name, nb in submissions.items()}
+    paths["unreadable"] = tmp / "carol_fixture9.ipynb"
+    paths["unreadable"].write_text("{ this is not a notebook")
+
+    cli_dir = tmp / "cli"
+    cli_dir.mkdir()
+    stub = cli_dir / "dave_ex01_meta_gradients.ipynb"
+    stub.write_text((ROOT / "exercises" / "ex01_meta_gradients.ipynb").read_text())
+    broken = cli_dir / "erin_ex01_meta_gradients.ipynb"
+    broken.write_text("not json")
+    cli = subprocess.Popen([sys.executable, "-m", "course_lib.grade", str(stub), str(broken), "--report",
+                            str(cli_dir / "grades.csv"), "--json", str(cli_dir / "grades.json")],
+                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    with concurrent.futures.ThreadPoolExecutor(max_workers=len(paths)) as pool:
+        futures = {name: pool.submit(grade_notebook, path, references, TIMEOUT) for name, path in paths.items()}
+        reports = {name: f.result() for name, f in futures.items()}
+    output, _ = cli.communicate(timeout=900)
+    return reports, dict(returncode=cli.returncode, output=output, dir=cli_dir, stub=stub, broken=broken)
+
+
+def test_correct_submission_gets_full_marks(graded):
+    report = graded[0]["good"]
     results = by_exercise(report)
     assert all(results[e].status == "pass" and results[e].points == 2 for e in SOLUTION), report.results
     assert report.score == report.max_auto == 10 and report.runs == 1
@@ -113,13 +151,9 @@ def test_correct_submission_gets_full_marks(references, tmp_path):
     assert "A model answer" in report.answers["ex9.6"]
 
 
-def test_broken_submission_costs_only_the_broken_exercises(references, tmp_path):
-    """Infinite loop in 9.1 (also hit by a later fallback cell), syntax error in 9.2, test cell of 9.3
-    deleted (correct answer), 9.4 wrong with its assert edited to pass: 9.3 and 9.5 still pass."""
-    student = notebook(
-        bodies={"ex9.1": "    while True:\n        pass", "ex9.2": "    return x **\n", "ex9.4": "    return x"},
-        drop_tests=("ex9.3",), edited_tests={"ex9.4": "assert True  # I edited the test"}, answer="YOUR ANSWER HERE")
-    report = grade_notebook(write(student, tmp_path / "broken.ipynb"), references, TIMEOUT)
+def test_broken_submission_costs_only_the_broken_exercises(graded):
+    """Infinite loop, syntax error, edited assert: only those fail; a deleted test cell comes back."""
+    report = graded[0]["broken"]
     results = by_exercise(report)
     assert [results[e].status for e in SOLUTION] == ["fail", "fail", "pass", "fail", "pass"], report.results
     assert "Timeout" in results["ex9.1"].message
@@ -129,60 +163,46 @@ def test_broken_submission_costs_only_the_broken_exercises(references, tmp_path)
     assert results["ex9.6"].message == "no answer" and report.answers["ex9.6"] == ""
 
 
-def test_dead_kernel_and_uninterruptible_loop_cost_only_their_exercise(references, tmp_path):
-    """9.2 kills the kernel (os._exit) when tested; 9.4 loops and swallows KeyboardInterrupt, so nbval
-    must stop the kernel: the grader re-runs without them and grades the rest."""
-    stubborn = ("    while True:\n        try:\n            time.sleep(0.01)\n"
-                "        except KeyboardInterrupt:\n            pass")
-    student = notebook(bodies={"ex9.2": "    os._exit(3)", "ex9.4": stubborn})
-    report = grade_notebook(write(student, tmp_path / "killer.ipynb"), references, TIMEOUT)
+def test_dead_kernel_and_uninterruptible_loop_cost_only_their_exercise(graded):
+    """The grader re-runs without the exercise that killed the kernel and grades the rest."""
+    report = graded[0]["killer"]
     results = by_exercise(report)
     assert [results[e].status for e in SOLUTION] == ["pass", "fail", "pass", "fail", "pass"], report.results
     assert "kernel" in results["ex9.2"].message and "kernel" in results["ex9.4"].message
     assert report.runs == 3
 
 
-def test_unreadable_submission_scores_zero_with_the_reason(references, tmp_path):
-    bad = tmp_path / "carol_fixture9.ipynb"
-    bad.write_text("{ this is not a notebook")
-    report = grade_notebook(bad, references, TIMEOUT)
+def test_unreadable_submission_scores_zero_with_the_reason(graded):
+    report = graded[0]["unreadable"]
     assert report.notebook == "fixture9" and report.score == 0
     assert all(r.status in ("fail", "by hand") for r in report.results) and len(report.results) == 6
     assert "could not read the notebook" in report.results[0].message
 
 
-def test_command_line_writes_csv_and_json_for_every_submission(tmp_path):
+def test_command_line_writes_csv_and_json_for_every_submission(graded):
     """The real ex01 exercise notebook (all stubs) through `python -m course_lib.grade`, plus an
     unreadable file: the grader finishes, reports both, and writes CSV and JSON."""
-    stub = tmp_path / "dave_ex01_meta_gradients.ipynb"
-    stub.write_text((ROOT / "exercises" / "ex01_meta_gradients.ipynb").read_text())
-    broken = tmp_path / "erin_ex01_meta_gradients.ipynb"
-    broken.write_text("not json")
-    out = subprocess.run([sys.executable, "-m", "course_lib.grade", str(stub), str(broken), "--report",
-                          str(tmp_path / "grades.csv"), "--json", str(tmp_path / "grades.json"), "--jobs", "2"],
-                         capture_output=True, text=True, timeout=600)
-    assert out.returncode == 0, out.stdout + out.stderr
-    assert "NotImplementedError: Exercise 1.1" in out.stdout and "could not read the notebook" in out.stdout
-    rows = list(csv.DictReader((tmp_path / "grades.csv").open()))
+    cli = graded[1]
+    assert cli["returncode"] == 0, cli["output"]
+    assert "NotImplementedError: Exercise 1.1" in cli["output"] and "could not read the notebook" in cli["output"]
+    rows = list(csv.DictReader((cli["dir"] / "grades.csv").open()))
     expected_ids = [e.id for e in exercises_in(jupytext.read(ROOT / "exercises" / "ex01_meta_gradients.py"))]
-    for who in (stub, broken):
+    for who in (cli["stub"], cli["broken"]):
         mine = [r for r in rows if r["submission"] == str(who)]
         assert [r["exercise"] for r in mine] == expected_ids
         assert all(r["status"] in ("fail", "by hand") for r in mine)
         assert sum(float(r["points"] or 0) for r in mine) == 0
-    stub_rows = [r for r in rows if r["submission"] == str(stub) and r["status"] == "fail"]
+    stub_rows = [r for r in rows if r["submission"] == str(cli["stub"]) and r["status"] == "fail"]
     assert all("NotImplementedError" in r["message"] for r in stub_rows), "the stubs' hints reach the report"
-    data = json.loads((tmp_path / "grades.json").read_text())
-    assert [s["submission"] for s in data["submissions"]] == [str(stub), str(broken)]
+    data = json.loads((cli["dir"] / "grades.json").read_text())
+    assert [s["submission"] for s in data["submissions"]] == [str(cli["stub"]), str(cli["broken"])]
     assert data["submissions"][0]["max_auto"] == 12 and data["submissions"][0]["max_hand"] == 4
 
 
-def test_rebuild_only_writes_a_notebook_for_plain_nbval(tmp_path):
+def test_rebuild_only_writes_a_notebook_for_plain_nbval(tmp_path, capsys):
     sub = tmp_path / "frank_ex01_meta_gradients.ipynb"
     sub.write_text((ROOT / "exercises" / "ex01_meta_gradients.ipynb").read_text())
-    out = subprocess.run([sys.executable, "-m", "course_lib.grade", str(sub), "--rebuild-only", str(tmp_path / "rebuilt")],
-                         capture_output=True, text=True, timeout=120)
-    assert out.returncode == 0, out.stderr
+    assert main([str(sub), "--rebuild-only", str(tmp_path / "rebuilt")]) == 0
     nb = nbformat.read(str(tmp_path / "rebuilt" / sub.name), as_version=4)
     assert [graded_test_of(c).id for c in nb.cells if graded_test_of(c)] == ["ex1.1", "ex1.2", "ex1.3", "ex1.4", "ex1.5"]
-    assert "Cell 2 = ex1.1" in out.stdout
+    assert "Cell 2 = ex1.1" in capsys.readouterr().out

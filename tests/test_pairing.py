@@ -31,7 +31,11 @@ def test_py_has_its_ipynb(script):
     assert script.with_suffix(".ipynb").exists(), f"{script.name} has no paired .ipynb"
 
 
-@pytest.mark.parametrize("notebook", NOTEBOOKS, ids=lambda p: str(p.relative_to(ROOT)))
+EXECUTED = [p for p in NOTEBOOKS if p.parent.name != "exercises"]
+EXERCISES = [p for p in NOTEBOOKS if p.parent.name == "exercises"]
+
+
+@pytest.mark.parametrize("notebook", EXECUTED, ids=lambda p: str(p.relative_to(ROOT)))
 def test_notebook_is_executed_and_clean(notebook):
     """Shipped notebooks show their outputs, and none of them is an error."""
     nb = jupytext.read(notebook)
@@ -39,3 +43,11 @@ def test_notebook_is_executed_and_clean(notebook):
     assert any(c.get("outputs") for c in code), f"{notebook.name} was saved without outputs"
     errors = [o for c in code for o in c.get("outputs", []) if o.get("output_type") == "error"]
     assert not errors, f"{notebook.name} was saved with an error output: {errors[0].get('ename')}"
+
+
+@pytest.mark.parametrize("notebook", EXERCISES, ids=lambda p: str(p.relative_to(ROOT)))
+def test_exercise_notebook_is_saved_without_outputs(notebook):
+    """Exercise notebooks are generated (their stubs raise): no outputs, nothing executed."""
+    code = [c for c in jupytext.read(notebook).cells if c.cell_type == "code"]
+    assert not any(c.get("outputs") or c.get("execution_count") for c in code), \
+        f"{notebook.name} has outputs: regenerate it with `python -m course_lib.grading generate`"

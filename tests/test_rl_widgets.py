@@ -65,7 +65,7 @@ def test_adaptation_episodes_are_those_of_adaptation_returns():
     assert torch.equal(ours, adaptation_returns(policy, theta, config, tasks, 2, 4, seed=5))
 
 
-def test_adaptation_episodes_adapt_only_the_context_for_cavia(tmp_path):
+def test_adaptation_episodes_match_adaptation_returns_for_cavia(tmp_path):
     config = default_rl_config("navigation2d", "cavia", iterations=0, hidden=(8, 8))
     ckpt = train_rl(config, out=tmp_path / "cavia.pt", progress=False)
     policy, theta, config = load_policy(tmp_path / "cavia.pt")
@@ -217,6 +217,8 @@ def test_velocity_widget_controls_update_the_result(untrained):
     assert r.target == pytest.approx(-0.7) and r.steps == 3 and r.velocities.shape[0] == 4
     assert r.alphas[0] == pytest.approx(ctl["alpha"].value)
     plt.close("all")
+    with pytest.raises(ValueError, match="checkpoint"):
+        W.velocity_widget(checkpoint="/no/such/policy.pt")
 
 
 # ------------------------------------------------------------------------------- reproduction table

@@ -243,7 +243,7 @@ def navigation_adaptation(goal_x: float = 0.3, goal_y: float = -0.3, alpha: floa
 def _navigation_figure(result: NavigationAdaptation, order: list[str]) -> plt.Figure:
     n = len(order)
     ncols = min(n, 4)
-    fig, axes = plots.new_figure(ncols=ncols, nrows=math.ceil(n / ncols), width=3.7, height=3.7)
+    fig, axes = plots.new_figure(ncols=ncols, nrows=math.ceil(n / ncols), width=3.7, height=4.3)
     axes = np.atleast_1d(axes).ravel()
     means = result.mean_returns
     after = f"after {result.steps} step{'s' * (result.steps != 1)}"
@@ -260,8 +260,9 @@ def _navigation_figure(result: NavigationAdaptation, order: list[str]) -> plt.Fi
                     ax.plot(path[:, 0], path[:, 1], color=color, lw=0.6, alpha=faint)
                 mean_path = pos[s].mean(0)
                 ax.plot(mean_path[:, 0], mean_path[:, 1], color=color, lw=2.4 if s else 1.6, ls=ls,
-                        label=f"{label} ({means[name][s]:.1f})")
-            ax.legend(fontsize=7, loc="upper left", framealpha=0.85, title="mean return", title_fontsize=7)
+                        label=f"{label}: {means[name][s]:.1f}")
+            ax.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.17), ncols=3, framealpha=0.85,
+                      handlelength=1.5, columnspacing=0.8, title="mean return", title_fontsize=7)
         else:
             ax.text(0, 0.3, NOT_SHIPPED, ha="center", va="center", fontsize=10, color="#7f7f7f")
         ax.set_xlim(-PLANE, PLANE)
@@ -360,17 +361,12 @@ def velocity_adaptation(target: float = 1.0, alpha: float | None = 0.1, steps: i
     """
     check_range(target, "target", -2.0, 2.0)
     _checks(alpha, steps, episodes, seed)
-    if isinstance(checkpoint, str) and Path(checkpoint).suffix != ".pt":      # a shipped name
-        if not is_shipped(checkpoint):
-            result = VelocityAdaptation(float(target), steps, episodes, seed, (), DT * np.arange(101),
-                                        np.zeros((0, 0, 0)), np.zeros((0, 0)), (checkpoint,), figure=None)
-            result.figure = _velocity_figure(result)
-            return result
-        path = checkpoints.shipped(checkpoint)
-    else:
-        path = Path(checkpoint)
-        if not path.exists():
-            raise ValueError(f"checkpoint must be a shipped name or an existing .pt file, got {str(checkpoint)!r}")
+    path = _velocity_checkpoint(checkpoint)
+    if path is None:                                   # a shipped name, not shipped yet
+        result = VelocityAdaptation(float(target), steps, episodes, seed, (), DT * np.arange(101),
+                                    np.zeros((0, 0, 0)), np.zeros((0, 0)), (checkpoint,), figure=None)
+        result.figure = _velocity_figure(result)
+        return result
     policy, theta, config = _load(path)
     if config.env != "point_velocity":
         raise ValueError(f"checkpoint must be a point_velocity policy, got one for {config.env!r}")
@@ -386,12 +382,25 @@ def velocity_adaptation(target: float = 1.0, alpha: float | None = 0.1, steps: i
     return result
 
 
+def _velocity_checkpoint(checkpoint) -> Path | None:
+    """A shipped name → its path (None if not shipped yet); a path → itself, which must exist."""
+    if isinstance(checkpoint, str) and Path(checkpoint).suffix != ".pt":
+        return checkpoints.shipped(checkpoint) if is_shipped(checkpoint) else None
+    path = Path(checkpoint)
+    if not path.exists():
+        raise ValueError(f"checkpoint must be a shipped name or an existing .pt file, got {str(checkpoint)!r}")
+    return path
+
+
 def _velocity_figure(result: VelocityAdaptation) -> plt.Figure:
     fig, (left, right) = plots.new_figure(ncols=2, width=4.6, height=3.6)
     color = plots.color_for("maml")
     left.axhline(result.target, color="black", ls="--", lw=1.5, label=f"target v* = {result.target:+.2f}")
     if result.missing:
-        left.text(result.time[-1] / 2, 0.0, f"{result.missing[0]}: {NOT_SHIPPED}", ha="center", color="#7f7f7f")
+        for ax in (left, right):
+            ax.text(0.5, 0.4, f"{result.missing[0]}:\n{NOT_SHIPPED}", ha="center", va="center", color="#7f7f7f",
+                    transform=ax.transAxes)
+        left.set_xlim(0, result.time[-1])
     else:
         means = result.mean_returns
         shown = [(0, dict(lw=0.8, alpha=0.35 if result.steps else 0.8), "before")]
@@ -422,6 +431,7 @@ def velocity_widget(target: float = 1.0, alpha: float = 0.1, steps: int = 1, epi
     """Sliders for the target velocity, α (log scale) and the number of policy-gradient steps."""
     import ipywidgets as w
 
+    _velocity_checkpoint(checkpoint)   # fail now, not inside the callback, on a missing file
     lo, hi = (math.log10(v) for v in alpha_range)
 
     def show(target, alpha, steps):
@@ -524,9 +534,10 @@ def _table_figure(table: ReproductionTable) -> plt.Figure:
     ax.set_ylabel(f"{RETURN_LABEL} (± 95% CI over tasks)")
     ax.set_xlabel(PG_STEPS_LABEL)
     ax.set_xticks(steps)
-    ax.autoscale(enable=True, axis="y")
+    ax.autoscale(enable=True, axis="y")      # plot_adaptation_curve pins y ≥ 0 (losses); returns are < 0
     ax.relim()
     ax.autoscale_view()
+    ax.set_ylim(*sorted(ax.get_ylim()))      # … and keep the axis the right way up
     ax.set_title(f"{table.env}: {table.n_tasks} held-out tasks, {table.episodes} episodes per step", fontsize=10)
     ax.legend(fontsize=7, loc="lower right", ncols=2, framealpha=0.85)
     plt.close(fig)

@@ -11,7 +11,7 @@ For every submission:
    one — edited or deleted test cells come back as they were; a missing one is put after the
    student's exercise cell, or where it stood in the reference;
 3. run it with `pytest --nbval-lax --nbval-cell-timeout=T` in a fresh kernel (a subprocess); a small
-   pytest plugin (this module, `-p course_lib.grade`) records every cell's outcome;
+   pytest plugin (nbval_records.py, loaded by a generated conftest.py) records every cell's outcome;
 4. score: an exercise gets its points if and only if its official test cell passes. A crash, a syntax
    error or a missing function fails that exercise's test only. An infinite loop is interrupted after
    T seconds and fails only the cell it is in (nbval interrupts the kernel and goes on). If the kernel
@@ -30,7 +30,6 @@ import concurrent.futures
 import csv
 import json
 import os
-import re
 import signal
 import subprocess
 import sys
@@ -39,12 +38,20 @@ import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from .grading import (EXERCISES, Exercise, answer_text, exercise_cell_id, exercises_in, graded_test_of,
+from ..grading import (EXERCISES, Exercise, answer_text, exercise_cell_id, exercises_in, graded_test_of,
                       strip_solutions)
 
-RECORDS_ENV = "COURSE_LIB_GRADE_RECORDS"
+RECORDS_ENV = "COURSE_LIB_GRADE_RECORDS"   # where the plugin writes one JSON line per cell
+PLUGIN = Path(__file__).resolve().parent / "nbval_records.py"
+# The grading run's conftest loads the plugin file directly (no `import course_lib`, hence no torch,
+# in the pytest process: only the kernel needs the library).
+CONFTEST = """import importlib.util
+_spec = importlib.util.spec_from_file_location("course_lib_nbval_records", {plugin!r})
+_plugin = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(_plugin)
+pytest_runtest_makereport = _plugin.pytest_runtest_makereport
+"""
 DEFAULT_TIMEOUT = 180
-ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 
 
 @dataclass
@@ -204,11 +211,16 @@ def run_nbval(nb, workdir: Path, cell_timeout: float, n_code: int) -> list[dict]
     import nbformat
 
     workdir.mkdir(parents=True, exist_ok=True)
-    path, records = workdir / "submission.ipynb", workdir / "records.jsonl"
+    path = workdir / "submission.ipynb"
     nbformat.write(nb, str(path))
-    records.write_text("")
+    # the records live outside the kernel's working directory, under a random name, and the plugin
+    # removes their path from the environment before the kernel starts: student code cannot forge them
+    fd, records = tempfile.mkstemp(prefix="records_", suffix=".jsonl")
+    os.close(fd)
+    records = Path(records)
     (workdir / "pytest.ini").write_text("[pytest]\n")
-    cmd = [sys.executable, "-m", "pytest", str(path), "-p", "course_lib.grade", "-p", "no:cacheprovider",
+    (workdir / "conftest.py").write_text(CONFTEST.format(plugin=str(PLUGIN)))
+    cmd = [sys.executable, "-m", "pytest", str(path), "-p", "no:cacheprovider",
            "-c", str(workdir / "pytest.ini"), "--rootdir", str(workdir), "-q", "--no-header",
            "--nbval-lax", "--nbval-current-env", f"--nbval-cell-timeout={cell_timeout:g}"]
     env = {**os.environ, RECORDS_ENV: str(records), "MPLBACKEND": "Agg", "OMP_NUM_THREADS": "1",
@@ -223,6 +235,7 @@ def run_nbval(nb, workdir: Path, cell_timeout: float, n_code: int) -> list[dict]
         output, _ = proc.communicate()
     (workdir / "pytest.log").write_bytes(output or b"")
     rows = [json.loads(line) for line in records.read_text().splitlines() if line.strip()]
+    records.unlink()
     for row in rows:                                     # never leave a student's kernel behind
         pid = row.get("kernel_pid")
         if pid:
@@ -409,63 +422,3 @@ def main(argv=None) -> int:
     total = sum(r.score for r in reports)
     print(f"graded {len(reports)} submission(s); mean score {total / len(reports):.1f}")
     return 0
-
-
-# --------------------------------------------------------------------------------------------------
-# The pytest plugin (loaded in the grading subprocess with `-p course_lib.grade`)
-# --------------------------------------------------------------------------------------------------
-
-def _short(text: str) -> str:
-    """The line a student needs: 'AssertionError: …' (or the failing statement), 'Timeout …'."""
-    text = ANSI.sub("", text)
-    lines = [line.rstrip() for line in text.splitlines() if line.strip()]
-    if not lines:
-        return ""
-    last = lines[-1].strip()
-    if last in ("AssertionError", "AssertionError: "):
-        arrows = [line for line in lines if re.match(r"^\s*-+>\s*\d+", line)]
-        if arrows:
-            return "AssertionError at: " + re.sub(r"^\s*-+>\s*\d+\s*", "", arrows[-1]).strip()
-    return last
-
-
-def _record(row: dict) -> None:
-    path = os.environ.get(RECORDS_ENV)
-    if path:
-        with open(path, "a") as f:
-            f.write(json.dumps(row) + "\n")
-
-
-try:
-    import pytest
-
-    @pytest.hookimpl(hookwrapper=True)
-    def pytest_runtest_makereport(item, call):
-        yield
-        if not os.environ.get(RECORDS_ENV) or not hasattr(item, "cell_num"):
-            return
-        if call.when == "setup" and item.cell_num == 0:
-            try:
-                _record({"kernel_pid": item.parent.kernel.km.provisioner.pid})
-            except Exception:
-                pass
-        if call.when == "call" or (call.when == "setup" and call.excinfo is not None):
-            row = {"cell": item.cell_num, "passed": call.excinfo is None, "skipped": False, "message": ""}
-            if call.excinfo is not None:
-                exc = call.excinfo.value
-                if call.excinfo.errisinstance(pytest.skip.Exception):
-                    row.update(passed=True, skipped=True)
-                else:
-                    inner = getattr(exc, "inner_traceback", None) or ""
-                    head = str(exc.args[0]) if getattr(exc, "args", None) else str(exc)
-                    if "Timeout" in head or "Kernel dead" in head or "interrupt" in head:
-                        row["message"] = head.split("\n")[0]
-                    else:
-                        row["message"] = _short(inner) or _short(head) or type(exc).__name__
-            _record(row)
-except ImportError:                                       # pytest is only needed inside the grading run
-    pass
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -1,0 +1,6 @@
+"""python -m course_lib.grade SUBMISSION.ipynb [MORE ...] --report grades.csv"""
+import sys
+
+from . import main
+
+sys.exit(main())

@@ -1,0 +1,204 @@
+# ---
+# jupyter:
+#   jupytext:
+#     cell_metadata_filter: -all
+#     notebook_metadata_filter: kernelspec,jupytext
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#       format_version: '1.3'
+#       jupytext_version: 1.19.6
+#   kernelspec:
+#     display_name: Python 3 (ipykernel)
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # 06 · Reptile in meta-RL: move towards the adapted policy
+#
+# **Learning objectives.** After this notebook you can
+# 1. write Reptile's update $\theta \leftarrow \theta + \varepsilon\,(\phi - \theta)$ and its batched form, and
+#    say what it needs — and does not need — compared with MAML (no post-update gradient, no second
+#    derivatives, no support/query split);
+# 2. show that with **one** inner step Reptile is joint (multi-task) training, and explain why it needs
+#    several steps to meta-learn;
+# 3. explain why in RL every inner step needs **fresh episodes**, and what that costs;
+# 4. compare the shipped Reptile policy with MAML and the pretrained baseline on the same held-out goals.
+#
+# **Prerequisites.** Notebooks 04 (MAML for RL) and 05 (first-order MAML); Reptile on the sinusoids
+# and the toy (notebooks 02–03).
+#
+# **Run time.** About 1 minute on a 2-core CPU (most of it the three-row reproduction table).
+
+# %%
+# %matplotlib inline
+import inspect
+from dataclasses import replace
+
+import torch
+
+from course_lib.functional import batched, parameters_of
+from course_lib.rl.envs import make_batched_env
+from course_lib.rl.episodes import sample_episodes
+from course_lib.rl.evaluate import held_out_tasks
+from course_lib.rl.losses import reinforce_loss
+from course_lib.rl.tasks import with_advantages
+from course_lib.rl.train import build_policy, default_rl_config, initial_params, reptile_update
+from course_lib.rl.trpo import flat
+from course_lib.rl.widgets import (NOT_SHIPPED, navigation_adaptation, navigation_widget, reproduction_table,
+                                   shipped_checkpoint)
+
+torch.set_num_threads(1)          # small networks: one thread is fastest, and leaves a core free
+
+# %% [markdown]
+# ## 1. The update
+#
+# Reptile (Nichol, Achiam & Schulman 2018) runs the inner loop — $k$ policy-gradient steps on task $i$,
+# ending at $\phi_i$ — and then simply moves the initialisation towards where the inner loop ended:
+#
+# $$\theta \leftarrow \theta + \varepsilon\,\frac1T\sum_i (\phi_i - \theta).$$
+#
+# There is no post-update loss, no gradient through the inner loop and no second derivatives: the inner
+# loop is the *only* thing Reptile runs. The Reptile paper suggests treating $\theta - \phi$ as a gradient
+# and handing it to Adam; `course_lib` does exactly that (`meta_lr = 0.01`, 3 inner steps of α = 0.1).
+# Because $\theta - \phi$ is not the gradient of any loss, there is no surrogate and no KL to constrain,
+# so Reptile does not use TRPO. The whole update in `course_lib/rl/train.py`:
+
+# %%
+print(inspect.getsource(reptile_update))
+
+# %% [markdown]
+# ## 2. With one inner step, Reptile is joint training
+#
+# With $k = 1$, $\phi_i = \theta - \alpha\nabla\mathcal L^{\text{RE}}_i(\theta)$, so
+#
+# $$\frac1T\sum_i(\theta - \phi_i) = \alpha\,\nabla_\theta\,\frac1T\sum_i \mathcal L^{\text{RE}}_i(\theta),$$
+#
+# the gradient of the average *pre-update* loss over tasks: the multi-task pretraining objective of
+# notebook 01, which does not ask for adaptability at all. Check it on 10 goals × 20 episodes with an
+# untrained policy — the same generator seed gives the same episodes to both computations:
+
+# %%
+# NBVAL_CHECK_OUTPUT
+config = default_rl_config("navigation2d", "reptile")
+torch.manual_seed(0)
+policy = build_policy(config)
+theta = parameters_of(policy)
+goals = held_out_tasks("navigation2d", 10, seed=1)
+env = make_batched_env("navigation2d", goals, 20)
+
+one_step = flat(reptile_update(policy, theta, env, replace(config, steps=1), torch.Generator().manual_seed(0)).values())
+
+episodes = with_advantages(sample_episodes(policy, initial_params(theta, 10, config), env,
+                                           torch.Generator().manual_seed(0)), config.gamma, config.gae_lambda)
+joint = flat(torch.autograd.grad(reinforce_loss(policy, batched(theta, 10), episodes).mean(), list(theta.values())))
+print("k = 1: mean(θ − φ) = α · ∇(mean pre-update loss):",
+      bool(torch.allclose(one_step, config.alpha * joint, rtol=1e-4, atol=1e-7)))
+
+for k in (2, 3, 5):
+    direction = flat(reptile_update(policy, theta, env, replace(config, steps=k), torch.Generator().manual_seed(0)).values())
+    cos = float(direction @ joint / (direction.norm() * joint.norm()))
+    print(f"k = {k}: cos(Reptile direction, joint-training gradient) = {cos:.2f}, |θ − φ| / (kα|∇L|) = "
+          f"{direction.norm() / (k * config.alpha * joint.norm()):.2f}")
+
+# %% [markdown]
+# With more steps the direction turns away from the joint-training gradient. Why that is *meta*-learning
+# (Nichol et al., §5): expand step $j$'s gradient around θ, $g_j \approx \nabla\mathcal L(\theta) - \alpha\nabla^2\mathcal L\,(g_1 + \dots + g_{j-1})$.
+# Summed over the $k$ steps, $\theta - \phi$ contains, besides $k\alpha\nabla\mathcal L$, terms like
+# $-\alpha^2\nabla^2\mathcal L_{(2)}\, g_{(1)}$ — and in expectation over the two independent batches
+# $-\alpha^2 \nabla^2\mathcal L_{(2)}\,g_{(1)} = -\tfrac{\alpha^2}{2}\nabla\big(g_{(1)}\cdot g_{(2)}\big)$. Following $\theta - \phi$
+# therefore also *increases the inner product between gradients of different batches of the same
+# task*: it seeks an initialisation where a step on one batch of episodes also helps on the next — the
+# same thing MAML's $(I - \alpha\nabla^2\mathcal L)$ term asks for. With one step there is no "next batch",
+# and the term is gone.
+#
+# ## 3. In RL every inner step needs fresh episodes
+#
+# A REINFORCE gradient is an expectation over the episodes *of the current policy*,
+# $\nabla\mathcal L(\phi) = -\mathbb E_{\tau\sim\pi_\phi}[\nabla\log\pi_\phi(a \mid s)\,\hat A]$. After one step the
+# policy has changed, so the episodes sampled with θ no longer estimate the gradient at $\phi_1$
+# (re-weighting them by $\pi_{\phi_1}/\pi_\theta$ is possible, but the weights' variance grows quickly as
+# $\phi$ moves away). So Reptile in RL samples a fresh batch at every inner step — which also supplies
+# the "different batches" that section 2's inner-product term needs. The cost, per meta-iteration, with
+# the paper's 20 goals × 20 episodes:
+
+# %%
+# NBVAL_CHECK_OUTPUT
+T, N = 20, 20
+for name, batches in (("MAML / FOMAML (pre- and post-update)", 2), ("Reptile, k = 3 inner steps", 3),
+                      ("Reptile, k = 5 inner steps", 5)):
+    print(f"{name:>38}: {batches * T * N:5d} episodes, {batches} rounds of sampling one after the other")
+
+# %% [markdown]
+# The rounds cannot overlap: each needs the policy the previous round produced. Reptile saves the
+# learner's work (no surrogate, no curvature, no conjugate gradient) and pays in sampling. The recorded
+# training cost of the shipped checkpoints (on this shared machine; `python bench/rl_speed.py` measures
+# all four methods at the same sizes):
+
+# %%
+# NBVAL_IGNORE_OUTPUT
+for algo in ("maml", "reptile"):
+    ckpt = shipped_checkpoint(f"navigation2d_{algo}")
+    if ckpt is None:
+        print(f"{algo:>8}: {NOT_SHIPPED}")
+    else:
+        print(f"{algo:>8}: {ckpt['iteration']} iterations in {ckpt['wall_time'] / 60:.1f} min "
+              f"({ckpt['wall_time'] / ckpt['iteration']:.1f} s per meta-iteration)")
+
+# %% [markdown]
+# ## 4. Adaptation on the same held-out goals
+#
+# The paper's protocol (notebook 04): 40 held-out goals, 40 episodes per step, α = 0.1 then 0.05. Reptile
+# was meta-trained with three steps of α = 0.1; it is evaluated like every other policy. The pretrained
+# row is what Reptile would be with $k = 1$.
+
+# %%
+# NBVAL_CHECK_OUTPUT
+table = reproduction_table("navigation2d", models=("maml", "reptile", "pretrain"), steps=3, episodes=40, seed=0)
+print(table.summary())
+
+# %%
+table.figure
+
+# %% [markdown]
+# What to look for: Reptile's return *before* adaptation (it is pulled towards policies that do well
+# after several steps on *every* goal, so it may start better or worse than MAML's), how much of the gap
+# the first step closes, and whether its curve keeps rising over steps 2 and 3 — the regime it was
+# trained for — where MAML, trained for one step, flattens.
+#
+# One goal, the three policies side by side; then the sliders:
+
+# %%
+# NBVAL_CHECK_OUTPUT
+one_goal = navigation_adaptation(goal_x=0.4, goal_y=0.3, alpha=0.1, steps=3, episodes=20, seed=0,
+                                 models=("reptile", "maml", "pretrain"))
+print(one_goal.summary())
+
+# %%
+one_goal.figure
+
+# %%
+# NBVAL_IGNORE_OUTPUT
+navigation_widget(models=("reptile", "maml"), goal_x=0.4, goal_y=0.3, alpha=0.1, steps=3, episodes=20)
+
+# %% [markdown]
+# ## Check your understanding
+#
+# 1. Show that for $k = 1$ Reptile's direction is α times the joint-training gradient. What is the
+#    analogous statement for MAML with zero inner steps?
+# 2. Reptile's update has no support/query split. Where, then, does the "test on new data" of MAML's
+#    objective hide in Reptile (hint: the batches of section 2)?
+# 3. Why can Reptile not reuse the first batch of episodes for its second inner step in RL, although in
+#    supervised learning it may loop over the same K examples?
+# 4. Why does Reptile not use TRPO in `course_lib`? What would a trust region on $\theta - \phi$ even
+#    constrain?
+# 5. Reptile was trained with three inner steps of α = 0.1 but is evaluated with α = 0.1 then 0.05. How
+#    would you check whether this mismatch hurts it (try the widget)?
+#
+# **Exercises.** The matching exercise is on the topic *Reptile's meta-update* (Exercises 1, 1.4:
+# `reptile_update`, θ ← θ + ε·mean(φ − θ)); for RL, Exercises 2's *one-step adaptation* (2.5) is the
+# building block of Reptile's inner loop — run it three times on fresh episodes and you have
+# `reptile_update` above.
+#
+# **Next:** notebook 07 — CAVIA, which adapts only a small context vector.
