@@ -11,7 +11,7 @@ LAB_ARGS ?=
 # Extra pytest options, e.g.  make test PYTEST_ARGS="-x -k inner"
 PYTEST_ARGS ?=
 
-.PHONY: lab test venv sync-notebooks bench clean
+.PHONY: lab test venv sync-notebooks notebooks bench clean
 
 venv: $(STAMP)
 
@@ -36,6 +36,10 @@ test: $(STAMP)
 # After editing a notebook's .py, regenerate its .ipynb (and the other way round).
 sync-notebooks: $(STAMP)
 	$(BIN)/jupytext --sync notebooks/*.py
+
+# Re-execute every notebook (e.g. after retraining a checkpoint) and save it with its outputs.
+notebooks: $(STAMP)
+	$(BIN)/python tools/execute_notebooks.py notebooks/*.py
 
 bench: $(STAMP)
 	$(BIN)/python bench/sinusoid.py

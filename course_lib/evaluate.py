@@ -73,19 +73,25 @@ def summarize(values) -> Summary:
 PAPER_SINUSOID = {"maml": (0.67, 0.38, 0.35), "pretrain": (2.41, 2.23, 2.19)}
 
 
-def sinusoid_benchmark(paths: dict, n_tasks: int = 600, k: int = 5, n_query: int = 100,
-                       report_steps=(1, 5, 10), seed: int = 1234) -> dict:
-    """{name: {step: Summary}} for each checkpoint, on the same held-out tasks and points."""
-    from .tasks.sinusoid import RegressionBatch, SinusoidDistribution
-    from .train import load_trained
+def benchmark_tasks(n_tasks: int = 600, k: int = 5, n_query: int = 100, seed: int = 1234):
+    """The benchmark's held-out sinusoid tasks: (tasks [n, 2], (x_s, y_s) with K points, (x_q, y_q))."""
+    from .tasks.sinusoid import SinusoidDistribution
 
     check_int(n_tasks, "n_tasks", 2)
     check_int(k, "K", 1)
     rng = np.random.default_rng(seed)
     dist = SinusoidDistribution()
     tasks = dist.sample_tasks(n_tasks, rng)
-    xs, ys = dist.sample_points(tasks, k, rng)
-    xq, yq = dist.sample_points(tasks, n_query, rng)
+    return tasks, dist.sample_points(tasks, k, rng), dist.sample_points(tasks, n_query, rng)
+
+
+def sinusoid_benchmark(paths: dict, n_tasks: int = 600, k: int = 5, n_query: int = 100,
+                       report_steps=(1, 5, 10), seed: int = 1234) -> dict:
+    """{name: {step: Summary}} for each checkpoint, on the same held-out tasks and points."""
+    from .tasks.sinusoid import RegressionBatch
+    from .train import load_trained
+
+    tasks, (xs, ys), (xq, yq) = benchmark_tasks(n_tasks, k, n_query, seed)
     results = {}
     for name, path in paths.items():
         model, theta, alpha, config = load_trained(path)

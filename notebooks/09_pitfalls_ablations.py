@@ -46,7 +46,7 @@ import torch
 
 from course_lib.ablation import aggregate, load_ablation
 from course_lib.checkpoints import shipped
-from course_lib.evaluate import adapted_params, adaptation_curve, summarize
+from course_lib.evaluate import adapted_params, adaptation_curve, benchmark_tasks, summarize
 from course_lib.functional import batched, detached, parameters_of
 from course_lib.meta import meta_gradient
 from course_lib.plots import COLORS, label_for, new_figure
@@ -68,10 +68,7 @@ torch.set_num_threads(1)          # small networks: one thread is fastest, and l
 # %%
 # NBVAL_CHECK_OUTPUT
 dist = SinusoidDistribution()
-rng = np.random.default_rng(1234)                # the seed of sinusoid_benchmark: the same 600 tasks
-held_tasks = dist.sample_tasks(600, rng)
-support = dist.sample_points(held_tasks, 5, rng)
-query = dist.sample_points(held_tasks, 100, rng)
+held_tasks, support, query = benchmark_tasks()   # the same 600 tasks and points as sinusoid_benchmark
 
 
 def held_out(name):
