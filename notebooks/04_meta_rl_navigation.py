@@ -310,8 +310,8 @@ table.figure
 # %% [markdown]
 # How to read it:
 #
-# * **Step 0 is task-agnostic.** Before adaptation no policy knows the goal; MAML's return there is no
-#   better than the pretrained policy's (the paper: −40.4 and −40.8).
+# * **Step 0 is task-agnostic.** Before adaptation no policy knows the goal; MAML's return there is about
+#   that of the pretrained policy (the paper: −40.4 and −40.8).
 # * **One step does most of the work for MAML.** The paper's MAML goes from −40.4 to −11.7 in one
 #   step and to about −3.3 in two. The pretrained and random-init policies improve slowly with the same
 #   step size and the same episodes.

@@ -240,7 +240,7 @@ one_velocity.figure
 # %% [markdown]
 # Before adaptation the policy cannot know whether to speed up forwards or backwards, and it hedges by
 # staying near $v = 0$ — the best a task-agnostic policy can do when targets are symmetric around 0.
-# One step on its own ten episodes sends it to the target. Move the target, the step size and the
+# One step on its own ten episodes sends it towards the target. Move the target, the step size and the
 # number of steps (a CAVIA version of this task trains with `--algo cavia`):
 
 # %%
