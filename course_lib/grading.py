@@ -119,11 +119,20 @@ def exercises_in(nb) -> list[Exercise]:
 
 
 def answer_text(nb, exercise_id: str) -> str:
-    """A student's written answer (the answer cell without its first line), '' if none."""
-    for cell in nb.cells:
+    """A student's written answer, '' if none: the answer cell without its first line and without the
+    placeholder, plus any markdown cells the student added right after it (up to the next heading,
+    code cell or graded question)."""
+    cells = list(nb.cells)
+    for i, cell in enumerate(cells):
         if answer_cell_id(cell) == exercise_id:
-            text = "\n".join(cell.source.splitlines()[1:]).strip()
-            return "" if text == ANSWER_PLACEHOLDER else text
+            parts = ["\n".join(cell.source.splitlines()[1:])]
+            for extra in cells[i + 1:]:
+                if (extra.get("cell_type") != "markdown" or extra.get("source", "").lstrip().startswith("#")
+                        or hand_graded_exercise(extra) or answer_cell_id(extra)):
+                    break
+                parts.append(extra.get("source", ""))
+            text = "\n\n".join(p.replace(ANSWER_PLACEHOLDER, "").strip() for p in parts)
+            return text.strip()
     return ""
 
 

@@ -237,13 +237,18 @@ def run_nbval(nb, workdir: Path, cell_timeout: float, n_code: int) -> list[dict]
     rows = [json.loads(line) for line in records.read_text().splitlines() if line.strip()]
     records.unlink()
     for row in rows:                                     # never leave a student's kernel behind
-        pid = row.get("kernel_pid")
-        if pid:
-            try:
-                os.kill(pid, signal.SIGKILL)
-            except (ProcessLookupError, PermissionError):
-                pass
+        if row.get("kernel_pid"):
+            _kill_kernel(row["kernel_pid"])
     return [r for r in rows if "cell" in r]
+
+
+def _kill_kernel(pid: int) -> None:
+    """SIGKILL the grading run's kernel if it is still alive (and still an ipykernel process)."""
+    try:
+        if "ipykernel" in Path(f"/proc/{pid}/cmdline").read_bytes().decode(errors="replace"):
+            os.kill(pid, signal.SIGKILL)
+    except (OSError, ValueError):
+        pass
 
 
 def _kernel_lost(record: dict) -> bool:
@@ -286,6 +291,10 @@ def grade_notebook(path: Path, references: dict, cell_timeout: float = DEFAULT_T
             report.runs = run
             nb, roles = rebuild(student, reference, frozenset(stubbed), frozenset(skipped))
             records = {r["cell"]: r for r in run_nbval(nb, base / f"run{run}", cell_timeout, len(roles))}
+            if not records:                               # nothing ran at all: no kernel, broken pytest, ...
+                log = (base / f"run{run}" / "pytest.log").read_text(errors="replace").strip().splitlines()
+                report.error = "the notebook could not be run: " + (log[-1] if log else "no output")
+                break
             lost = next((i for i in range(len(roles)) if i not in records or _kernel_lost(records[i])), None)
             for i, role in enumerate(roles):
                 if lost is not None and i >= lost and not (i == lost and i in records):
@@ -299,8 +308,10 @@ def grade_notebook(path: Path, references: dict, cell_timeout: float = DEFAULT_T
                     own_cell_errors.setdefault(role.exercise, rec.get("message", ""))
             if lost is None:
                 break
-            culprit = lost if lost in records and "Kernel dead" not in records[lost].get("message", "") else lost - 1
-            culprit = max(culprit, 0)
+            # a missing record: the run was stopped inside cell `lost`; "Kernel dead on test start": the
+            # cell before it killed the kernel; otherwise cell `lost` could not be interrupted
+            dead_on_start = lost in records and "Kernel dead" in records[lost].get("message", "")
+            culprit = max(lost - 1 if dead_on_start else lost, 0)
             role = roles[culprit]
             why = records.get(culprit, {}).get("message") or "the kernel died or stopped responding"
             if role.exercise and role.exercise not in stubbed:
@@ -323,7 +334,7 @@ def grade_notebook(path: Path, references: dict, cell_timeout: float = DEFAULT_T
         elif e.id in outcome:
             passed, message = outcome[e.id]
         else:
-            passed, message = False, "the test cell did not run"
+            passed, message = False, report.error or "the test cell did not run"
         if not passed and e.id in own_cell_errors and "NameError" in message:
             message = f"{message} — your exercise cell failed: {own_cell_errors[e.id]}"
         report.results.append(ExerciseResult(str(path), name, e.id, e.name, "auto", e.points,

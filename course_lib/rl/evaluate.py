@@ -16,7 +16,7 @@ from ..inner import inner_update
 from ..meta import CONTEXT
 from ..validation import check_int
 from .envs import ENVS, make_batched_env
-from .episodes import sample_episodes
+from .episodes import Episodes, sample_episodes
 from .losses import reinforce_loss
 from .tasks import with_advantages
 
@@ -29,9 +29,10 @@ def held_out_tasks(env: str, n_tasks: int = 40, seed: int = 2017) -> np.ndarray:
     return ENVS[env].distribution.sample_tasks(n_tasks, np.random.default_rng(seed))
 
 
-def adaptation_returns(policy, theta: Params, config, tasks: np.ndarray, steps: int = 3, episodes: int = 40,
-                       alphas: tuple[float, ...] | None = None, seed: int = 0, gamma: float | None = None) -> torch.Tensor:
-    """Mean return per task after 0..steps adaptation steps: a [steps + 1, T] tensor.
+def adaptation_episodes(policy, theta: Params, config, tasks: np.ndarray, steps: int = 3, episodes: int = 40,
+                        alphas: tuple[float, ...] | None = None, seed: int = 0,
+                        gamma: float | None = None) -> list[Episodes]:
+    """The episodes of steps 0..steps on every task ([T, N, H] each, with advantages).
 
     `config` is the policy's training config (which parameters adapt: all weights, or CAVIA's context).
     `alphas` default to (α, α/2) with the training α — the paper's (0.1, 0.05).
@@ -46,10 +47,10 @@ def adaptation_returns(policy, theta: Params, config, tasks: np.ndarray, steps: 
     env = make_batched_env(config.env, tasks, episodes, oracle=config.algo == "oracle")
     params = initial_params(theta, len(tasks), config)
     fast = [CONTEXT] if config.algo == "cavia" else [k for k in params if k != CONTEXT]
-    returns = []
+    out = []
     for step in range(steps + 1):
         batch = with_advantages(sample_episodes(policy, params, env, generator), gamma, config.gae_lambda)
-        returns.append(batch.total_return().mean(1))
+        out.append(batch)
         if step == steps:
             break
         alpha = alphas[min(step, len(alphas) - 1)]
@@ -59,7 +60,14 @@ def adaptation_returns(policy, theta: Params, config, tasks: np.ndarray, steps: 
                                    lambda p: reinforce_loss(policy, {**slow, **p}, batch).sum(), alpha, 1,
                                    first_order=True)
         params = {**slow, **detached(adapted)}
-    return torch.stack(returns)
+    return out
+
+
+def adaptation_returns(policy, theta: Params, config, tasks: np.ndarray, steps: int = 3, episodes: int = 40,
+                       alphas: tuple[float, ...] | None = None, seed: int = 0, gamma: float | None = None) -> torch.Tensor:
+    """Mean return per task after 0..steps adaptation steps: a [steps + 1, T] tensor."""
+    batches = adaptation_episodes(policy, theta, config, tasks, steps, episodes, alphas, seed, gamma)
+    return torch.stack([b.total_return().mean(1) for b in batches])
 
 
 def reference_returns(env: str) -> dict:

@@ -32,19 +32,14 @@ import numpy as np
 import torch
 
 from .. import checkpoints, plots
-from ..functional import detached
-from ..inner import inner_update
-from ..meta import CONTEXT
 from ..tasks.navigation import MAX_SPEED
 from ..tasks.velocity import DT, MAX_FORCE
 from ..validation import check_alpha, check_int, check_range
 from ..widgets import controls
-from .envs import ENVS, make_batched_env
-from .episodes import Episodes, sample_episodes
-from .evaluate import held_out_tasks, mean_and_stderr, reference_returns
-from .losses import reinforce_loss
-from .tasks import with_advantages
-from .train import ALGOS, initial_params, load_policy
+from .envs import ENVS
+from .episodes import Episodes
+from .evaluate import adaptation_episodes, held_out_tasks, mean_and_stderr, reference_returns
+from .train import ALGOS, load_policy
 
 NOT_SHIPPED = "not shipped yet"
 NAVIGATION_MODELS = ("maml", "fomaml", "cavia", "reptile", "pretrain", "random", "oracle")  # table order
@@ -104,40 +99,6 @@ def _load(path) -> tuple:
     """load_policy(path) → (policy, θ, config), cached until the file changes (checkpoints get retrained)."""
     stat = Path(path).stat()
     return _load_cached(str(path), stat.st_mtime_ns, stat.st_size)
-
-
-def adaptation_episodes(policy, theta, config, tasks: np.ndarray, steps: int = 1, episodes: int = 40,
-                        alphas: tuple[float, ...] | None = None, seed: int = 0,
-                        gamma: float | None = None) -> list[Episodes]:
-    """The episodes behind `adaptation_returns`: one batch per step 0..steps, [T, N, H] each.
-
-    Step by step exactly `course_lib.rl.evaluate.adaptation_returns` (same generator, same calls, so
-    `[e.total_return().mean(1) for e in …]` equals its output bit for bit — tested): roll out N
-    episodes per task, fit the linear baseline, take one REINFORCE step with `inner_update`
-    (α = alphas[0] first, then alphas[1], …; default the training α and α/2). CAVIA adapts its context.
-    """
-    check_int(steps, "steps", 0)
-    check_int(episodes, "episodes", 1)
-    gamma = config.gamma if gamma is None else gamma
-    alphas = alphas or (config.alpha, config.alpha / 2)
-    generator = torch.Generator().manual_seed(seed)
-    env = make_batched_env(config.env, tasks, episodes, oracle=config.algo == "oracle")
-    params = initial_params(theta, len(tasks), config)
-    fast = [CONTEXT] if config.algo == "cavia" else [k for k in params if k != CONTEXT]
-    out = []
-    for step in range(steps + 1):
-        batch = with_advantages(sample_episodes(policy, params, env, generator), gamma, config.gae_lambda)
-        out.append(batch)
-        if step == steps:
-            break
-        alpha = alphas[min(step, len(alphas) - 1)]
-        slow = {k: v for k, v in params.items() if k not in fast}
-        with torch.enable_grad():
-            adapted = inner_update(detached({k: params[k] for k in fast}, True),
-                                   lambda p: reinforce_loss(policy, {**slow, **p}, batch).sum(), alpha, 1,
-                                   first_order=True)
-        params = {**slow, **detached(adapted)}
-    return out
 
 
 def _step_alphas(alpha: float, steps: int) -> tuple[float, ...]:
