@@ -213,11 +213,13 @@ def _restore(ckpt: dict, theta: Params, alpha, optimizer, rng) -> None:
 
 
 def write_history(history: list[dict], path: Path) -> None:
+    """The metrics log beside a checkpoint, as CSV (written to a temporary file, then renamed)."""
     if not history:
         return
     tmp = path.with_suffix(".csv.tmp")
+    columns = list(dict.fromkeys(key for record in history for key in record))
     with open(tmp, "w", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=list(history[0]))
+        writer = csv.DictWriter(f, fieldnames=columns, restval="")
         writer.writeheader()
         writer.writerows(history)
     tmp.replace(path)

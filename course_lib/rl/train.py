@@ -155,13 +155,16 @@ def curvature(theta: Params, batch: PolicyTaskBatch, config: RLConfig, generator
     return hvp, lambda th: meta_loss_and_kl(th, batch, config)[1]
 
 
-def reptile_update(policy, theta: Params, env, config: RLConfig, generator) -> Params:
-    """mean_i (θ − φ_i), φ_i after `steps` policy-gradient steps, each on freshly sampled episodes."""
+def reptile_update(policy, theta: Params, env, config: RLConfig, generator, returns: list | None = None) -> Params:
+    """mean_i (θ − φ_i), φ_i after `steps` policy-gradient steps, each on freshly sampled episodes.
+    The mean return of each inner step's episodes is appended to `returns` if given."""
     phi = initial_params(theta, env.n_tasks, config)
     for _ in range(config.steps):
         if not all(torch.isfinite(v).all() for v in phi.values()):
             break  # cannot be rolled out; the non-finite direction stops training (TrainingDiverged)
         episodes = with_advantages(sample_episodes(policy, phi, env, generator), config.gamma, config.gae_lambda)
+        if returns is not None:
+            returns.append(float(episodes.total_return().mean()))
         with torch.enable_grad():
             phi = detached(inner_update(detached(phi, True), lambda p: reinforce_loss(policy, p, episodes).sum(),
                                         config.alpha, 1, first_order=True))
@@ -216,7 +219,10 @@ def train_rl(config: RLConfig, out: str | Path | None = None, resume: bool = Fal
         env = make_batched_env(config.env, tasks, config.episodes, oracle=config.algo == "oracle")
         record = dict(iteration=it + 1)
         if config.algo == "reptile":
-            direction = reptile_update(policy, theta, env, config, generator)
+            inner_returns = []
+            direction = reptile_update(policy, theta, env, config, generator, inner_returns)
+            if inner_returns:   # before adaptation, and after the inner steps but the last
+                record.update(return_before=inner_returns[0], return_after=inner_returns[-1])
             finite = all(torch.isfinite(g).all() for g in direction.values())
             if finite:
                 optimizer.zero_grad(set_to_none=True)
