@@ -20,7 +20,7 @@ Markers in the solution notebooks (nbgrader-compatible solution regions):
 
 `fallback(student_fn, reference_fn, exercise)` lets later cells run while an exercise is still a stub,
 and `reference` holds course_lib's implementation of every exercise, with the exercises' signatures.
-The grader (`python -m course_lib.grade`) lives in grade.py.
+The grader (`python -m course_lib.grade`) lives in course_lib/grade/
 """
 from __future__ import annotations
 

@@ -382,8 +382,10 @@ for ax, (name, (pre, post)) in zip(axes, results.items()):
         ax.plot(pre.obs[i, :, :, 0].mean(0), color=f"C{i}", ls=":", lw=1)
         ax.plot(post.obs[i, :, :, 0].mean(0), color=f"C{i}", lw=2)
         ax.axhline(target, color=f"C{i}", ls="--", lw=0.8)
-    ax.set(title=f"{name}: dotted before, solid after one step", xlabel="step")
-axes[0].set_ylabel("mean velocity")
+    ax.set(title=name, xlabel="step")
+axes[0].set_ylabel("mean velocity over 20 episodes")
+fig.suptitle("dotted: before adapting · solid: after one step with your reward and update · dashed: targets")
+fig.tight_layout()
 plt.show()
 
 # %% [markdown]

@@ -98,7 +98,7 @@ def test_positions_agree_with_the_observations():
     policy, theta, config = load_policy(checkpoints.shipped("navigation2d_maml"))
     goal = np.array([[0.1, 0.2]], dtype=np.float32)
     batch = W.adaptation_episodes(policy, theta, config, goal, steps=0, episodes=8)[0]
-    path = W._path_of(batch, 1.0, MAX_SPEED)[:, :, :-1]
+    path = W._path_of(batch, config)[:, :, :-1]
     alive = batch.mask.bool()
     torch.testing.assert_close(path[alive], batch.obs[alive], atol=1e-5, rtol=0)
 

@@ -6,8 +6,8 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from ..tasks.navigation import BatchedNavigation2D, NavigationDistribution
-from ..tasks.velocity import BatchedPointVelocity1D, VelocityDistribution
+from ..tasks.navigation import MAX_SPEED, BatchedNavigation2D, NavigationDistribution
+from ..tasks.velocity import MAX_FORCE, BatchedPointVelocity1D, VelocityDistribution
 
 
 @dataclass(frozen=True)
@@ -17,11 +17,12 @@ class EnvSpec:
     obs_dim: int
     act_dim: int
     task_dim: int
+    max_action: float   # the env clips actions to ±max_action
 
 
 ENVS = {
-    "navigation2d": EnvSpec(NavigationDistribution(), BatchedNavigation2D, 2, 2, 2),
-    "point_velocity": EnvSpec(VelocityDistribution(), BatchedPointVelocity1D, 1, 1, 1),
+    "navigation2d": EnvSpec(NavigationDistribution(), BatchedNavigation2D, 2, 2, 2, MAX_SPEED),
+    "point_velocity": EnvSpec(VelocityDistribution(), BatchedPointVelocity1D, 1, 1, 1, MAX_FORCE),
 }
 
 
@@ -44,10 +45,31 @@ class WithTaskObservation:
         return self._extend(obs), reward, terminated
 
 
-def make_batched_env(name: str, tasks: np.ndarray, n_episodes: int, oracle: bool = False):
-    """T tasks × `n_episodes` episodes of environment `name`, stepped at once."""
+class NormalizedActions:
+    """The policy acts in [−1, 1]; the env receives max_action · clip(u, −1, 1).
+
+    This is rllab's `normalize(env)`, which the authors' MAML code wraps around every environment: a
+    Gaussian policy with σ = 1 then explores at the scale of the action bounds (±0.1 in navigation,
+    not ±1, which would be ten times coarser than the task needs)."""
+
+    def __init__(self, env, max_action: float):
+        self.env, self.max_action = env, max_action
+        self.n_tasks, self.horizon, self.act_dim, self.obs_dim = env.n_tasks, env.horizon, env.act_dim, env.obs_dim
+
+    def reset(self):
+        return self.env.reset()
+
+    def step(self, actions):
+        return self.env.step(self.max_action * actions.clamp(-1.0, 1.0))
+
+
+def make_batched_env(name: str, tasks: np.ndarray, n_episodes: int, oracle: bool = False,
+                     normalize_actions: bool = True):
+    """T tasks × `n_episodes` episodes of environment `name`, stepped at once (see NormalizedActions)."""
     if name not in ENVS:
         raise ValueError(f"env must be one of {tuple(ENVS)}, got {name!r}")
     tasks = torch.as_tensor(np.asarray(tasks), dtype=torch.float32)
     env = ENVS[name].batched(tasks, n_episodes)
+    if normalize_actions:
+        env = NormalizedActions(env, ENVS[name].max_action)
     return WithTaskObservation(env, tasks) if oracle else env

@@ -44,7 +44,8 @@ def adaptation_episodes(policy, theta: Params, config, tasks: np.ndarray, steps:
     gamma = config.gamma if gamma is None else gamma
     alphas = alphas or (config.alpha, config.alpha / 2)
     generator = torch.Generator().manual_seed(seed)
-    env = make_batched_env(config.env, tasks, episodes, oracle=config.algo == "oracle")
+    env = make_batched_env(config.env, tasks, episodes, oracle=config.algo == "oracle",
+                           normalize_actions=config.normalize_actions)
     params = initial_params(theta, len(tasks), config)
     fast = [CONTEXT] if config.algo == "cavia" else [k for k in params if k != CONTEXT]
     out = []

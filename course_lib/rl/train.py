@@ -55,6 +55,7 @@ class RLConfig:
     hvp: str = "chain_rule"         # H·v of the meta-KL: chain_rule (exact at θ_old), exact, finite_difference
     fisher_tasks: int = 5           # tasks in the KL-Hessian estimate (0: all; TRPO App. C subsamples)
     hidden: tuple[int, ...] = (100, 100)
+    normalize_actions: bool = True   # policy acts in [−1, 1], scaled to the action bounds (rllab's normalize)
     context_dim: int = 0
     seed: int = 0
     checkpoint_every: int = 10
@@ -216,7 +217,8 @@ def train_rl(config: RLConfig, out: str | Path | None = None, resume: bool = Fal
     started = time.perf_counter() - state["wall_time"]
     for it in range(state["iteration"], config.iterations):
         tasks = spec.distribution.sample_tasks(config.meta_batch, rng)
-        env = make_batched_env(config.env, tasks, config.episodes, oracle=config.algo == "oracle")
+        env = make_batched_env(config.env, tasks, config.episodes, oracle=config.algo == "oracle",
+                               normalize_actions=config.normalize_actions)
         record = dict(iteration=it + 1)
         if config.algo == "reptile":
             inner_returns = []

@@ -32,8 +32,7 @@ import numpy as np
 import torch
 
 from .. import checkpoints, plots
-from ..tasks.navigation import MAX_SPEED
-from ..tasks.velocity import DT, MAX_FORCE
+from ..tasks.velocity import DT
 from ..validation import check_alpha, check_int, check_range
 from ..widgets import controls
 from .envs import ENVS
@@ -106,13 +105,18 @@ def _step_alphas(alpha: float, steps: int) -> tuple[float, ...]:
     return tuple(alpha if s == 0 else alpha / 2 for s in range(steps))
 
 
-def _path_of(episodes: Episodes, scale: float, bound: float) -> torch.Tensor:
+def _path_of(episodes: Episodes, config) -> torch.Tensor:
     """Positions (navigation) or velocities (point velocity) at t = 0..H: [T, N, H + 1, d].
 
     Both envs integrate clipped actions from 0 and freeze once an episode has ended (mask 0), so the
     path is a cumulative sum; it agrees with the observations wherever they exist (tested).
     """
-    moves = scale * episodes.actions.clamp(-bound, bound) * episodes.mask.unsqueeze(-1)
+    bound = ENVS[config.env].max_action
+    if config.normalize_actions:          # the policy acts in [−1, 1] (rl.envs.NormalizedActions)
+        actions = bound * episodes.actions.clamp(-1.0, 1.0)
+    else:
+        actions = episodes.actions.clamp(-bound, bound)
+    moves = (DT if config.env == "point_velocity" else 1.0) * actions * episodes.mask.unsqueeze(-1)
     start = torch.zeros_like(moves[:, :, :1])
     return torch.cat([start, moves.cumsum(2)], dim=2)
 
@@ -191,7 +195,7 @@ def navigation_adaptation(goal_x: float = 0.3, goal_y: float = -0.3, alpha: floa
         schedule = _step_alphas(config.alpha if alpha is None else float(alpha), steps)
         batches = adaptation_episodes(policy, theta, config, goal, steps, episodes, schedule or None, seed)
         alphas[name] = schedule
-        positions[name] = torch.stack([_path_of(b, 1.0, MAX_SPEED)[0] for b in batches]).numpy()
+        positions[name] = torch.stack([_path_of(b, config)[0] for b in batches]).numpy()
         returns[name] = torch.stack([b.total_return()[0] for b in batches]).numpy()
 
     order = tuple(m for m in dict.fromkeys(models) if m in paths or m in missing)
@@ -334,7 +338,7 @@ def velocity_adaptation(target: float = 1.0, alpha: float | None = 0.1, steps: i
     schedule = _step_alphas(config.alpha if alpha is None else float(alpha), steps)
     batches = adaptation_episodes(policy, theta, config, np.array([target], dtype=np.float32), steps, episodes,
                                   schedule or None, seed)
-    velocities = torch.stack([_path_of(b, DT, MAX_FORCE)[0, ..., 0] for b in batches]).numpy()
+    velocities = torch.stack([_path_of(b, config)[0, ..., 0] for b in batches]).numpy()
     returns = torch.stack([b.total_return()[0] for b in batches]).numpy()
     time = DT * np.arange(velocities.shape[-1])
     result = VelocityAdaptation(float(target), steps, episodes, seed, schedule, time, velocities, returns, (),
