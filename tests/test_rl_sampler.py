@@ -173,3 +173,19 @@ def test_task_batched_forward_gradients_equal_vmap():
     g_ref = torch.autograd.grad(scalar(ref), list(params.values()))
     for a, b in zip(g_fast, g_ref):
         torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-6)
+
+
+def test_normalized_actions_scale_the_policys_unit_box_to_the_action_bounds():
+    """rl.envs.NormalizedActions (rllab's normalize): u ∈ [−1, 1] → max_action · u; the raw env sees that."""
+    from course_lib.rl.envs import make_batched_env
+    goals = np.array([[0.3, -0.2], [-0.4, 0.1]], dtype=np.float32)
+    wrapped = make_batched_env("navigation2d", goals, 3)
+    raw = make_batched_env("navigation2d", goals, 3, normalize_actions=False)
+    wrapped.reset(), raw.reset()
+    g = torch.Generator().manual_seed(0)
+    for _ in range(5):
+        u = 2 * torch.randn(2, 3, 2, generator=g)                       # often outside [−1, 1]
+        a = wrapped.step(u)
+        b = raw.step(0.1 * u.clamp(-1, 1))
+        for x, y in zip(a, b):
+            assert torch.equal(x, y)
