@@ -29,11 +29,16 @@ from course_lib.rl.evaluate import adaptation_returns, held_out_tasks
 from course_lib.rl.train import build_policy, default_rl_config, train_rl
 
 GRID_KEYS = ("algos", "meta_batches", "episodes", "seeds")
+# The shipped results were measured with the policy acting directly in velocity units (before the
+# workbook switched to rllab-style normalised actions, course_lib.rl.envs.NormalizedActions); keep it
+# so that rerunning the bench reproduces and extends them.
+NORMALIZE_ACTIONS = False
 
 
 def fixed_settings(args) -> dict:
     """Everything that must match for runs to be comparable (the grid itself may grow)."""
-    config = default_rl_config("navigation2d", "maml", iterations=args.iterations, hidden=tuple(args.hidden))
+    config = default_rl_config("navigation2d", "maml", iterations=args.iterations, hidden=tuple(args.hidden),
+                               normalize_actions=NORMALIZE_ACTIONS)
     base = {k: v for k, v in asdict(config).items()
             if k not in ("algo", "meta_batch", "episodes", "seed", "checkpoint_every")}
     base["hidden"] = list(base["hidden"])
@@ -53,7 +58,8 @@ def one_run(args, algo: str, meta_batch: int, episodes: int, seed: int) -> dict:
     with tempfile.TemporaryDirectory(prefix="ablation_") as tmp:
         for iterations in eval_points(args):
             config = default_rl_config("navigation2d", algo, iterations=iterations, hidden=tuple(args.hidden),
-                                       meta_batch=meta_batch, episodes=episodes, seed=seed, checkpoint_every=10_000)
+                                       meta_batch=meta_batch, episodes=episodes, seed=seed, checkpoint_every=10_000,
+                                       normalize_actions=NORMALIZE_ACTIONS)
             ckpt = train_rl(config, out=Path(tmp) / "run.pt", resume=True, progress=False)
             started = time.perf_counter()
             returns = adaptation_returns(build_policy(config), ckpt["theta"], config, tasks, steps=1,

@@ -388,8 +388,9 @@ def _meta_train(policy, theta, config, meta_gradient_fn, eval_tasks=None, eval_e
     """Adam on θ (in place) for config.iterations meta-iterations; history of returns and timings."""
     import numpy as np
     import torch
+    from .rl.envs import make_batched_env
     from .rl.evaluate import adaptation_returns
-    from .tasks.navigation import BatchedNavigation2D, NavigationDistribution
+    from .tasks.navigation import NavigationDistribution
     optimizer = torch.optim.Adam(list(theta.values()), lr=config.meta_lr)
     rng = np.random.default_rng(config.seed)
     generator = torch.Generator().manual_seed(config.seed)
@@ -406,7 +407,7 @@ def _meta_train(policy, theta, config, meta_gradient_fn, eval_tasks=None, eval_e
         if it == config.iterations:
             break
         tasks = NavigationDistribution().sample_tasks(config.meta_batch, rng)
-        env = BatchedNavigation2D(tasks, config.episodes)
+        env = make_batched_env(config.env, tasks, config.episodes, normalize_actions=config.normalize_actions)
         grads, before, after = meta_gradient_fn(policy, theta, env, config.alpha, generator, first_order,
                                                 config.gamma)
         optimizer.zero_grad()

@@ -321,7 +321,9 @@ ax.legend(fontsize=7);
 #
 # with the paper's settings otherwise (α = 0.1, TRPO with δ = 0.01, H = 100), but a smaller policy
 # (2 × 32 instead of 2 × 100) and only 40 meta-iterations, so that the 24 runs fit in about 15 minutes
-# of one core. After 10, 20 and 40 meta-iterations the policy is evaluated on 20 fixed held-out goals,
+# of one core. One more difference from the shipped checkpoints: these runs let the policy act directly
+# in velocity units (`normalize_actions=False`), whereas the shipped policies act in [−1, 1], scaled to
+# the ±0.1 bounds as in the authors' code — the comparison *between* cells is what matters here. After 10, 20 and 40 meta-iterations the policy is evaluated on 20 fixed held-out goals,
 # 20 episodes per goal: the return after one adaptation step (`adaptation_returns`, notebook 04). To
 # reproduce (or extend: runs already in the file are skipped, so `--seeds 0 1 2 3 4` adds two seeds):
 #

@@ -43,7 +43,9 @@
 #
 # **The task** (`course_lib.tasks.navigation`, MAML paper §5.3): a point mass starts at the origin
 # and must reach a goal $g \sim U[-0.5, 0.5]^2$ (one goal = one task); actions are velocities clipped
-# to ±0.1 per step, the reward is $-\|x_{t+1} - g\|$, episodes last at most 100 steps.
+# to ±0.1 per step, the reward is $-\|x_{t+1} - g\|$, episodes last at most 100 steps. As in the
+# authors' code, the policy acts in [−1, 1] and the environment scales that to ±0.1
+# (`course_lib.rl.envs.make_batched_env` wraps it in `NormalizedActions`).
 
 # %%
 # %matplotlib inline
@@ -61,7 +63,8 @@ from course_lib.rl.evaluate import adaptation_returns, held_out_tasks
 from course_lib.rl.losses import reinforce_loss
 from course_lib.rl.tasks import with_advantages
 from course_lib.rl.train import build_policy, default_rl_config, load_policy, meta_loss_and_kl, sample_meta_batch, train_rl
-from course_lib.tasks.navigation import BatchedNavigation2D, NavigationDistribution
+from course_lib.rl.envs import NormalizedActions, make_batched_env
+from course_lib.tasks.navigation import MAX_SPEED, BatchedNavigation2D, NavigationDistribution
 
 torch.set_num_threads(1)
 
@@ -108,7 +111,8 @@ torch.manual_seed(0)
 config_t = default_rl_config("navigation2d", "fomaml", hidden=(8, 8), alpha=0.5)
 policy_t = build_policy(config_t)
 theta_t = parameters_of(policy_t)
-env_t = BatchedNavigation2D(np.array([[0.3, -0.2], [-0.4, 0.1], [0.05, 0.45]], dtype=np.float32), 3, horizon=30)
+goals_t = np.array([[0.3, -0.2], [-0.4, 0.1], [0.05, 0.45]], dtype=np.float32)
+env_t = NormalizedActions(BatchedNavigation2D(goals_t, 3, horizon=30), MAX_SPEED)      # 3 goals × 3 episodes × 30 steps
 mine = {}
 for first_order in (True, False):
     name = "first-order" if first_order else "second-order"
@@ -130,7 +134,8 @@ print("ex3.1 rl_meta_gradient: all checks passed")
 # ## Exercise 3.2 — the meta-training loop (3 points)
 #
 # Fill in one meta-iteration: sample a **fresh** batch of `config.meta_batch` goals from the task
-# distribution with `rng`, build `BatchedNavigation2D(goals, config.episodes)`, get the meta-gradient
+# distribution with `rng` (`NavigationDistribution().sample_tasks`), build their environment with
+# `make_batched_env(config.env, goals, config.episodes, normalize_actions=config.normalize_actions)`, get the meta-gradient
 # from `meta_gradient_fn` (your `rl_meta_gradient`, or course_lib's), store each gradient in
 # `theta[k].grad` and take an Adam step. The Adam optimiser **minimises** the meta-loss. The rest —
 # seeding, held-out evaluation every `eval_every` iterations with one inner step, bookkeeping — is
@@ -159,7 +164,7 @@ def meta_train(policy, theta, config, meta_gradient_fn, eval_tasks=None, eval_ev
         ### BEGIN SOLUTION
         ### HINT: sample goals with rng, build the env, call meta_gradient_fn(policy, theta, env, config.alpha, generator, first_order, config.gamma), put the gradients in theta[k].grad and step.
         goals = NavigationDistribution().sample_tasks(config.meta_batch, rng)
-        env = BatchedNavigation2D(goals, config.episodes)
+        env = make_batched_env(config.env, goals, config.episodes, normalize_actions=config.normalize_actions)
         grads, before, after = meta_gradient_fn(policy, theta, env, config.alpha, generator, first_order, config.gamma)
         optimizer.zero_grad()
         for k, g in grads.items():
@@ -266,7 +271,7 @@ for hidden in ((32, 32), (100, 100)):
     torch.manual_seed(0)
     pol = build_policy(cfg)
     th = parameters_of(pol)
-    batch = sample_meta_batch(pol, th, BatchedNavigation2D(goals, 10), cfg, torch.Generator().manual_seed(0))
+    batch = sample_meta_batch(pol, th, make_batched_env("navigation2d", goals, 10), cfg, torch.Generator().manual_seed(0))
     ms = {}
     for first_order in (True, False):
         t0 = time.perf_counter()
@@ -314,16 +319,16 @@ for algo in ("fomaml", "maml"):
 #
 # ### BEGIN SOLUTION
 # *Model answer (numbers vary from run to run and machine to machine).* Both reach a similar held-out
-# return after one step — about −18 for first order and −18 for second order (mean of the last five
-# evaluations), from about −90 before training — and their curves overlap within the noise of 20
-# held-out goals. Second order took about 0.094 s per iteration against 0.082 s, only ~15 % more,
-# because an iteration is dominated by sampling: 2 × 100 sequential environment steps, each with a
-# policy forward pass. The meta-gradient alone costs 1.5–2× more in second order (30 vs 14 ms for the
-# 32-32 policy, 115 vs 74 ms for 100-100): one extra backward pass through the inner step (a
-# Hessian-vector product), and the inner graph must be kept in memory. The dropped term
-# −α∇²L∇L_query(θ′) matters more with a larger α, several inner steps, strongly curved losses, or
-# low-noise inner gradients; with α = 0.1 and noisy few-episode policy gradients the first-order
-# direction is already close enough. For a real robot I would meta-train first order (or Reptile)
+# return after one step — here about −17 for first order and −14 for second order (mean of the last
+# five evaluations), from about −68 before training; the curves overlap for most of training, within
+# the noise of 20 held-out goals, with second order slightly ahead at the end of this run. Second order
+# took 0.082 s per iteration against 0.075 s, only ~10 % more, because an iteration is dominated by
+# sampling: 2 × 100 sequential environment steps, each with a policy forward pass. The meta-gradient
+# alone costs 1.4–1.9× more in second order (19 vs 13 ms for the 32-32 policy, 85 vs 44 ms for
+# 100-100): one extra backward pass through the inner step (a Hessian-vector product), and the inner
+# graph must be kept in memory. The dropped term −α∇²L∇L_query(θ′) matters more with a larger α,
+# several inner steps, strongly curved losses, or low-noise inner gradients; with α = 0.1 and noisy
+# few-episode policy gradients the first-order direction is already close. For a real robot I would meta-train first order (or Reptile)
 # in simulation — cheaper, simpler, nearly as good — spend the budget on more tasks and episodes, and
 # try second order only if adaptation after one step lags.
 # ### END SOLUTION

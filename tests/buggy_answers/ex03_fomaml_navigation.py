@@ -51,7 +51,7 @@ def meta_train(policy, theta, config, meta_gradient_fn, eval_tasks=None, eval_ev
     start = time.perf_counter()
     for it in range(config.iterations):
         goals = NavigationDistribution().sample_tasks(config.meta_batch, rng)
-        env = BatchedNavigation2D(goals, config.episodes)
+        env = make_batched_env(config.env, goals, config.episodes, normalize_actions=config.normalize_actions)
         grads, before, after = meta_gradient_fn(policy, theta, env, config.alpha, generator, first_order, config.gamma)
         optimizer.zero_grad()
         for k, g in grads.items():
@@ -73,7 +73,7 @@ def meta_train(policy, theta, config, meta_gradient_fn, eval_tasks=None, eval_ev
     start = time.perf_counter()
     for it in range(config.iterations):
         goals = NavigationDistribution().sample_tasks(config.meta_batch, rng)
-        env = BatchedNavigation2D(goals, config.episodes)
+        env = make_batched_env(config.env, goals, config.episodes, normalize_actions=config.normalize_actions)
         grads, before, after = meta_gradient_fn(policy, theta, env, config.alpha, generator, True, config.gamma)
         optimizer.zero_grad()
         for k, g in grads.items():
@@ -95,7 +95,7 @@ def meta_train(policy, theta, config, meta_gradient_fn, eval_tasks=None, eval_ev
                                "eval_iteration", "eval_before", "eval_after")}
     start = time.perf_counter()
     goals = NavigationDistribution().sample_tasks(config.meta_batch, rng)
-    env = BatchedNavigation2D(goals, config.episodes)
+    env = make_batched_env(config.env, goals, config.episodes, normalize_actions=config.normalize_actions)
     for it in range(config.iterations):
         grads, before, after = meta_gradient_fn(policy, theta, env, config.alpha, generator, first_order, config.gamma)
         optimizer.zero_grad()
