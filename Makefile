@@ -11,7 +11,7 @@ LAB_ARGS ?=
 # Extra pytest options, e.g.  make test PYTEST_ARGS="-x -k inner"
 PYTEST_ARGS ?=
 
-.PHONY: lab test venv sync-notebooks notebooks bench clean
+.PHONY: lab test venv system-deps sync-notebooks notebooks bench clean
 
 venv: $(STAMP)
 
@@ -26,9 +26,32 @@ $(STAMP): requirements.txt pyproject.toml
 lab: $(STAMP)
 	$(BIN)/jupyter lab --notebook-dir=notebooks $(LAB_ARGS)
 
-# Unit tests, every notebook under nbval, and the .py <-> .ipynb pairing checks.
+# Debian packages the tests need: chromium (tests/test_browser.py drives /usr/bin/chromium) and
+# libosmesa6 (MuJoCo's off-screen rendering). Installed with apt-get when missing, as root or with sudo.
+# If that is not possible it only warns, so the other tests still run (the browser test then fails).
+APT_PACKAGES := chromium libosmesa6
+
+system-deps:
+	@if command -v chromium >/dev/null 2>&1 && [ -x /usr/bin/chromium ] && \
+	   { ! command -v dpkg-query >/dev/null 2>&1 || dpkg-query -W -f='$${Status}' libosmesa6 2>/dev/null | grep -q 'ok installed'; }; then \
+	  exit 0; \
+	fi; \
+	if [ "$$(id -u)" = 0 ]; then SUDO=; \
+	elif command -v sudo >/dev/null 2>&1; then SUDO=sudo; \
+	else echo "make system-deps: WARNING: not root and no sudo, cannot install $(APT_PACKAGES); as root run" \
+	          "'apt-get install -y --no-install-recommends $(APT_PACKAGES)' (the browser test fails without chromium)" >&2; exit 0; fi; \
+	if ! command -v apt-get >/dev/null 2>&1; then \
+	  echo "make system-deps: WARNING: no apt-get; install Chromium as /usr/bin/chromium and OSMesa by hand" \
+	       "(the browser test fails without chromium)" >&2; exit 0; fi; \
+	echo "make system-deps: installing $(APT_PACKAGES) with $${SUDO:+sudo }apt-get"; \
+	{ $$SUDO apt-get update && $$SUDO env DEBIAN_FRONTEND=noninteractive \
+	    apt-get install -y --no-install-recommends $(APT_PACKAGES); } || \
+	  echo "make system-deps: WARNING: apt-get could not install $(APT_PACKAGES) (the browser test fails without chromium)" >&2
+
+# Unit tests, every notebook under nbval, the .py <-> .ipynb pairing checks, and the browser test of
+# the widgets (tests/test_browser.py; only it: make test PYTEST_ARGS="-m browser").
 # pytest's exit code 5 ("no tests collected") counts as a failure.
-test: $(STAMP)
+test: $(STAMP) system-deps
 	@$(BIN)/python -m pytest $(PYTEST_ARGS); rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "make test: pytest collected no tests - treating as failure"; exit 1; fi; \
 	exit $$rc

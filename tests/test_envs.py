@@ -259,7 +259,7 @@ def test_registration_is_idempotent_and_make_works():
     vel = gym.make("course_lib.envs:" + VEL, horizon=5)
     vel.reset(seed=0)
     assert vel.get_wrapper_attr("horizon") == 5 and -2 <= vel.get_wrapper_attr("task") <= 2
-    assert isinstance(make_batched_env("point_velocity", np.zeros(2), 3), BatchedPointVelocity1D)
+    assert isinstance(make_batched_env("point_velocity", np.zeros(2), 3, normalize_actions=False), BatchedPointVelocity1D)
 
 
 @pytest.mark.parametrize("env_id, task", [(NAV, [0.2, -0.3]), (VEL, 0.5)])
