@@ -43,7 +43,7 @@ SERVER_START_S = 180
 KERNEL_READY_MS = 240_000
 RUN_CELLS_MS = 1_200_000
 WIDGET_UPDATE_MS = 300_000
-UI_MS = 60_000
+UI_MS = 180_000
 
 # JupyterLab user settings for the test server: never autosave (the notebooks on disk stay as they are),
 # render every cell (no virtual scrolling, so all output areas are in the DOM), no news pop-up.
