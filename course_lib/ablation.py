@@ -13,12 +13,11 @@ none is absent — a partially finished grid is still a valid result.
 from __future__ import annotations
 
 import json
-import math
 import os
-import tempfile
 from pathlib import Path
 
-from .checkpoints import SHIPPED
+from .checkpoints import SHIPPED, atomic_write
+from .rl.evaluate import mean_and_stderr
 
 ABLATION_JSON = SHIPPED / "ablation_navigation.json"
 CELL = ("algo", "meta_batch", "episodes")          # what distinguishes one cell of the grid
@@ -39,36 +38,8 @@ def load_ablation(path: str | os.PathLike = ABLATION_JSON) -> dict:
 
 
 def save_ablation(results: dict, path: str | os.PathLike = ABLATION_JSON) -> Path:
-    """Write the JSON to a temporary file beside `path`, then rename it over `path` (atomic on POSIX)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w") as f:
-            json.dump(results, f, indent=1)
-            f.write("\n")
-            f.flush()
-            os.fsync(f.fileno())
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-    return path
-
-
-def mean_and_stderr(values) -> tuple[float, float]:
-    """Mean and standard error s/√n (s with n − 1 in the denominator); 0 for a single value."""
-    values = [float(v) for v in values]
-    if not values:
-        raise ValueError("values must be a non-empty sequence, got an empty one")
-    n = len(values)
-    mean = sum(values) / n
-    if n == 1:
-        return mean, 0.0
-    variance = sum((v - mean) ** 2 for v in values) / (n - 1)
-    return mean, math.sqrt(variance / n)
+    """Write the JSON atomically (checkpoints.atomic_write)."""
+    return atomic_write(path, lambda f: (json.dump(results, f, indent=1), f.write("\n")), mode="w")
 
 
 def aggregate(runs: list[dict], value: str = "return_after") -> dict[tuple, dict]:

@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .checkpoints import load_checkpoint, save_checkpoint
+from .checkpoints import atomic_write, load_checkpoint, save_checkpoint
 from .functional import Params, parameters_of
 from .meta import CONTEXT, init_alpha, meta_objective, reptile_direction
 from .models import MLP
@@ -213,16 +213,16 @@ def _restore(ckpt: dict, theta: Params, alpha, optimizer, rng) -> None:
 
 
 def write_history(history: list[dict], path: Path) -> None:
-    """The metrics log beside a checkpoint, as CSV (written to a temporary file, then renamed)."""
+    """The metrics log beside a checkpoint, as CSV (written atomically)."""
     if not history:
         return
-    tmp = path.with_suffix(".csv.tmp")
     columns = list(dict.fromkeys(key for record in history for key in record))
-    with open(tmp, "w", newline="") as f:
+
+    def write(f):
         writer = csv.DictWriter(f, fieldnames=columns, restval="")
         writer.writeheader()
         writer.writerows(history)
-    tmp.replace(path)
+    atomic_write(path, write, mode="w")
 
 
 def load_trained(path) -> tuple[MLP, Params, object, SinusoidConfig]:

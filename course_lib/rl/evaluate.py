@@ -77,5 +77,8 @@ def reference_returns(env: str) -> dict:
 
 
 def mean_and_stderr(values) -> tuple[float, float]:
-    v = np.asarray(values, dtype=np.float64)
-    return float(v.mean()), float(v.std(ddof=1) / np.sqrt(len(v))) if len(v) > 1 else 0.0
+    """Mean and standard error s/√n (s with n − 1 in the denominator); 0 for a single value."""
+    v = np.asarray(values, dtype=np.float64).reshape(-1)
+    if v.size == 0:
+        raise ValueError("values must be a non-empty sequence, got an empty one")
+    return float(v.mean()), float(v.std(ddof=1) / np.sqrt(v.size)) if v.size > 1 else 0.0
