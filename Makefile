@@ -23,8 +23,9 @@ $(STAMP): requirements.txt pyproject.toml
 	$(BIN)/python -m pip install --quiet --no-deps --no-build-isolation -e .
 	touch $(STAMP)
 
+# (as root, e.g. in a container, JupyterLab needs --allow-root)
 lab: $(STAMP)
-	$(BIN)/jupyter lab --notebook-dir=notebooks $(LAB_ARGS)
+	$(BIN)/jupyter lab --notebook-dir=notebooks $(if $(filter 0,$(shell id -u)),--allow-root) $(LAB_ARGS)
 
 # Debian packages the tests need: chromium (tests/test_browser.py drives /usr/bin/chromium) and
 # libosmesa6 (MuJoCo's off-screen rendering). Installed with apt-get when missing, as root or with sudo.
