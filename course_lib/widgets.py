@@ -108,7 +108,7 @@ def toy_directions(alpha: float = 0.25, steps: int = 1, reptile_steps: int = 5, 
         points["MAML optimum θ*(α)" + ("" if inside else " (off the plot)")] = optimum
     plots.plot_directions_2d(
         right, gx, gy, toy.meta_objective_grid(tasks, alpha, steps, gx, gy), theta_np, directions,
-        points=points, title=f"meta-objective L_q(θ_k(θ)) and the three directions at θ",
+        points=points, title="meta-objective L_q(θ_k(θ)) and the three directions at θ",
         value_label="meta-objective L_q(θ_k)")
     for ax in (left, right):
         ax.set_xlim(*TOY_EXTENT)

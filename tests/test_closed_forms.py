@@ -4,7 +4,6 @@ Per task i:  support  L_s^i(θ) = ½ θᵀA_iθ − b_iᵀθ,   query  L_q^i(θ)
 with A_i, B_i symmetric positive definite. Then ∇L_s^i = A_iθ − b_i, ∇²L_s^i = A_i, and a k-step
 inner loop θ_{j+1} = θ_j − α(A_iθ_j − b_i) has Jacobian ∂θ_k/∂θ = (I − αA_i)^k.
 """
-import numpy as np
 import pytest
 import torch
 

@@ -1,5 +1,4 @@
 """The multi-core MuJoCo sampler: shapes, seeding, the policy inside the workers is the library's policy."""
-import numpy as np
 import pytest
 import torch
 

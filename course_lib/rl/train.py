@@ -10,7 +10,7 @@ post-update episodes. Checkpoints hold θ, the optimizer, the RNG states and the
 from __future__ import annotations
 
 import time
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
