@@ -114,30 +114,56 @@ class _TaskMixin:
         return obs, reward, terminated, truncated, info | {"task": self.current_task}
 
 
-class HalfCheetahVel(_TaskMixin, HalfCheetahEnv):
+class _Cheetah(_TaskMixin, HalfCheetahEnv):
+    """HalfCheetah with a task reward r = forward(task, v_x) − 0.05‖a‖²."""
+
+    def __init__(self, task=None, **kwargs):
+        super().__init__(ctrl_cost_weight=CHEETAH_CTRL_COST, **kwargs)
+        self._init_task(task)
+
+    @staticmethod
+    def forward(task, x_velocity):
+        raise NotImplementedError
+
+    def _get_rew(self, x_velocity: float, action):
+        forward = self.forward(self.current_task, x_velocity)
+        ctrl = self.control_cost(action)
+        return forward - ctrl, {"reward_forward": forward, "reward_ctrl": -ctrl}
+
+    @staticmethod
+    def step_many(envs: list, actions: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """`step` for many cheetahs at once, without gymnasium's per-step Python (for the sampler).
+
+        The same physics calls and formulas as `step` (tested equal); returns obs [n, 17], rewards [n],
+        terminated [n] (always False). Derived force quantities (mj_rnePostConstraint) are skipped:
+        HalfCheetah's observation and reward do not use them.
+        """
+        x_before = np.array([env.data.qpos[0] for env in envs])
+        for env, action in zip(envs, actions):
+            env.data.ctrl[:] = action
+            mujoco.mj_step(env.model, env.data, nstep=env.frame_skip)
+        qpos = np.stack([env.data.qpos for env in envs])
+        qvel = np.stack([env.data.qvel for env in envs])
+        x_velocity = (qpos[:, 0] - x_before) / envs[0].dt
+        tasks = np.array([env.current_task for env in envs])
+        rewards = type(envs[0]).forward(tasks, x_velocity) - CHEETAH_CTRL_COST * np.sum(np.square(actions), axis=-1)
+        return np.concatenate([qpos[:, 1:], qvel], axis=1), rewards, np.zeros(len(envs), bool)
+
+
+class HalfCheetahVel(_Cheetah):
     distribution = VelocityGoals(0.0, 2.0)
 
-    def __init__(self, task=None, **kwargs):
-        super().__init__(ctrl_cost_weight=CHEETAH_CTRL_COST, **kwargs)
-        self._init_task(task)
-
-    def _get_rew(self, x_velocity: float, action):
-        forward = -abs(x_velocity - self.current_task)
-        ctrl = self.control_cost(action)
-        return forward - ctrl, {"reward_forward": forward, "reward_ctrl": -ctrl}
+    @staticmethod
+    def forward(task, x_velocity):
+        return -np.abs(x_velocity - task)
 
 
-class HalfCheetahDir(_TaskMixin, HalfCheetahEnv):
+class HalfCheetahDir(_Cheetah):
     distribution = Directions()
 
-    def __init__(self, task=None, **kwargs):
-        super().__init__(ctrl_cost_weight=CHEETAH_CTRL_COST, **kwargs)
-        self._init_task(task)
-
-    def _get_rew(self, x_velocity: float, action):
-        forward = self.current_task * x_velocity
-        ctrl = self.control_cost(action)
-        return forward - ctrl, {"reward_forward": forward, "reward_ctrl": -ctrl}
+    @staticmethod
+    def forward(task, x_velocity):
+        return task * x_velocity
 
 
 class _AntTask(_TaskMixin, AntEnv):
