@@ -1,6 +1,6 @@
 """Meta-RL training: MAML-TRPO (and FOMAML, CAVIA, Reptile, baselines) on batched task environments.
 
-    python -m course_lib train navigation2d --algo maml --iterations 100 --seed 0
+    python -m course_lib train navigation2d --algo maml --iterations 70 --seed 0   # the shipped checkpoint
 
 One iteration (MAML paper, Algorithm 3): sample T tasks; roll out N episodes per task with θ;
 adapt θ'_i = θ − α ∇L_i^REINFORCE(θ) (cheaply, no graph); roll out N episodes with θ'_i; then the
@@ -18,15 +18,15 @@ import torch
 
 from ..checkpoints import load_checkpoint, save_checkpoint
 from ..functional import Params, batched, detached, parameters_of
+from ..inner import inner_update
 from ..meta import CONTEXT, adapt, adapt_context
 from ..models import GaussianPolicy
 from ..train import TrainingDiverged, write_history
 from ..validation import check_alpha, check_int, check_range
+from .curvature import meta_kl_curvature
 from .envs import ENVS, make_batched_env
 from .episodes import sample_episodes
-from ..inner import inner_update
 from .losses import reinforce_loss
-from .curvature import meta_kl_curvature
 from .tasks import PolicyTaskBatch, SamplingPolicy, with_advantages
 from .trpo import trpo_step
 
