@@ -3,6 +3,7 @@
     python -m course_lib train sinusoid --algo maml|fomaml|reptile|cavia|metasgd|pretrain|oracle|random
     python -m course_lib train navigation2d --algo maml|fomaml|cavia|reptile|pretrain|oracle|random
     python -m course_lib train point_velocity --algo ...
+    python -m course_lib train halfcheetah_dir|halfcheetah_vel|ant_vel|ant_dir --algo maml|fomaml|pretrain|oracle|random
     python -m course_lib doctor        installed versions vs requirements.txt, and a seeded fingerprint
 
 Every run shows a progress bar, writes an atomic checkpoint (and a CSV of metrics beside it) every
@@ -14,7 +15,7 @@ import argparse
 import sys
 from pathlib import Path
 
-RL_PROBLEMS = ("navigation2d", "point_velocity")
+RL_PROBLEMS = ("navigation2d", "point_velocity", "halfcheetah_vel", "halfcheetah_dir", "ant_vel", "ant_dir")
 
 
 def main(argv=None) -> int:

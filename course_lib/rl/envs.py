@@ -13,16 +13,27 @@ from ..tasks.velocity import MAX_FORCE, BatchedPointVelocity1D, VelocityDistribu
 @dataclass(frozen=True)
 class EnvSpec:
     distribution: object
-    batched: type
+    batched: type | None  # a torch env stepping tasks × episodes; None: MuJoCo, sampled in worker processes
     obs_dim: int
     act_dim: int
     task_dim: int
     max_action: float   # the env clips actions to ±max_action
+    mujoco: str | None = None   # the course_lib.tasks.locomotion class name
+
+
+def _locomotion(name: str, obs_dim: int, act_dim: int) -> EnvSpec:
+    from ..tasks.locomotion import LOCOMOTION_ENVS
+    return EnvSpec(LOCOMOTION_ENVS[name].distribution, None, obs_dim, act_dim, 1, 1.0, name)
 
 
 ENVS = {
     "navigation2d": EnvSpec(NavigationDistribution(), BatchedNavigation2D, 2, 2, 2, MAX_SPEED),
     "point_velocity": EnvSpec(VelocityDistribution(), BatchedPointVelocity1D, 1, 1, 1, MAX_FORCE),
+    # MuJoCo (MAML paper §5.3), the names of ../reference/maml_paper_rl_returns.json
+    "halfcheetah_vel": _locomotion("HalfCheetahVel", 17, 6),
+    "halfcheetah_dir": _locomotion("HalfCheetahDir", 17, 6),
+    "ant_vel": _locomotion("AntVel", 105, 8),
+    "ant_dir": _locomotion("AntDir", 105, 8),
 }
 
 
@@ -68,6 +79,10 @@ def make_batched_env(name: str, tasks: np.ndarray, n_episodes: int, oracle: bool
     """T tasks × `n_episodes` episodes of environment `name`, stepped at once (see NormalizedActions)."""
     if name not in ENVS:
         raise ValueError(f"env must be one of {tuple(ENVS)}, got {name!r}")
+    spec = ENVS[name]
+    if spec.mujoco is not None:
+        from .mujoco_sampler import MujocoTaskBatch
+        return MujocoTaskBatch(spec.mujoco, tasks, n_episodes, oracle, spec.max_action if normalize_actions else None)
     tasks = torch.as_tensor(np.asarray(tasks), dtype=torch.float32)
     env = ENVS[name].batched(tasks, n_episodes)
     if normalize_actions:

@@ -36,7 +36,11 @@ def action_distribution(policy, params: Params, obs: torch.Tensor):
 
 @torch.no_grad()
 def sample_episodes(policy, params: Params, env, generator: torch.Generator | None = None) -> Episodes:
-    """Roll out π_θi in every task of the batched `env` at once (no Python loop over tasks/episodes)."""
+    """Roll out π_θi in every task of the batched `env` at once (no Python loop over tasks/episodes).
+
+    Envs that sample themselves (MuJoCo: `MujocoTaskBatch.rollout`, in worker processes) are asked to."""
+    if hasattr(env, "rollout"):
+        return env.rollout(policy, params, generator)
     obs = env.reset()
     T, N = obs.shape[:2]
     H = env.horizon

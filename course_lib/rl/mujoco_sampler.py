@@ -8,6 +8,7 @@ action and one observation through a pipe per env and step (bench/mujoco_speed.p
 """
 from __future__ import annotations
 
+import atexit
 import multiprocessing as mp
 import os
 import warnings
@@ -47,17 +48,20 @@ def _worker(conn, env_name: str) -> None:
         message = conn.recv()
         if message is None:
             break
-        layers, log_std, tasks, n_episodes, horizon, seed, worker = message
+        layers, log_std, tasks, n_episodes, horizon, seed, worker, oracle, max_action = message
         T, N = len(tasks), n_episodes
         while len(envs) < T * N:
             envs.append(LOCOMOTION_ENVS[env_name]())
         rng = np.random.default_rng([seed, worker])           # action noise: per worker
-        obs = np.empty((T, N, envs[0].observation_space.shape[0]))
+        obs_dim = envs[0].observation_space.shape[0]
+        obs = np.empty((T, N, obs_dim + (1 if oracle else 0)))
+        if oracle:                                             # the oracle also sees its task
+            obs[:, :, obs_dim] = np.asarray(tasks)[:, None]
         for i in range(T):
             for j in range(N):
                 env = envs[i * N + j]
                 env.set_task(tasks[i])
-                obs[i, j] = env.reset(seed=seed * 10_007 + j)[0]  # episode j starts alike in every task
+                obs[i, j, :obs_dim] = env.reset(seed=seed * 10_007 + j)[0]  # episode j starts alike in every task
         act_dim = envs[0].action_space.shape[0]
         out_obs = np.zeros((T, N, horizon, obs.shape[-1]), np.float32)
         out_act = np.zeros((T, N, horizon, act_dim), np.float32)
@@ -69,16 +73,18 @@ def _worker(conn, env_name: str) -> None:
         for t in range(horizon):
             actions = mlp_mean(layers, obs) + std * rng.standard_normal((T, N, act_dim))
             out_obs[:, :, t], out_act[:, :, t], mask[:, :, t] = obs, actions, alive
+            if max_action is not None:   # rllab's normalize: the env gets the action clipped to its bounds
+                actions = max_action * np.clip(actions, -1.0, 1.0)
             if fast:   # HalfCheetah: all envs at once, no gymnasium Python per step
                 o, r, terminated = fast(envs[:T * N], actions.reshape(T * N, act_dim))
-                obs[:], rewards[:, :, t] = o.reshape(T, N, -1), r.reshape(T, N)
+                obs[:, :, :obs_dim], rewards[:, :, t] = o.reshape(T, N, -1), r.reshape(T, N)
                 alive &= ~terminated.reshape(T, N)
                 continue
             for i in range(T):
                 for j in range(N):
                     if alive[i, j]:
                         o, r, terminated, _, _ = envs[i * N + j].step(actions[i, j])
-                        obs[i, j], rewards[i, j, t] = o, r
+                        obs[i, j, :obs_dim], rewards[i, j, t] = o, r
                         alive[i, j] = not terminated
             if not alive.any():
                 break
@@ -106,10 +112,13 @@ class MujocoSampler:
             self._conns.append(parent)
             self._procs.append(proc)
 
-    def sample(self, params: dict, tasks, n_episodes: int, seed: int = 0) -> Episodes:
+    def sample(self, params: dict, tasks, n_episodes: int, seed: int = 0, oracle: bool = False,
+               max_action: float | None = None) -> Episodes:
         """Episodes for task-batched `params` (a GaussianPolicy's, leading dim T) on `tasks` [T].
 
         Episode j of every task starts from the same seeded initial state (common random numbers).
+        `oracle`: the task is appended to every observation. `max_action`: the policy acts in [−1, 1]
+        and the env receives max_action · clip(a, −1, 1) (the stored actions stay unclipped).
         """
         check_int(seed, "seed", 0)
         tasks = np.asarray(tasks, dtype=np.float64).reshape(-1)
@@ -118,7 +127,7 @@ class MujocoSampler:
         shares = [s for s in np.array_split(np.arange(len(tasks)), self.workers) if len(s)]
         for k, idx in enumerate(shares):
             self._conns[k].send(([(w[idx], b[idx]) for w, b in layers], log_std[idx], tasks[idx], n_episodes,
-                                 self.horizon, seed, k))
+                                 self.horizon, seed, k, oracle, max_action))
         parts = [self._conns[k].recv() for k in range(len(shares))]
         obs, actions, rewards, mask = (torch.from_numpy(np.concatenate([p[i] for p in parts])) for i in range(4))
         return Episodes(obs, actions, rewards, mask)
@@ -137,3 +146,33 @@ class MujocoSampler:
 
     def __exit__(self, *exc):
         self.close()
+
+
+_POOLS: dict[tuple[str, int], MujocoSampler] = {}
+
+
+def shared_sampler(env_name: str, horizon: int = 200) -> MujocoSampler:
+    """One worker pool per (env, horizon) for the whole process, closed at exit."""
+    key = (env_name, horizon)
+    if key not in _POOLS:
+        if not _POOLS:
+            atexit.register(lambda: [pool.close() for pool in _POOLS.values()])
+        _POOLS[key] = MujocoSampler(env_name, horizon=horizon)
+    return _POOLS[key]
+
+
+class MujocoTaskBatch:
+    """T MuJoCo tasks × N episodes, as `make_batched_env` returns them: `rollout(policy, params, generator)`
+    samples all of them at once in the shared worker pool (the torch envs are stepped by `sample_episodes`)."""
+
+    def __init__(self, env_name: str, tasks, n_episodes: int, oracle: bool = False,
+                 max_action: float | None = 1.0, horizon: int = 200):
+        check_int(n_episodes, "n_episodes", 1)
+        self.env_name, self.n_episodes, self.oracle, self.max_action = env_name, n_episodes, oracle, max_action
+        self.tasks = np.asarray(tasks, dtype=np.float64).reshape(-1)
+        self.n_tasks, self.horizon = len(self.tasks), horizon
+
+    def rollout(self, policy, params: dict, generator: torch.Generator | None = None) -> Episodes:
+        seed = int(torch.randint(2**31 - 1, (1,), generator=generator))
+        return shared_sampler(self.env_name, self.horizon).sample(params, self.tasks, self.n_episodes, seed,
+                                                                   self.oracle, self.max_action)

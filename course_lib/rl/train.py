@@ -81,6 +81,8 @@ class RLConfig:
             raise ValueError("context_dim must be an integer in [1, inf) for algo='cavia'")
         if self.hvp not in ("chain_rule", "exact", "finite_difference"):
             raise ValueError(f"hvp must be one of ('chain_rule', 'exact', 'finite_difference'), got {self.hvp!r}")
+        if self.algo == "cavia" and ENVS[self.env].mujoco is not None:
+            raise ValueError(f"algo 'cavia' is available for navigation2d and point_velocity, not for {self.env!r}")
         if self.algo == "reptile" and self.meta_optimizer != "adam":
             raise ValueError("meta_optimizer must be 'adam' for algo='reptile' (θ − φ is not a loss gradient)")
 
@@ -94,8 +96,13 @@ DEFAULTS: dict[str, dict] = {
 }
 
 
+# MuJoCo locomotion (MAML paper §5.3): meta-batch 40 tasks, 20 rollouts per step, H = 200.
+ENV_DEFAULTS: dict[str, dict] = {name: dict(meta_batch=40, episodes=20)
+                                 for name in ("halfcheetah_vel", "halfcheetah_dir", "ant_vel", "ant_dir")}
+
+
 def default_rl_config(env: str = "navigation2d", algo: str = "maml", **overrides) -> RLConfig:
-    return RLConfig(env=env, algo=algo, **{**DEFAULTS.get(algo, {}), **overrides})
+    return RLConfig(env=env, algo=algo, **{**ENV_DEFAULTS.get(env, {}), **DEFAULTS.get(algo, {}), **overrides})
 
 
 def build_policy(config: RLConfig) -> GaussianPolicy:
