@@ -28,20 +28,35 @@ LABELS = {
     "maml": "MAML", "fomaml": "first-order MAML", "reptile": "Reptile", "cavia": "CAVIA",
     "metasgd": "Meta-SGD", "pretrain": "pretrained (multi-task)", "oracle": "oracle", "random": "random init",
 }
+# Lines that are not a method (a task, a live run, a reference) never borrow a method's colour.
+OTHER_COLORS = ("#e377c2", "#17becf", "#e7ba52", "#393b79", "#7b4173", "#637939")
+# Settings of one hyperparameter (α values, meta-batch sizes, …) are shades of one colormap, dark to
+# light in the order given, so that they cannot be mistaken for methods either.
+SETTINGS_CMAP = "viridis"
+
 X_LABEL = "input x (dimensionless, x ∈ [−5, 5])"
 Y_LABEL = "output y = A sin(x − φ)"
 STEPS_LABEL = "inner gradient steps on the K support points"
 MSE_LABEL = "query MSE (units of y²)"
+ITERATION_LABEL = "meta-training iteration"
 
 
 def color_for(name: str, index: int = 0):
-    """The method's colour if `name` starts with a known method key, else the index-th tab10 colour."""
+    """The method's colour if `name` starts with a known method key, else the index-th of OTHER_COLORS.
+
+    "MAML, live run" → MAML's colour; "live run" → a colour that no method uses.
+    """
     words = str(name).lower().replace(",", " ").split()
     key = words[0] if words else ""
     for method, color in COLORS.items():
         if key and key in (method, LABELS.get(method, method).lower().split()[0]):
             return color
-    return plt.get_cmap("tab10")(index % 10)
+    return OTHER_COLORS[index % len(OTHER_COLORS)]
+
+
+def setting_colors(n: int) -> list:
+    """n colours for n settings of one hyperparameter (e.g. five values of α): viridis, dark to light."""
+    return [tuple(c) for c in plt.get_cmap(SETTINGS_CMAP)(np.linspace(0.0, 0.85, n))]
 
 
 def label_for(name: str) -> str:
@@ -97,7 +112,7 @@ def plot_tasks(ax, x, ys: Mapping[str, object] | np.ndarray, title: str | None =
     rows = ys.values() if isinstance(ys, Mapping) else _np(ys)
     labels = list(ys.keys()) if isinstance(ys, Mapping) else [None] * len(rows)
     for i, (label, y) in enumerate(zip(labels, rows)):
-        ax.plot(x[order], _np(y).ravel()[order], lw=1.0, alpha=0.7, color=plt.get_cmap("tab10")(i % 10),
+        ax.plot(x[order], _np(y).ravel()[order], lw=1.0, alpha=0.7, color=OTHER_COLORS[i % len(OTHER_COLORS)],
                 label=label)
     if mean is not None:
         ax.plot(x[order], _np(mean).ravel()[order], color="black", lw=2.5, label="mean over the task family")
@@ -147,12 +162,19 @@ def plot_adaptation_curve(ax, steps, results: Mapping[str, object], title: str |
     return ax
 
 
-def plot_training_history(ax, histories: Mapping[str, list], key: str = "val_loss", title: str | None = None):
-    """A checkpoint's `history` (list of dicts with 'iteration' and `key`) per run."""
+def plot_training_history(ax, histories: Mapping[str, list], key: str = "val_loss", title: str | None = None,
+                          styles: Mapping[str, dict] | None = None):
+    """A checkpoint's `history` (list of dicts with 'iteration' and `key`) per run.
+
+    Names starting with a method key get that method's colour ("MAML, live run" is drawn in MAML's
+    colour); `styles` overrides line keywords per name (e.g. a dashed line for a second run).
+    """
     for i, (name, history) in enumerate(histories.items()):
         its = [h["iteration"] for h in history]
-        ax.plot(its, [h[key] for h in history], marker="o", ms=3, color=color_for(name, i), label=label_for(name))
-    ax.set_xlabel("meta-training iteration")
+        style = dict(marker="o", ms=3, color=color_for(name, i))
+        style.update((styles or {}).get(name, {}))
+        ax.plot(its, [h[key] for h in history], label=label_for(name), **style)
+    ax.set_xlabel(ITERATION_LABEL)
     ax.set_ylabel("validation " + MSE_LABEL if key == "val_loss" else key)
     if title:
         ax.set_title(title)
@@ -246,6 +268,7 @@ def _decorate_2d(ax, title, extra_handles=()):
     return ax
 
 
-__all__ = ["COLORS", "LABELS", "FIGSIZE", "color_for", "label_for", "new_figure", "plot_sinusoid_fit",
+__all__ = ["COLORS", "LABELS", "OTHER_COLORS", "FIGSIZE", "ITERATION_LABEL", "MSE_LABEL", "STEPS_LABEL",
+           "color_for", "setting_colors", "label_for", "new_figure", "plot_sinusoid_fit",
            "plot_tasks", "plot_adaptation_curve", "plot_training_history", "plot_contours_2d",
            "plot_directions_2d"]

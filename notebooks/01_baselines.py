@@ -29,8 +29,9 @@
 #
 # **Prerequisites.** Gradient descent and mean squared error; PyTorch tensors. No meta-learning yet.
 #
-# **Run time.** About 30–60 s on a 2-core CPU (a 2 000-iteration training run takes ~10 s; the rest
-# loads shipped checkpoints).
+# **Run time.** 15–50 s on a 2-core CPU (measured: 17–19 s with two training runs sharing the
+# machine; about 50 s on a busier day). The live 2 000-iteration training run takes 2–20 s; the rest
+# loads shipped checkpoints.
 #
 # The library is `course_lib`; everything below imports from it, so the code you see here is the
 # same code the exercises and the grader use.
@@ -313,8 +314,14 @@ workdir.cleanup()   # remove this notebook's temporary checkpoints
 # 5. What does the oracle know that the others do not, and why is it a *lower* bound rather than a
 #    target for the meta-learners?
 #
-# **Exercise.** The matching exercise in `exercises/` (topic: *baselines — fine-tuning and multi-task
-# pretraining*) asks you to implement the fine-tuning loop with `inner_update` yourself and reproduce
-# the table above for K = 10.
+# **Exercise.** There is no graded exercise on the baselines alone. The closest is Exercise 1.1 in
+# `exercises/ex01_meta_gradients.ipynb` (worked solution: `solutions/ex01_meta_gradients.ipynb`): the
+# functional inner update θ′ = θ − α∇L(θ) — one fine-tuning step, which section 3 repeats 50 times.
+# Do it after notebook 02, because the rest of that file is about the meta-gradient.
 #
-# **Next:** notebook 02 derives the gradient of MAML's objective — the meta-gradient.
+# **Try it yourself (ungraded).** Repeat the benchmark for K = 10:
+# `sinusoid_benchmark({"maml": shipped("sinusoid_maml"), "pretrain": shipped("sinusoid_pretrain")}, n_tasks=600, k=10, report_steps=(1, 5, 10))`.
+# Which model gains most from the five extra points, and why?
+#
+# **Next:** notebook 02 · *The meta-gradient: differentiating through an inner step* — the gradient of
+# MAML's objective.

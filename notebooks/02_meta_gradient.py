@@ -31,7 +31,8 @@
 # **Prerequisites.** Notebook 01 (the sinusoid tasks and why plain pretraining does not adapt);
 # the chain rule for vector functions (Jacobians); `torch.autograd.grad`.
 #
-# **Run time.** About 15–30 s on a 2-core CPU.
+# **Run time.** 10–25 s on a 2-core CPU (measured: 10–11 s with two training runs sharing the
+# machine).
 
 # %%
 # %matplotlib inline
@@ -244,7 +245,8 @@ for a in (0.001, 0.01, 0.05):
 # well below 1: at a MAML solution the support loss is strongly curved — the initialisation is
 # *deliberately* sensitive, so that one small step changes the predictions a lot — and the Hessian term
 # is not small for any single meta-batch. Whether that matters for the *trained model* is a different
-# question (the paper found FOMAML nearly as good on these tasks); notebook 05 measures it.
+# question (the paper found FOMAML nearly as good on these tasks): notebook 03 measures it on sinusoids,
+# notebook 05 in meta-RL.
 #
 # ## 6. Seeing the directions: a 2-D quadratic toy
 #
@@ -329,8 +331,17 @@ toy_directions_widget(alpha=0.25)
 #    FOMAML do there?
 # 6. Reptile with $k = 1$: what is its direction, and which baseline from notebook 01 does it reduce to?
 #
-# **Exercise.** The matching exercise in `exercises/` (topic: *the meta-gradient — Hessian-vector
-# products and finite-difference checks*) asks you to write the $k$-step meta-gradient with explicit
-# Hessian-vector products and to test it against `meta_gradient` and finite differences.
+# **Exercises.** `exercises/ex01_meta_gradients.ipynb` (worked solutions:
+# `solutions/ex01_meta_gradients.ipynb`):
+# * Exercise 1.1 — the functional inner update, with the graph (second order) and without (first order);
+# * Exercise 1.2 — the second-order MAML meta-gradient $(I - \alpha\nabla^2\mathcal L_s)\nabla\mathcal L_q(\theta')$ by
+#   double backprop;
+# * Exercise 1.3 — the first-order approximation, and how far it is from Exercise 1.2's gradient;
+# * Exercise 1.4 — Reptile's update (Exercise 1.5, CAVIA, belongs with notebook 07).
 #
-# **Next:** notebook 03 meta-trains MAML on the sinusoid tasks with this gradient.
+# **Try it yourself (ungraded).** Write the $k$-step meta-gradient with explicit Hessian-vector
+# products (section 4's recipe, with `jvp(grad(L_s), …)` instead of the full Hessian) and check it
+# against `meta_gradient(…, steps=k)` and against finite differences for $k = 3$.
+#
+# **Next:** notebook 03 · *MAML on sinusoids: meta-training, fast adaptation, and the paper's numbers* —
+# meta-training with this gradient.

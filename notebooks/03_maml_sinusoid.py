@@ -31,8 +31,9 @@
 # **Prerequisites.** Notebook 01 (the sinusoid tasks, the K-shot protocol, the baselines) and notebook 02
 # (the meta-gradient $(I - \alpha \nabla^2 \mathcal L)\nabla \mathcal L(\theta')$).
 #
-# **Run time.** About 30–60 s on a 2-core CPU, up to about a minute and a half when the machine is busy
-# (a 1 500-iteration meta-training run takes 5–20 s; the rest loads the shipped checkpoints).
+# **Run time.** 15–60 s on a 2-core CPU (measured: 17–23 s with two training runs sharing the
+# machine; about 55 s on a busier day). The short meta-training runs take 5–30 s; the rest loads the
+# shipped checkpoints.
 
 # %%
 # %matplotlib inline
@@ -41,11 +42,12 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from tqdm.auto import tqdm
 
 from course_lib import MLP, batched, inner_update, parameters_of
 from course_lib.checkpoints import load_checkpoint, shipped
 from course_lib.evaluate import PAPER_SINUSOID, adaptation_curve, adapted_params, sinusoid_benchmark
-from course_lib.plots import label_for, new_figure, plot_adaptation_curve, plot_training_history
+from course_lib.plots import COLORS, label_for, new_figure, plot_adaptation_curve, plot_training_history
 from course_lib.tasks.sinusoid import RegressionBatch, SinusoidDistribution
 from course_lib.train import default_config, load_trained, train_sinusoid
 from course_lib.widgets import sinusoid_adaptation, sinusoid_widget
@@ -98,16 +100,17 @@ print(default_config("maml"))
 # Here is the whole loop, written out with the library's two building blocks: `inner_update` (the
 # inner step; second order, so the graph is kept) and a task batch whose `support_loss` / `query_loss`
 # return one loss per task. `batched(θ, 25)` gives every task its own *view* of θ, so one backward
-# pass adapts all 25 tasks, and the meta-gradient flows back to the single θ.
+# pass adapts all 25 tasks, and the meta-gradient flows back to the single θ. (`tqdm` only draws the
+# progress bar.)
 
 # %%
-# NBVAL_CHECK_OUTPUT
+# NBVAL_IGNORE_OUTPUT
 torch.manual_seed(0)
 model = MLP(1, 1, hidden=(40, 40))
 theta = parameters_of(model)                                      # {name: leaf tensor}
 meta_optimizer = torch.optim.Adam(theta.values(), lr=1e-3)        # β = 10⁻³
 rng = np.random.default_rng(0)
-for iteration in range(200):
+for iteration in tqdm(range(200), desc="MAML in ten lines"):
     tasks = SinusoidDistribution().sample_batch(25, 10, 10, rng, model)       # 1. 25 tasks, K = 10 + 10
     adapted = inner_update(batched(theta, 25), lambda p: tasks.support_loss(p).sum(),
                            alpha=0.01, steps=1)                                 # 2. θ'_i, graph kept
@@ -117,7 +120,10 @@ for iteration in range(200):
     meta_optimizer.step()
 
 # The library's training loop does exactly this (plus validation, checkpoints and a progress bar):
-library = train_sinusoid(default_config("maml", iterations=200), progress=False)
+library = train_sinusoid(default_config("maml", iterations=200), progress=True)
+
+# %%
+# NBVAL_CHECK_OUTPUT
 print("hand-written loop == train_sinusoid after 200 iterations:",
       all(torch.equal(theta[k].detach(), library["theta"][k]) for k in theta))
 
@@ -169,7 +175,8 @@ print("shipped run, at the end:", round(shipped_maml["history"][-1]["val_loss"],
 
 # %%
 fig, ax = new_figure()
-plot_training_history(ax, {"maml": shipped_maml["history"], "live run (1 500 it)": live["history"]},
+plot_training_history(ax, {"MAML, shipped run": shipped_maml["history"], "MAML, live run (1 500 it)": live["history"]},
+                      styles={"MAML, live run (1 500 it)": dict(ls="--", marker="s", ms=5, color="#aec7e8")},
                       title="MAML meta-training: validation MSE after one inner step")
 ax.set_xscale("log")
 ax.set_ylim(bottom=0);
@@ -275,7 +282,7 @@ plot_adaptation_curve(left, np.arange(STEPS + 1), finite, log_y=True, title="all
 meta_learners = {k: v for k, v in finite.items() if k not in ("pretrain", "random")}
 plot_adaptation_curve(right, np.arange(STEPS + 1), meta_learners, title="the meta-learners, zoomed in")
 for ax in (left, right):
-    ax.axhline(oracle_loss, color="#7f7f7f", ls=":", label="oracle")
+    ax.axhline(oracle_loss, color=COLORS["oracle"], ls=":", label="oracle (told the task, no adaptation)")
     ax.legend(fontsize=7)
 right.set_ylim(0, 1.5);
 
@@ -392,7 +399,8 @@ workdir.cleanup()   # remove this notebook's temporary checkpoints
 # 6. The validation losses of the live run and the shipped run are directly comparable. Why? (Hint: what
 #    decides the validation tasks?)
 #
-# **Exercises.** In `exercises/ex01_meta_gradients.ipynb`, by topic:
+# **Exercises.** `exercises/ex01_meta_gradients.ipynb` (worked solutions:
+# `solutions/ex01_meta_gradients.ipynb`), by topic:
 # * *the inner update* — Exercise 1.1 writes the functional inner step (first and second order) that
 #   the ten-line loop calls;
 # * *the MAML meta-gradient* — Exercise 1.2 computes $(I - \alpha\nabla^2\mathcal L_s)\nabla\mathcal L_q(\theta')$
@@ -401,8 +409,8 @@ workdir.cleanup()   # remove this notebook's temporary checkpoints
 # * *why MAML's initialisation is easy to fine-tune* — the written Exercise 1.6; section 4's
 #   "one-step move" numbers are evidence for it.
 #
-# To try yourself: turn the ten-line loop into first-order MAML (`first_order=True` in `inner_update`),
-# train both for 1 500 iterations, and compare time per iteration and validation loss.
+# **Try it yourself (ungraded).** Turn the ten-line loop into first-order MAML (`first_order=True` in
+# `inner_update`), train both for 1 500 iterations, and compare time per iteration and validation loss.
 #
-# **Next:** notebook 04 takes MAML to reinforcement learning: a 2-D navigation task, where the inner step
-# is a policy-gradient step.
+# **Next:** notebook 04 · *Meta-RL: MAML on 2-D navigation* — MAML for reinforcement learning, where the
+# inner step is a policy-gradient step.

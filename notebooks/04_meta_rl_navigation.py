@@ -29,10 +29,11 @@
 #    pretrained, random-init and oracle baselines — beside the paper's numbers.
 #
 # **Prerequisites.** Notebook 03 (MAML on sinusoids, the inner step and the meta-gradient); a first
-# look at policy gradients helps (Exercises 2 practise each building block).
+# look at policy gradients helps (`exercises/ex02_meta_rl.ipynb` practises each building block).
 #
-# **Run time.** About 1½–2 minutes on a 2-core CPU. Most of it is the reproduction table (section 5:
-# 7 policies × 4 steps × 40 tasks × 40 episodes ≈ 1 minute); the live training run takes ~15 s.
+# **Run time.** 30–80 s on a 2-core CPU (measured: 28–37 s with two training runs sharing the
+# machine; about 80 s on a busier day). Most of it is the reproduction table (section 5: 7 policies ×
+# 4 steps × 40 tasks × 40 episodes, 15–30 s); the live training run takes 4–15 s.
 
 # %%
 # %matplotlib inline
@@ -233,9 +234,9 @@ print("moved away from θ_old, the two differ (relative difference > 1e-3):",
 # NBVAL_IGNORE_OUTPUT
 for label, hvp in (("double backprop", double_backprop), ("chain rule", chain_rule)):
     start = time.perf_counter()
-    for _ in range(10):
+    for _ in range(3):
         hvp(v)
-    print(f"{label:>16}: {1e3 * (time.perf_counter() - start) / 10:.0f} ms per Hessian-vector product")
+    print(f"{label:>16}: {1e3 * (time.perf_counter() - start) / 3:.0f} ms per Hessian-vector product")
 
 # %% [markdown]
 # TRPO's conjugate gradient then solves $Hx = -g$ with ten of these products (plus a small damping
@@ -297,7 +298,7 @@ navigation_widget(models=("maml", "pretrain"), goal_x=0.35, goal_y=-0.25, alpha=
 # adapted. The last column is the paper's means over its own 40 tasks (`reference_returns`, from the
 # authors' data; their "pretrained" curve is unconfirmed — see `course_lib/reference/README.md`).
 #
-# It takes about a minute: 7 policies × 4 steps × 1 600 episodes of 100 steps.
+# It takes 15–30 s: 7 policies × 4 steps × 1 600 episodes of 100 steps.
 
 # %%
 # NBVAL_CHECK_OUTPUT
@@ -347,11 +348,13 @@ for h in live["history"]:
 # %% [markdown]
 # Every iteration the return after the inner step is higher than before it (the inner step helps even
 # from a random policy), and TRPO's step stays within the KL radius δ = 0.01. The shipped checkpoint is
-# the full configuration (20 goals × 20 episodes, 2×100 policy, α = 0.1, δ = 0.01) run for up to 500
-# iterations. To reproduce it, and each baseline:
+# the full configuration (20 goals × 20 episodes, 2×100 policy, α = 0.1, δ = 0.01), stopped at iteration
+# 70 of a 300-iteration run, chosen on 40 *validation* goals: there its two-step return was −5.2, against
+# −11.2 at iteration 300 — longer training shrank the policy's σ and the second step began to overshoot
+# (README, meta-RL section). To reproduce it, and each baseline:
 #
 # ```bash
-# python -m course_lib train navigation2d --algo maml     # also: fomaml, cavia, reptile, pretrain, oracle, random
+# python -m course_lib train navigation2d --algo maml --iterations 70   # also: fomaml, cavia, reptile, pretrain, oracle, random
 # ```
 #
 # Its training curve — the mean return of the pre- and post-update episodes of each meta-batch (the
@@ -394,11 +397,14 @@ plot_training_returns(ax, {"maml": shipped_maml["history"]},
 #    the same $\theta'_i$? The same gradient?
 # 6. Why does the table report steps 2 and 3 although MAML was meta-trained with one step?
 #
-# **Exercises.** The matching exercises are on the topic *meta-RL building blocks* (Exercises 2:
-# returns, GAE, REINFORCE with a baseline, one-step adaptation, conjugate gradient). The practice run of
-# the curriculum: meta-train first-order MAML on 2-D navigation for 200 iterations
-# (`python -m course_lib train navigation2d --algo fomaml --iterations 200`) and plot the held-out return
-# after one step.
+# **Exercises.** `exercises/ex02_meta_rl.ipynb` (worked solutions: `solutions/ex02_meta_rl.ipynb`)
+# practises the building blocks of this notebook: discounted returns (2.1), GAE (2.2), the REINFORCE
+# loss with a baseline (2.3), one-step adaptation — MAML's inner loop for RL (2.5) — and the conjugate
+# gradient of the TRPO step (2.6). Then `exercises/ex03_fomaml_navigation.ipynb` (solutions:
+# `solutions/ex03_fomaml_navigation.ipynb`) is the curriculum's practice run: you write the meta-RL
+# gradient and the meta-training loop, train first-order MAML on 2-D navigation for 200
+# meta-iterations with a curve of the held-out return after one inner step, then second-order MAML on
+# the same budget.
 #
-# **Next:** notebook 05 drops the Jacobian $J_i$ — first-order MAML — and measures what that saves and
-# what it costs.
+# **Next:** notebook 05 · *First-order MAML in meta-RL: what the Jacobian costs, and what dropping it
+# loses* — drop the Jacobian $J_i$ and measure what that saves and what it costs.

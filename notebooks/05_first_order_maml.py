@@ -29,8 +29,9 @@
 # **Prerequisites.** Notebook 04 (MAML-TRPO, the chain-rule curvature); notebook 02 (the first-order
 # approximation on the quadratic toy).
 #
-# **Run time.** About 1–1½ minutes on a 2-core CPU (the timings ~30 s; the two-row reproduction table
-# ~20 s).
+# **Run time.** 20–70 s on a 2-core CPU (measured: 24–37 s with two training runs sharing the
+# machine; about 70 s on a busier day); the timings of section 2 take 10–20 s, the two-row
+# reproduction table 4–11 s.
 
 # %%
 # %matplotlib inline
@@ -166,7 +167,7 @@ print(f"second order / first order: {learner['maml'] / learner['fomaml']:.1f}×"
 def seconds_per_iteration(algo, iterations=3):
     config = default_rl_config("navigation2d", algo, iterations=iterations + 1, meta_batch=10, episodes=10,
                                checkpoint_every=100)
-    history = train_rl(config, out=None, progress=False)["history"]
+    history = train_rl(config, out=None, progress=True)["history"]
     return (history[-1]["wall_time"] - history[0]["wall_time"]) / iterations
 
 
@@ -197,9 +198,11 @@ for algo in ("maml", "fomaml"):
               f"({ckpt['wall_time'] / ckpt['iteration']:.1f} s per meta-iteration)")
 
 # %% [markdown]
-# Sampling costs the same in both, so the saving on a whole iteration is smaller than on the learner
-# alone; how much smaller depends on how the time splits between the sampler and the learner (compare
-# the two ratios above). For comparison, the paper reports a "roughly 33% speed-up in network
+# Sampling costs the same in both, so at equal sizes the saving on a whole iteration is smaller than on
+# the learner alone, by the sampler's share of the time. The two ratios above are not measured at equal
+# sizes, though: the whole iterations run at 10 goals × 10 episodes, where sampling is cheap and the
+# learner's share large, and they include TRPO's line search; on a shared machine both ratios also
+# wobble from run to run (`python bench/rl_speed.py` measures at the paper's sizes). For comparison, the paper reports a "roughly 33% speed-up in network
 # computation" for first-order MAML on MiniImagenet (§5.2). Here the learner's second-order work — a
 # Hessian-vector product of the support loss inside the meta-gradient, and two more inside every
 # conjugate-gradient product — is a large part of an iteration.
@@ -220,7 +223,10 @@ table.figure
 # %% [markdown]
 # Read the difference against the standard errors (about ±1 after one step). Section 1 showed that the
 # two methods take visibly different TRPO steps from the same point; whether those differences add up
-# to a worse initialisation after hundreds of iterations is what this table measures. The training
+# to a worse initialisation after many iterations is what this table measures. Note that the two
+# shipped runs did not train for the same number of iterations (printed in section 2): the table
+# compares two finished models, not two equal budgets — `exercises/ex03_fomaml_navigation.ipynb` makes
+# that comparison at equal budgets, and notebook 09's ablation does it over seeds. The training
 # curves show the same comparison during meta-training (return on each iteration's own training goals,
 # before and after the inner step):
 
@@ -267,10 +273,14 @@ navigation_widget(models=("maml", "fomaml"), goal_x=-0.3, goal_y=0.4, alpha=0.1,
 # 5. Reptile (notebook 06) is also "first order". What does it use instead of the post-update
 #    episodes' gradient?
 #
-# **Exercises.** The matching exercises are on the topic *the first-order approximation* (Exercises 1,
-# 1.3: `fomaml_meta_gradient`, against second-order MAML) and *meta-RL building blocks* (Exercises 2). The
-# curriculum's practice run: `python -m course_lib train navigation2d --algo fomaml --iterations 200`,
-# then plot the held-out return after one step and compare meta-training time and quality with
-# second-order MAML.
+# **Exercises.** `exercises/ex03_fomaml_navigation.ipynb` (worked solutions:
+# `solutions/ex03_fomaml_navigation.ipynb`) is this notebook's exercise and the curriculum's practice
+# run: write the meta-RL gradient in its first- and second-order forms (3.1) and the meta-training loop
+# (3.2), train first-order MAML on 2-D navigation for 200 meta-iterations with a curve of the held-out
+# return after one step, then second-order MAML on the same budget, and explain from your own
+# measurements when the Hessian term is worth its cost (3.3, written). It builds on Exercise 1.3 of
+# `exercises/ex01_meta_gradients.ipynb` (the first-order approximation on sinusoids) and on
+# `exercises/ex02_meta_rl.ipynb`.
 #
-# **Next:** notebook 06 — Reptile, which needs no post-update gradient at all.
+# **Next:** notebook 06 · *Reptile in meta-RL: move towards the adapted policy* — a method that needs
+# no post-update gradient at all.

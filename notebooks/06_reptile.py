@@ -29,7 +29,8 @@
 # **Prerequisites.** Notebooks 04 (MAML for RL) and 05 (first-order MAML); Reptile on the sinusoids
 # and the toy (notebooks 02–03).
 #
-# **Run time.** About 1 minute on a 2-core CPU (most of it the three-row reproduction table).
+# **Run time.** 10–25 s on a 2-core CPU (measured: 13–16 s with two training runs sharing the
+# machine); most of it is the three-row reproduction table.
 
 # %%
 # %matplotlib inline
@@ -55,7 +56,9 @@ torch.set_num_threads(1)          # small networks: one thread is fastest, and l
 # ## 1. The update
 #
 # Reptile (Nichol, Achiam & Schulman 2018) runs the inner loop — $k$ policy-gradient steps on task $i$,
-# ending at $\phi_i$ — and then simply moves the initialisation towards where the inner loop ended:
+# ending at the adapted parameters $\phi_i$ (θ′ in MAML's notation; as in notebook 02, φ here is not the
+# sine's phase of notebooks 01–03) — and then simply moves the initialisation towards where the inner
+# loop ended:
 #
 # $$\theta \leftarrow \theta + \varepsilon\,\frac1T\sum_i (\phi_i - \theta).$$
 #
@@ -196,9 +199,11 @@ navigation_widget(models=("reptile", "maml"), goal_x=0.4, goal_y=0.3, alpha=0.1,
 # 5. Reptile was trained with three inner steps of α = 0.1 but is evaluated with α = 0.1 then 0.05. How
 #    would you check whether this mismatch hurts it (try the widget)?
 #
-# **Exercises.** The matching exercise is on the topic *Reptile's meta-update* (Exercises 1, 1.4:
-# `reptile_update`, θ ← θ + ε·mean(φ − θ)); for RL, Exercises 2's *one-step adaptation* (2.5) is the
-# building block of Reptile's inner loop — run it three times on fresh episodes and you have
-# `reptile_update` above.
+# **Exercises.** Exercise 1.4 of `exercises/ex01_meta_gradients.ipynb` (worked solution:
+# `solutions/ex01_meta_gradients.ipynb`) writes Reptile's meta-update θ ← θ + ε·mean(φ − θ) and trains
+# it on sinusoids in a few seconds. For RL, Exercise 2.5 of `exercises/ex02_meta_rl.ipynb` (solutions:
+# `solutions/ex02_meta_rl.ipynb`), one-step adaptation, is the building block of Reptile's inner loop:
+# run it three times, on fresh episodes each time, and you have `reptile_update` above.
 #
-# **Next:** notebook 07 — CAVIA, which adapts only a small context vector.
+# **Next:** notebook 07 · *CAVIA: adapt a context, not the weights — and a new velocity in one step* —
+# adapt only a small context vector.

@@ -19,7 +19,9 @@
 #
 # **Learning objectives.** After this notebook you can
 # 1. state CAVIA's split (Zintgraf et al. 2019): a small **context vector** φ, reset to 0 for every task
-#    and adapted in the inner loop, and **shared weights** θ, learned only in the outer loop;
+#    and adapted in the inner loop, and **shared weights** θ, learned only in the outer loop (φ is the
+#    context throughout this notebook, as in the CAVIA paper — not the sine's phase of notebooks 01–03,
+#    nor Reptile's adapted weights of notebook 06);
 # 2. count what each method adapts per task, and say where CAVIA is cheaper — and where it is not;
 # 3. explain why few adapted parameters overfit less, and check it on the sinusoid benchmark;
 # 4. adapt the shipped CAVIA policy to a navigation goal, read its row of the reproduction table, and see
@@ -29,7 +31,8 @@
 # **Prerequisites.** Notebooks 04–06 (MAML-TRPO, first-order MAML, Reptile); CAVIA on the sinusoids
 # (notebook 03).
 #
-# **Run time.** About 1 minute on a 2-core CPU.
+# **Run time.** 10–30 s on a 2-core CPU (measured: 12–19 s with two training runs sharing the
+# machine); most of it is the two-row reproduction table.
 
 # %%
 # %matplotlib inline
@@ -198,16 +201,19 @@ if contexts is not None:
     context_figure, (left, right) = new_figure(ncols=2, width=4.2, height=3.9)
     angle = np.arctan2(goals[:, 1], goals[:, 0])
     left.scatter(goals[:, 0], goals[:, 1], c=angle, cmap="twilight", s=30)
-    left.set(xlabel="goal x", ylabel="goal y", title="40 held-out goals", aspect="equal")
-    right.scatter(contexts[:, 0], contexts[:, 1], c=angle, cmap="twilight", s=30)
-    right.set(xlabel="context φ₁", ylabel="context φ₂", title="meta-trained CAVIA: contexts after one step")
+    left.set(xlabel="goal x (units)", ylabel="goal y (units)", title="40 held-out goals", aspect="equal")
+    dots = right.scatter(contexts[:, 0], contexts[:, 1], c=angle, cmap="twilight", s=30)
+    right.set(xlabel="context φ₁ (dimensionless)", ylabel="context φ₂ (dimensionless)",
+              title="meta-trained CAVIA: contexts after one step")
     for ax in (left, right):
         ax.grid(alpha=0.3)
+    context_figure.colorbar(dots, ax=right, label="goal direction atan2(y, x) (rad)")
     plt.close(context_figure)                    # shown once, by the line below
 context_figure
 
 # %% [markdown]
-# (Colour = the goal's direction from the origin, the same in both panels.)
+# (Colour = the goal's direction from the origin, the same in both panels; the colour bar gives it in
+# radians.)
 #
 # **Explore.** The sliders choose the goal, CAVIA's context step size (log scale around its training
 # value 1) and up to three steps. Try α = 0.1 and α = 5: how far does one step move a context that
@@ -262,8 +268,10 @@ velocity_widget(target=1.5, alpha=0.1, steps=1, episodes=10)
 # 6. In the velocity task, why is "stay at v = 0" the best *unadapted* behaviour, and what single piece
 #    of information does the first policy-gradient step have to extract from the ten episodes?
 #
-# **Exercises.** The matching exercises are on the topics *CAVIA's context step* (Exercises 1, 1.5:
-# `cavia_context_step`) and *one-step adaptation to a new target velocity* (Exercises 2, 2.4–2.5: the
-# target-velocity reward and `adapt_one_step`).
+# **Exercises.** Exercise 1.5 of `exercises/ex01_meta_gradients.ipynb` (worked solution:
+# `solutions/ex01_meta_gradients.ipynb`) writes CAVIA's context step and adapts the shipped sinusoid
+# CAVIA model. Exercises 2.4 and 2.5 of `exercises/ex02_meta_rl.ipynb` (solutions:
+# `solutions/ex02_meta_rl.ipynb`) write the target-velocity reward and the one-step adaptation of
+# section 4, and meta-train a small velocity policy in about 15 seconds.
 #
-# **Next:** notebook 08 — MuJoCo locomotion.
+# **Next:** notebook 08 · *MuJoCo locomotion* — the paper's half-cheetah tasks.

@@ -32,15 +32,15 @@
 # **Prerequisites.** Notebooks 03 (MAML on sinusoids, Meta-SGD) and 04 (meta-RL on 2-D navigation);
 # notebook 05 (first-order MAML) helps for section 5.
 #
-# **Run time.** About 1 minute on a 2-core CPU. Everything on sinusoids is computed live from the
-# shipped checkpoints; the navigation ablation (about 15 minutes of training) is loaded from a shipped
-# results file, with the command that reproduces it.
+# **Run time.** 10–30 s on a 2-core CPU (measured: 13–20 s with two training runs sharing the
+# machine). Everything on sinusoids is computed live from the shipped checkpoints; the navigation
+# ablation (about 15 minutes of training) is loaded from a shipped results file, with the command that
+# reproduces it.
 
 # %%
 # %matplotlib inline
 import time
 
-import matplotlib.pyplot as plt
 import numpy as np
 import torch
 
@@ -49,7 +49,7 @@ from course_lib.checkpoints import shipped
 from course_lib.evaluate import adapted_params, adaptation_curve, benchmark_tasks, summarize
 from course_lib.functional import batched, detached, parameters_of
 from course_lib.meta import meta_gradient
-from course_lib.plots import COLORS, label_for, new_figure
+from course_lib.plots import COLORS, ITERATION_LABEL, MSE_LABEL, label_for, new_figure, setting_colors
 from course_lib.tasks.sinusoid import RegressionBatch, SinusoidDistribution
 from course_lib.train import build_model, default_config, load_trained
 
@@ -97,15 +97,14 @@ for a, c in by_alpha.items():
 
 # %%
 fig, (left, right) = new_figure(ncols=2)
-shades = plt.get_cmap("viridis")(np.linspace(0, 0.9, len(ALPHAS)))
-for color, (a, c) in zip(shades, by_alpha.items()):
+for color, (a, c) in zip(setting_colors(len(ALPHAS)), by_alpha.items()):
     c = torch.nan_to_num(c, nan=float("inf"))
     median = c.median(dim=1).values
     left.plot(range(STEPS + 1), torch.where(torch.isfinite(median), median, torch.nan), "o-", ms=3,
               color=color, label=f"α = {a}")
     right.plot(range(STEPS + 1), (c > c[0]).sum(dim=1), "o-", ms=3, color=color, label=f"α = {a}")
 left.set(yscale="log", xlabel="inner gradient steps on the K = 5 support points",
-         ylabel="median query MSE over 600 tasks", title="MAML at test time: the step size")
+         ylabel=f"median {MSE_LABEL}, 600 tasks", title="MAML at test time: the step size")
 right.set(xlabel="inner gradient steps on the K = 5 support points",
           ylabel="tasks worse than before adapting (of 600)", title="overshoot: tasks made worse")
 for ax in (left, right):
@@ -230,7 +229,7 @@ for name, c in rows.items():
 #   diverges later; a quarter is worse than MAML at every step count before it, too, blows up.
 #
 # The lesson: a learned α is part of the *model*, tied to the number of inner steps it was meta-trained
-# with. If you will adapt with five steps at test time, meta-train with five (the exercise below), or
+# with. If you will adapt with five steps at test time, meta-train with five (try it: the end of this notebook), or
 # learn one scalar α per layer, which cannot go this far from a step size.
 #
 # ## 3. The meta-gradient is noisy: why several tasks per meta-update
@@ -280,7 +279,7 @@ for where in thetas:
 
 # %%
 fig, ax = new_figure()
-for where, color in zip(thetas, ("#bcbd22", COLORS["maml"])):
+for where, color in zip(thetas, (COLORS["random"], COLORS["maml"])):   # untrained = a random init
     sq = [spread[where, B]["sq_dev"] for B in BATCH_SIZES]
     ax.plot(BATCH_SIZES, sq, "o-", color=color, label=f"at the {where}")
     ax.plot(BATCH_SIZES, [sq[0] / B for B in BATCH_SIZES], ":", color=color, label="1/B from B = 1")
@@ -304,7 +303,7 @@ ax.legend(fontsize=7);
 #
 # So a meta-update from one task is a random kick; averaging over B tasks divides the variance by B,
 # which is why the paper uses 25 tasks per update on sinusoids, 20 for 2-D navigation and 40 for
-# locomotion. The other levers against noise are a smaller meta learning rate (averaging over
+# locomotion. The other levers against noise are a smaller meta learning rate β (averaging over
 # *iterations* instead of tasks) and, in RL, more trajectories per task — there the support and query
 # losses are themselves Monte-Carlo estimates, which adds a second layer of noise. The next section
 # measures both levers on 2-D navigation.
@@ -385,8 +384,8 @@ print(f"\nbefore adaptation, k = {EVAL_AT[-1]}, all runs: {np.mean(returns_befor
 
 # %%
 fig, axes = new_figure(ncols=2, nrows=2, width=5.4, height=3.6)
-cell_colors = {(B, N): plt.get_cmap("tab10")(i) for i, (B, N) in
-               enumerate((B, N) for B in settings["meta_batches"] for N in settings["episodes"])}
+cells = [(B, N) for B in settings["meta_batches"] for N in settings["episodes"]]
+cell_colors = dict(zip(cells, setting_colors(len(cells))))     # settings, not methods: viridis shades
 for col, algo in enumerate(("maml", "fomaml")):
     for (B, N), color in cell_colors.items():
         points = [(k, held_out[k][algo, B, N]) for k in EVAL_AT if (algo, B, N) in held_out[k]]
@@ -399,10 +398,10 @@ for col, algo in enumerate(("maml", "fomaml")):
             axes[row, col].errorbar(x, means, yerr=errs, color=color, marker="o", ms=4, capsize=3,
                                     ls="-" if B == max(settings["meta_batches"]) else "--",
                                     label=f"B = {B}, N = {N} ({n} seeds)")
-    axes[0, col].set(xlabel="meta-iteration", title=label_for(algo))
+    axes[0, col].set(xlabel=ITERATION_LABEL, title=label_for(algo))
     axes[1, col].set(xlabel="episodes sampled in meta-training", xscale="log")
 for ax in axes.flat:
-    ax.set_ylabel("held-out return after 1 step")
+    ax.set_ylabel("held-out return after 1 step\n(sum of rewards; ± s.e. over seeds)")
     ax.grid(alpha=0.3)
     ax.legend(fontsize=7)
 axes[0, 1].sharey(axes[0, 0])
@@ -468,7 +467,7 @@ for B in settings["meta_batches"]:
 # because sampling the episodes, which both pay, is a large part of an RL iteration (the cost grows
 # with larger networks and with more inner steps, whose whole graph second order must keep). At the paper's sizes,
 # `python bench/rl_speed.py` prints the second-/first-order ratio for MAML-TRPO on 2-D navigation, and
-# notebook 05 measures time *and* memory against the number of inner steps.
+# notebook 05 times the learner and whole meta-iterations of both.
 #
 # When is first order enough? FOMAML drops the term $-\alpha\nabla^2\mathcal L\,\nabla\mathcal L(\theta')$
 # from the meta-gradient, which makes it **biased**; the question is whether that bias matters next to
@@ -503,7 +502,8 @@ for where in thetas:
 #   It is cheap when few parameters adapt: CAVIA (notebook 07) adapts only a context vector.
 #
 # Whatever you choose, measure it as here: same tasks, same budget, several seeds, mean ± standard
-# error. Exercise 3 asks exactly this for 200 meta-iterations at the paper's sizes.
+# error. `exercises/ex03_fomaml_navigation.ipynb` asks exactly this for 200 meta-iterations (at small
+# sizes: 10 goals × 10 episodes, a 32-32 policy).
 
 # %% [markdown]
 # ## Check your understanding
@@ -516,7 +516,7 @@ for where in thetas:
 # 3. Meta-SGD's learned rates are excellent for one step and diverge after five. Give two ways to get a
 #    learned α that can be used for five steps.
 # 4. At the trained θ, the cosine between a 25-task meta-gradient and the mean gradient is about 0.25.
-#    Is training then hopeless? What do Adam and a small meta learning rate do about it?
+#    Is training then hopeless? What do Adam and a small meta learning rate β do about it?
 # 5. In the ablation, which is the better use of a fixed number of sampled episodes: fewer, larger
 #    meta-updates or more, smaller ones? Use the bottom row of plots. Where does that stop being true?
 # 6. Why is a standard error over 3 seeds a rough guide only? How many seeds would you need to
@@ -525,14 +525,19 @@ for where in thetas:
 #    second order clearly learns faster. What differs between the two inner steps? When would you still
 #    choose first order for navigation?
 #
-# **Exercises.** The matching exercises in `exercises/` are on the topics
-# * *first-order MAML on 2-D navigation, and what second order buys* (exercise 3) — 200 meta-iterations
-#   of FOMAML with a held-out curve, then second-order MAML on the same budget, time against quality;
-# * *choosing α* — pick the inner step size on validation tasks for 1 and for 5 test steps, and explain
-#   why the two answers differ;
+# **Exercises.** `exercises/ex03_fomaml_navigation.ipynb` (worked solutions:
+# `solutions/ex03_fomaml_navigation.ipynb`): first-order MAML on 2-D navigation for 200 meta-iterations
+# with a held-out curve, then second-order MAML on the same budget — time against quality, and a
+# written answer on when the Hessian term is worth its cost (3.3). The written Exercise 1.6 of
+# `exercises/ex01_meta_gradients.ipynb` (why MAML's initialisation is easy to fine-tune) can use
+# section 1's curvature numbers as evidence.
+#
+# **Try it yourself (ungraded; no exercise file).**
+# * *Choosing α* — pick the inner step size on validation tasks for 1 and for 5 test steps, and explain
+#   why the two answers differ.
 # * *Meta-SGD for several steps* — meta-train Meta-SGD with `steps=5` (`default_config("metasgd",
-#   steps=5)`) and compare its 5-step error and divergence count with the one-step model's;
-# * *meta-gradient variance* — repeat section 3 with K = 5 instead of 10, and for Reptile's θ − φ.
+#   steps=5)`) and compare its 5-step error and divergence count with the one-step model's.
+# * *Meta-gradient variance* — repeat section 3 with K = 5 instead of 10, and for Reptile's θ − φ.
 #
 # **Next:** this is the last notebook. `bench/` holds the reproduction tables of the whole workbook
 # (`sinusoid.py`, `navigation.py`, `rl_speed.py`, `ablation_navigation.py`).

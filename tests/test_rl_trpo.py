@@ -9,7 +9,7 @@ from course_lib.meta import CONTEXT
 from course_lib.rl.episodes import Episodes
 from course_lib.rl.tasks import PolicyTaskBatch, SamplingPolicy
 from course_lib.rl.train import build_policy, default_rl_config, meta_loss_and_kl, sample_meta_batch
-from course_lib.rl.trpo import (conjugate_gradient, flat, hvp_double_backprop, hvp_finite_difference, trpo_step,
+from course_lib.rl.trpo import (conjugate_gradient, conjugate_gradient_with_product, flat, hvp_double_backprop, hvp_finite_difference, trpo_step,
                                 unflat)
 from course_lib.tasks.navigation import BatchedNavigation2D, NavigationDistribution
 from course_lib.tasks.velocity import BatchedPointVelocity1D, VelocityDistribution
@@ -41,6 +41,15 @@ def test_conjugate_gradient_stops_early_once_converged():
     assert len(calls) == 1 and torch.allclose(x, b)
     with pytest.raises(ValueError, match="iters must be an integer"):
         conjugate_gradient(lambda v: A @ v, b, iters=0)
+
+
+def test_conjugate_gradient_returns_A_x_from_its_residual():
+    A = spd(10, cond=50.0)
+    b = torch.randn(10, dtype=torch.float64)
+    for iters in (2, 5, 10):                               # converged or not, b − r is A x
+        x, Ax = conjugate_gradient_with_product(lambda v: A @ v, b, iters=iters)
+        torch.testing.assert_close(Ax, A @ x, rtol=1e-9, atol=1e-9)
+        assert torch.equal(x, conjugate_gradient(lambda v: A @ v, b, iters=iters))
 
 
 def test_conjugate_gradient_of_a_zero_right_hand_side_is_zero():

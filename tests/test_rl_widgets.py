@@ -174,6 +174,22 @@ def test_navigation_widget_fails_early_on_unknown_model():
         W.navigation_widget(models=("no_such_algo",))
 
 
+def test_figures_label_their_axes_with_units(untrained):
+    nav = W.navigation_adaptation(0.2, -0.2, alpha=0.1, steps=1, episodes=2, seed=0,
+                                  models={"random": untrained["navigation2d_random"]})
+    ax = nav.figure.axes[0]
+    assert ax.get_xlabel() == "x position (units)" and ax.get_ylabel() == "y position (units)"
+    vel = W.velocity_adaptation(1.0, alpha=0.1, steps=1, episodes=2, checkpoint=untrained["point_velocity_random"])
+    left, right = vel.figure.axes
+    assert "units/s" in left.get_ylabel() and right.get_ylabel() == W.RETURN_AXIS_LABEL
+    assert "sum of rewards" in W.RETURN_AXIS_LABEL
+    fig, ax = plt.subplots()
+    W.plot_training_returns(ax, {"maml": [{"iteration": 1, "return_before": -50.0, "return_after": -40.0}]})
+    assert ax.get_xlabel() == "meta-training iteration" and "sum of rewards" in ax.get_ylabel()
+    assert [t.get_text() for t in ax.get_legend().get_texts()] == ["MAML, before adaptation", "MAML, after one step"]
+    plt.close(fig)
+
+
 # ------------------------------------------------------------------------------- target velocity
 def test_velocity_adaptation_data(untrained):
     path = untrained["point_velocity_random"]

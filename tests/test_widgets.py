@@ -230,3 +230,27 @@ def test_color_for_is_consistent():
     assert plots.color_for("pretrained (multi-task), after 3 steps") == plots.COLORS["pretrain"]
     assert plots.color_for("first-order MAML") == plots.COLORS["fomaml"]
     assert plots.color_for("something else", 2) is not None
+
+
+def test_lines_that_are_not_methods_never_take_a_methods_colour():
+    method_colors = set(plots.COLORS.values())
+    assert {plots.color_for("live run", i) for i in range(10)}.isdisjoint(method_colors)
+    shades = plots.setting_colors(5)
+    assert len(set(shades)) == 5 and not set(shades) & method_colors
+    fig, ax = plots.new_figure()
+    plots.plot_tasks(ax, np.linspace(-5, 5, 20), np.zeros((8, 20)))
+    assert {line.get_color() for line in ax.lines}.isdisjoint(method_colors)
+    plt.close(fig)
+
+
+def test_training_history_uses_the_method_colour_and_styles():
+    fig, ax = plots.new_figure()
+    history = [{"iteration": i, "val_loss": 1.0 / i} for i in (1, 2, 3)]
+    plots.plot_training_history(ax, {"MAML, shipped run": history, "MAML, live run": history},
+                                styles={"MAML, live run": dict(ls="--", color="#aec7e8")})
+    shipped_line, live_line = ax.lines
+    assert shipped_line.get_color() == plots.COLORS["maml"] and shipped_line.get_linestyle() == "-"
+    assert live_line.get_color() == "#aec7e8" and live_line.get_linestyle() == "--"
+    assert ax.get_xlabel() == plots.ITERATION_LABEL and "MSE" in ax.get_ylabel()
+    assert [t.get_text() for t in ax.get_legend().get_texts()] == ["MAML, shipped run", "MAML, live run"]
+    plt.close(fig)

@@ -33,12 +33,18 @@ def unflat(vector: torch.Tensor, like: list[torch.Tensor]) -> list[torch.Tensor]
 def conjugate_gradient(Avp: Callable[[torch.Tensor], torch.Tensor], b: torch.Tensor, iters: int = 10,
                        tol: float = 1e-10) -> torch.Tensor:
     """Solve A x = b for symmetric positive-definite A given only v ↦ A v."""
+    return conjugate_gradient_with_product(Avp, b, iters, tol)[0]
+
+
+def conjugate_gradient_with_product(Avp: Callable[[torch.Tensor], torch.Tensor], b: torch.Tensor,
+                                    iters: int = 10, tol: float = 1e-10) -> tuple[torch.Tensor, torch.Tensor]:
+    """(x, A x): CG keeps the residual r = b − A x, so A x = b − r comes without another product."""
     check_int(iters, "iters", 1)
     x = torch.zeros_like(b)
     r, p = b.clone(), b.clone()
     rr = r @ r
     if rr == 0:                                              # b = 0: x = 0 (not 0/0 = NaN)
-        return x
+        return x, torch.zeros_like(b)
     for _ in range(iters):
         Ap = Avp(p)
         step = rr / (p @ Ap)
@@ -47,7 +53,7 @@ def conjugate_gradient(Avp: Callable[[torch.Tensor], torch.Tensor], b: torch.Ten
         if rr_new < tol:
             break
         p, rr = r + (rr_new / rr) * p, rr_new
-    return x
+    return x, b - r
 
 
 def hvp_double_backprop(kl: torch.Tensor, params: list[torch.Tensor]) -> Callable[[torch.Tensor], torch.Tensor]:
@@ -101,8 +107,8 @@ def trpo_step(theta: Params, objective: Callable[[Params], tuple[torch.Tensor, t
     else:
         kl_fn = fisher_kl or (lambda th: objective(th)[1])
         Hv = hvp_finite_difference(lambda ps: kl_fn({**theta, **dict(zip(names, ps))}), params)
-    x = conjugate_gradient(lambda v: Hv(v) + damping * v, -g, cg_iters)
-    shs = 0.5 * x @ (Hv(x) + damping * x)
+    x, Hx = conjugate_gradient_with_product(lambda v: Hv(v) + damping * v, -g, cg_iters)
+    shs = 0.5 * x @ Hx                                   # ½ xᵀ(H + damping)x, from CG's residual
     full_step = x * torch.sqrt(max_kl / shs.clamp(min=1e-12))
     old = [p.detach().clone() for p in params]
     old_loss = float(loss.detach())

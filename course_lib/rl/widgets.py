@@ -47,7 +47,9 @@ NAVIGATION_ALPHA_RANGE = (0.01, 0.5)   # the α slider's range; the pure functio
 MAX_STEPS = 3                          # adaptation steps in the widgets (the paper reports 0–3)
 MAX_EPISODES = 1000
 PLANE = 0.6                            # navigation panels show [−0.6, 0.6]²
-RETURN_LABEL = "mean return per episode"
+RETURN_LABEL = "mean return per episode"                     # in the printed summaries
+RETURN_AXIS_LABEL = "mean return per episode (sum of rewards)"  # on the figures' axes
+POSITION_UNIT = "units"                # the plane is dimensionless; velocities are in units/s
 PG_STEPS_LABEL = "policy-gradient steps at test time"
 
 
@@ -233,8 +235,8 @@ def _navigation_figure(result: NavigationAdaptation, order: list[str]) -> plt.Fi
         ax.set_xlim(-PLANE, PLANE)
         ax.set_ylim(-PLANE, PLANE)
         ax.set_aspect("equal", adjustable="box")
-        ax.set_xlabel("x position")
-        ax.set_ylabel("y position")
+        ax.set_xlabel(f"x position ({POSITION_UNIT})")
+        ax.set_ylabel(f"y position ({POSITION_UNIT})")
         ax.set_title(plots.label_for(name), fontsize=10)
         ax.grid(alpha=0.3)
     for ax in axes[n:]:
@@ -378,12 +380,12 @@ def _velocity_figure(result: VelocityAdaptation) -> plt.Figure:
         right.plot(np.arange(result.steps + 1), means, marker="o", color=color, label=plots.label_for("maml"))
         right.set_xticks(np.arange(result.steps + 1))
     left.set_xlabel("time (s)")
-    left.set_ylabel("velocity v (units/s)")
+    left.set_ylabel(f"velocity v ({POSITION_UNIT}/s)")
     left.set_ylim(-2.6, 2.6)
     left.set_title("velocity while running an episode", fontsize=10)
     left.legend(fontsize=7, loc="lower right" if result.target > 0 else "upper right", framealpha=0.85)
     right.set_xlabel(PG_STEPS_LABEL)
-    right.set_ylabel(RETURN_LABEL)
+    right.set_ylabel(RETURN_AXIS_LABEL)
     right.set_title(f"{result.episodes} episodes per step", fontsize=10)
     for ax in (left, right):
         ax.grid(alpha=0.3)
@@ -496,7 +498,7 @@ def _table_figure(table: ReproductionTable) -> plt.Figure:
     for name, v in table.paper.items():
         if len(v) == 1:
             ax.axhline(v[0], color=plots.color_for(name), ls=":", lw=1.0, label=f"{plots.label_for(name)} (paper)")
-    ax.set_ylabel(f"{RETURN_LABEL} (± 95% CI over tasks)")
+    ax.set_ylabel(f"{RETURN_AXIS_LABEL}\n(± 95% CI over tasks)")
     ax.set_xlabel(PG_STEPS_LABEL)
     ax.set_xticks(steps)
     ax.autoscale(enable=True, axis="y")      # plot_adaptation_curve pins y ≥ 0 (losses); returns are < 0
@@ -528,8 +530,8 @@ def plot_training_returns(ax, histories: Mapping[str, list], reference: Mapping[
                     label=f"{plots.label_for(name)}, after one step")
     for j, (label, value) in enumerate((reference or {}).items()):
         ax.axhline(value, color="black", ls=":" if j % 2 else "-.", lw=1.0, label=label)
-    ax.set_xlabel("meta-training iteration")
-    ax.set_ylabel(f"{RETURN_LABEL} (training tasks)")
+    ax.set_xlabel(plots.ITERATION_LABEL)
+    ax.set_ylabel(f"{RETURN_AXIS_LABEL}\non the training tasks")
     if title:
         ax.set_title(title, fontsize=10)
     ax.grid(alpha=0.3)

@@ -1,0 +1,68 @@
+"""MuJoCo tasks in the meta-RL trainer: make_batched_env → worker pool, oracle observations, clipped actions."""
+import numpy as np
+import pytest
+import torch
+
+from course_lib.functional import batched, parameters_of
+from course_lib.models import GaussianPolicy
+from course_lib.rl.envs import make_batched_env
+from course_lib.rl.episodes import sample_episodes
+from course_lib.rl.mujoco_sampler import MujocoSampler, MujocoTaskBatch
+from course_lib.rl.train import default_rl_config, train_rl
+from course_lib.tasks.locomotion import HalfCheetahDir
+
+
+def policy_params(n_tasks, obs_dim=17, bias=0.0, log_std=0.0):
+    torch.manual_seed(0)
+    policy = GaussianPolicy(obs_dim, 6, hidden=(8, 8))
+    theta = batched(parameters_of(policy), n_tasks)
+    theta["mean.net.4.bias"] = torch.full_like(theta["mean.net.4.bias"], bias)
+    theta["log_std"] = torch.full_like(theta["log_std"], log_std)
+    return policy, theta
+
+
+def test_make_batched_env_samples_in_the_worker_pool():
+    env = make_batched_env("halfcheetah_dir", np.array([-1.0, 1.0]), 3)
+    assert isinstance(env, MujocoTaskBatch) and env.n_tasks == 2 and env.horizon == 200
+    policy, theta = policy_params(2)
+    episodes = sample_episodes(policy, theta, env, torch.Generator().manual_seed(1))
+    assert episodes.obs.shape == (2, 3, 200, 17) and episodes.actions.shape == (2, 3, 200, 6)
+    again = sample_episodes(policy, theta, env, torch.Generator().manual_seed(1))
+    assert torch.equal(episodes.rewards, again.rewards)                     # the seed comes from the generator
+
+
+def test_the_oracle_sees_its_task():
+    tasks = np.array([0.25, 1.75])
+    env = make_batched_env("halfcheetah_vel", tasks, 2, oracle=True)
+    policy, theta = policy_params(2, obs_dim=18)
+    episodes = sample_episodes(policy, theta, env, torch.Generator().manual_seed(0))
+    assert episodes.obs.shape[-1] == 18
+    expected = torch.tensor(tasks, dtype=torch.float32).view(2, 1, 1).expand(2, 2, 200)
+    assert torch.equal(episodes.obs[..., -1], expected)
+
+
+def test_the_env_gets_clipped_actions_and_the_episode_keeps_the_policys():
+    _, theta = policy_params(1, bias=3.0, log_std=-1.0)                        # actions far outside [−1, 1]
+    with MujocoSampler("HalfCheetahDir", workers=1, horizon=20) as sampler:
+        episodes = sampler.sample(theta, [1.0], 1, seed=3, max_action=1.0)
+    assert episodes.actions.abs().max() > 2.0
+    env = HalfCheetahDir(task=1.0)
+    env.reset(seed=3 * 10_007)
+    rewards = [env.step(np.clip(a.double().numpy(), -1.0, 1.0))[1] for a in episodes.actions[0, 0]]
+    np.testing.assert_allclose(episodes.rewards[0, 0].numpy(), rewards, rtol=1e-5, atol=1e-5)
+
+
+def test_training_on_halfcheetah_is_seeded():
+    config = default_rl_config("halfcheetah_dir", "maml", iterations=1, meta_batch=2, episodes=2, hidden=(8, 8))
+    assert default_rl_config("halfcheetah_vel").meta_batch == 40                 # the paper's meta-batch
+    a, b = (train_rl(config, progress=False) for _ in range(2))
+    assert a["history"][0]["return_before"] == b["history"][0]["return_before"]
+    for k in a["theta"]:
+        assert torch.equal(a["theta"][k], b["theta"][k])
+    assert not torch.equal(a["theta"]["mean.net.0.weight"], train_rl(default_rl_config(
+        "halfcheetah_dir", "maml", iterations=0, hidden=(8, 8)), progress=False)["theta"]["mean.net.0.weight"])
+
+
+def test_cavia_is_refused_on_mujoco():
+    with pytest.raises(ValueError, match="algo 'cavia' is available for navigation2d"):
+        default_rl_config("ant_dir", "cavia")
