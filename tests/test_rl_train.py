@@ -95,7 +95,7 @@ def test_resume_is_exact(tmp_path, env, algo, extra):
     path = tmp_path / "resumed.pt"
     first = train_rl(replace(config, iterations=5), out=path, progress=False)
     assert first["iteration"] == 5 and load_checkpoint(path)["iteration"] == 5
-    resumed = train_rl(config, out=path, resume=True, progress=False)
+    resumed = train_rl(replace(config, checkpoint_every=2), out=path, resume=True, progress=False)  # may differ
     assert resumed["iteration"] == 10
     assert same_theta(resumed["theta"], straight["theta"])
     assert strip_wall_time(resumed["history"]) == strip_wall_time(straight["history"])
@@ -157,7 +157,7 @@ def test_nan_without_a_checkpoint_says_so(tmp_path, monkeypatch):
 
 def test_bad_configs_are_rejected_by_name():
     for kwargs, message in [
-        (dict(env="cartpole"), r"env must be one of \('navigation2d', 'point_velocity'\)"),
+        (dict(env="cartpole"), r"env must be one of \('navigation2d', 'point_velocity', 'halfcheetah_vel'"),
         (dict(algo="ppo"), "algo must be one of"),
         (dict(meta_batch=0), r"meta_batch must be an integer in \[1, inf\)"),
         (dict(episodes=0), "episodes must be an integer"),

@@ -6,6 +6,7 @@ number), then one REINFORCE step on them, α = 0.1 for the first step and 0.05 a
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -37,6 +38,14 @@ def adaptation_episodes(policy, theta: Params, config, tasks: np.ndarray, steps:
     `config` is the policy's training config (which parameters adapt: all weights, or CAVIA's context).
     `alphas` default to (α, α/2) with the training α — the paper's (0.1, 0.05).
     """
+    return [batch for _, batch in adaptation_steps(policy, theta, config, tasks, steps, episodes, alphas, seed, gamma)]
+
+
+def adaptation_steps(policy, theta: Params, config, tasks: np.ndarray, steps: int = 3, episodes: int = 40,
+                     alphas: tuple[float, ...] | None = None, seed: int = 0,
+                     gamma: float | None = None) -> Iterator[tuple[Params, Episodes]]:
+    """`adaptation_episodes` one step at a time: yields (params, episodes) for steps 0..steps, where
+    params are the task-batched parameters after `step` updates ([T, …]) that sampled the episodes."""
     from .train import initial_params
 
     check_int(steps, "steps", 0)
@@ -48,10 +57,9 @@ def adaptation_episodes(policy, theta: Params, config, tasks: np.ndarray, steps:
                            normalize_actions=config.normalize_actions)
     params = initial_params(theta, len(tasks), config)
     fast = [CONTEXT] if config.algo == "cavia" else [k for k in params if k != CONTEXT]
-    out = []
     for step in range(steps + 1):
         batch = with_advantages(sample_episodes(policy, params, env, generator), gamma, config.gae_lambda)
-        out.append(batch)
+        yield params, batch
         if step == steps:
             break
         alpha = alphas[min(step, len(alphas) - 1)]
@@ -61,7 +69,6 @@ def adaptation_episodes(policy, theta: Params, config, tasks: np.ndarray, steps:
                                    lambda p: reinforce_loss(policy, {**slow, **p}, batch).sum(), alpha, 1,
                                    first_order=True)
         params = {**slow, **detached(adapted)}
-    return out
 
 
 def adaptation_returns(policy, theta: Params, config, tasks: np.ndarray, steps: int = 3, episodes: int = 40,

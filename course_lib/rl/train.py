@@ -198,7 +198,8 @@ def train_rl(config: RLConfig, out: str | Path | None = None, resume: bool = Fal
     out = Path(out) if out else None
     if resume and out is not None and out.exists():
         ckpt = load_checkpoint(out)
-        if {**ckpt["config"], "iterations": 0} != {**saved_config, "iterations": 0}:
+        how_long = dict(iterations=0, checkpoint_every=0)        # may change between runs; the rest may not
+        if {**ckpt["config"], **how_long} != {**saved_config, **how_long}:
             raise ValueError(f"resume: the checkpoint at {out} was trained with a different config "
                              f"({ckpt['config']}); pass the same settings or a new --out")
         with torch.no_grad():

@@ -1,0 +1,308 @@
+"""MuJoCo locomotion front-end (notebook 08): adapt the shipped half-cheetah policy to one task and watch it.
+
+The same pattern as `course_lib.rl.widgets`: a pure function returns the numbers, the clips and a
+closed matplotlib figure; the widget is a thin `ipywidgets.interactive` whose `.result` is the pure
+function's latest return value.
+
+    locomotion_adaptation(env, task, α, …)   returns after 0..k policy-gradient steps on one task, and
+                                             clips of the cheetah before and after one step
+    locomotion_widget(…)                     the task family, its task (velocity, or direction ±1) and α
+    training_command(checkpoint)             the command line that trains (or resumes) a checkpoint
+
+Adaptation is the paper's test protocol (`course_lib.rl.evaluate.adaptation_steps`): per step, fresh
+episodes with the current policy, a linear baseline, one REINFORCE step — α first, α/2 after.
+The clips show the policy's *mean* action μ(s) (no exploration noise), from one fixed start state.
+"""
+from __future__ import annotations
+
+import math
+import shlex
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field
+from functools import lru_cache
+from pathlib import Path
+
+import matplotlib.pyplot as plt
+import numpy as np
+
+from .. import checkpoints, plots
+from ..validation import check_alpha, check_int, check_range
+from ..widgets import controls
+from . import render
+from .evaluate import adaptation_steps, reference_returns
+from .render import Clip, check_task, render_episode, rendering_available, side_by_side
+from .train import RLConfig, default_rl_config
+from .widgets import PG_STEPS_LABEL, RETURN_LABEL, _load, _step_alphas
+
+ALPHA_RANGE = (0.01, 1.0)     # the α slider's range (log scale); the pure function accepts any α > 0
+MAX_STEPS = 3                 # the paper reports 0–3 steps
+DIRECTIONS = (("backwards (−1)", -1.0), ("forwards (+1)", 1.0))
+CHEETAH = ("halfcheetah_vel", "halfcheetah_dir")
+VELOCITY_UNIT = "m/s"
+
+
+def task_kind(env: str) -> str:
+    """'velocity' or 'direction'."""
+    return "direction" if env.endswith("_dir") else "velocity"
+
+
+def _checkpoint_path(env: str, checkpoint) -> Path:
+    """None → the shipped <env>_maml.pt; else an existing path (or a shipped name)."""
+    if checkpoint is None:
+        checkpoint = f"{env}_maml"
+    if isinstance(checkpoint, str) and Path(checkpoint).suffix != ".pt":
+        if not (checkpoints.SHIPPED / f"{checkpoint}.pt").exists():
+            raise ValueError(f"checkpoint must be a shipped name or an existing .pt file, got {checkpoint!r} "
+                             f"(not shipped yet; train it with: {training_command_for(env)})")
+        return checkpoints.shipped(checkpoint)
+    path = Path(checkpoint)
+    if not path.exists():
+        raise ValueError(f"checkpoint must be a shipped name or an existing .pt file, got {str(checkpoint)!r}")
+    return path
+
+
+# --------------------------------------------------------------------------------------------------
+# the pure function
+# --------------------------------------------------------------------------------------------------
+@dataclass
+class LocomotionAdaptation:
+    env: str
+    task: float
+    alphas: tuple[float, ...]           # the step size of every adaptation step
+    episodes: int
+    seed: int
+    returns: np.ndarray                 # [steps + 1, episodes] return of every episode after 0..steps steps
+    clips: dict[str, Clip]              # "before" / "after 1 step": one episode with the mean action
+    rendered: bool                      # whether the clips have frames (else only their velocities)
+    render_note: str                    # why not, if not
+    paper: list[float]                  # the paper's MAML mean return per step, over its 40 tasks
+    checkpoint: str
+    figure: plt.Figure = field(repr=False)
+
+    @property
+    def steps(self) -> int:
+        return self.returns.shape[0] - 1
+
+    @property
+    def mean_returns(self) -> np.ndarray:
+        """Mean return per episode after 0..steps policy-gradient steps."""
+        return self.returns.mean(1)
+
+    def task_text(self) -> str:
+        if task_kind(self.env) == "direction":
+            return dict((v, k) for k, v in DIRECTIONS)[self.task].replace("(", "(direction ")
+        return f"target velocity {self.task:.2f} {VELOCITY_UNIT}"
+
+    def summary(self, decimals: int = 1) -> str:
+        lines = [f"{self.env}, {self.task_text()}; {self.episodes} episodes per step, seed {self.seed}",
+                 f"{'':>6} {'α':>7} {RETURN_LABEL:>24} {'paper (40 tasks)':>17}"]
+        for s, m in enumerate(self.mean_returns):
+            a = f"{self.alphas[s - 1]:.3g}" if s else "—"
+            p = f"{self.paper[s]:17.{decimals}f}" if s < len(self.paper) else f"{'—':>17}"
+            lines.append(f"{f'step {s}':>6} {a:>7} {m:24.{decimals}f} {p}")
+        for name, clip in self.clips.items():
+            lines.append(f"clip {name}: return {clip.total_return:.{decimals}f}, mean forward velocity "
+                         f"{clip.x_velocity.mean():+.2f} {VELOCITY_UNIT}")
+        if not self.rendered:
+            lines.append(f"no video: {self.render_note}")
+        return "\n".join(lines)
+
+    def show_clips(self):
+        """The clips side by side (IPython HTML), or None without rendering."""
+        if not self.rendered:
+            return None
+        return side_by_side({f"{name}: return {clip.total_return:.1f}": clip for name, clip in self.clips.items()})
+
+
+def locomotion_adaptation(env: str = "halfcheetah_vel", task: float = 1.0, alpha: float | None = 0.1,
+                          steps: int = 1, episodes: int = 20, seed: int = 0, render_clips: bool = True,
+                          every: int = 4, checkpoint=None) -> LocomotionAdaptation:
+    """Adapt the shipped MAML policy of `env` to one task; returns per step and clips before/after one step.
+
+    env ∈ {'halfcheetah_vel', 'halfcheetah_dir', 'ant_vel', 'ant_dir'}; task: the goal velocity (m/s,
+    halfcheetah_vel: [0, 2]) or the direction (−1 or +1); alpha > 0 the first step's size, α/2 the later
+    ones' (None: the policy's training α); steps ∈ [1, 3], each on `episodes` ∈ [1, 200] fresh episodes;
+    `seed` fixes the noise. render_clips: make GIF frames (needs OpenGL; without it the clips keep their
+    velocities and rewards, and `render_note` says why). every: keep every k-th frame. checkpoint: None
+    (the shipped <env>_maml.pt), a shipped name, or a path.
+    """
+    task, path = _checked(env, task, alpha, steps, episodes, seed, every, checkpoint)
+    check = rendering_available() if render_clips else render.RenderCheck(False, "rendering was switched off")
+    return _adapt(str(path), path.stat().st_mtime_ns, env, task, None if alpha is None else float(alpha), steps,
+                  episodes, seed, every, check)
+
+
+def _checked(env, task, alpha, steps, episodes, seed, every, checkpoint) -> tuple[float, Path]:
+    """(task as a float, checkpoint path), or a ValueError naming the bad argument and its range."""
+    task = check_task(env, task)
+    if alpha is not None:
+        check_alpha(alpha)
+    check_int(steps, "steps", 1, MAX_STEPS)
+    check_int(episodes, "episodes", 1, 200)
+    check_int(seed, "seed", 0)
+    check_int(every, "every", 1, 200)
+    return task, _checkpoint_path(env, checkpoint)
+
+
+@lru_cache(maxsize=8)        # a result holds its clips' frames: about 12 MB each
+def _adapt(path: str, mtime_ns: int, env: str, task: float, alpha, steps: int, episodes: int, seed: int,
+           every: int, check: render.RenderCheck) -> LocomotionAdaptation:
+    """Cached: moving a slider back to an earlier value is instant (the checkpoint's mtime is in the key)."""
+    policy, theta, config = _load(path)
+    if config.env != env:
+        raise ValueError(f"checkpoint must be a {env} policy, got one for {config.env!r} ({path})")
+    schedule = _step_alphas(config.alpha if alpha is None else alpha, steps)
+    params, returns = [], []
+    for p, batch in adaptation_steps(policy, theta, config, np.array([task]), steps, episodes, schedule, seed):
+        params.append(p)
+        returns.append(batch.total_return()[0].numpy())
+
+    clips = {name: render_episode(policy, params[s], env, task, seed=seed, every=every,
+                                  normalize_actions=config.normalize_actions, render_frames=bool(check))
+             for name, s in (("before", 0), ("after 1 step", 1))}
+    reference = reference_returns(env).get("maml", [])
+    result = LocomotionAdaptation(env, task, schedule, episodes, seed, np.stack(returns), clips, bool(check),
+                                  "" if check else check.reason, [float(np.mean(r)) for r in reference[:steps + 1]],
+                                  str(path), figure=None)
+    result.figure = _figure(result)
+    return result
+
+
+def _figure(result: LocomotionAdaptation) -> plt.Figure:
+    fig, (left, right) = plots.new_figure(ncols=2, width=4.6, height=3.6)
+    color = plots.color_for("maml")
+    if task_kind(result.env) == "velocity":
+        left.axhline(result.task, color="black", ls="--", lw=1.5, label=f"target {result.task:.2f} {VELOCITY_UNIT}")
+    else:
+        left.axhline(0.0, color="black", lw=0.8)
+        left.annotate(f"rewarded: {'forwards, $v_x > 0$' if result.task > 0 else 'backwards, $v_x < 0$'}",
+                      xy=(0.02, 0.94 if result.task > 0 else 0.06), xycoords="axes fraction", fontsize=8,
+                      va="center")
+    for (name, clip), style in zip(result.clips.items(), (dict(lw=1.0, alpha=0.6, ls="--"), dict(lw=1.6))):
+        t = clip.dt * np.arange(1, len(clip.x_velocity) + 1)
+        left.plot(t, clip.x_velocity, color=color, label=f"{name} (return {clip.total_return:.1f})", **style)
+    left.set_xlabel("time (s)")
+    left.set_ylabel(f"forward velocity $v_x$ ({VELOCITY_UNIT})")
+    left.set_title("the clips' episodes (mean action)", fontsize=10)
+    left.legend(fontsize=7, loc="best", framealpha=0.85)
+
+    steps = np.arange(result.steps + 1)
+    jitter = np.linspace(-0.08, 0.08, result.returns.shape[1])
+    for s in steps:
+        right.scatter(s + jitter, result.returns[s], s=6, color=color, alpha=0.35, lw=0,
+                      label="one episode (sampled actions)" if s == 0 else None)
+    right.plot(steps, result.mean_returns, marker="o", color=color, label="mean over the episodes")
+    if result.paper:
+        right.plot(np.arange(len(result.paper)), result.paper, marker="s", mfc="none", ls=":", color="black",
+                   label="paper: MAML, mean of its 40 tasks")
+    right.set_xticks(steps)
+    right.set_xlabel(PG_STEPS_LABEL)
+    right.set_ylabel(f"{RETURN_LABEL} (sum of rewards)")
+    right.set_title(f"{result.task_text()}: {result.episodes} episodes per step", fontsize=10)
+    right.legend(fontsize=7, loc="best", framealpha=0.85)
+    for ax in (left, right):
+        ax.grid(alpha=0.3)
+    plt.close(fig)
+    return fig
+
+
+# --------------------------------------------------------------------------------------------------
+# the widget
+# --------------------------------------------------------------------------------------------------
+def locomotion_widget(env: str = "halfcheetah_vel", velocity: float = 1.0, direction: float = 1.0,
+                      alpha: float = 0.1, steps: int = 1, episodes: int = 20, seed: int = 0, every: int = 4,
+                      checkpoints: Mapping | None = None, alpha_range: tuple[float, float] = ALPHA_RANGE):
+    """Buttons for the task family, a slider for the target velocity, buttons for the direction, and a
+    log-scale slider for α over `alpha_range`; each change re-runs `locomotion_adaptation`.
+
+    checkpoints: task family → checkpoint (a path or shipped name; at most one velocity and one direction
+    family); default: the shipped MAML policies of both half-cheetah families. The other arguments are
+    the initial values and `locomotion_adaptation`'s.
+    """
+    import ipywidgets as w
+
+    paths = dict(checkpoints) if checkpoints is not None else {name: None for name in CHEETAH}
+    kinds = [task_kind(name) for name in paths]
+    if not paths or len(set(kinds)) != len(kinds):
+        raise ValueError(f"checkpoints must map at most one velocity and one direction task family to a "
+                         f"checkpoint, got {list(paths)}")
+    if env not in paths:
+        raise ValueError(f"env must be one of {tuple(paths)}, got {env!r}")
+    by_kind = dict(zip(kinds, paths))
+    low, high = (0.0, 0.0) if "velocity" not in by_kind else _velocity_range(by_kind["velocity"])
+    if "velocity" in by_kind:
+        check_range(velocity, "velocity", low, high)
+    if "direction" in by_kind and direction not in (-1, 1):
+        raise ValueError(f"direction must be -1 or +1, got {direction!r}")
+    for name, checkpoint in paths.items():       # fail now, not inside the callback
+        _checked(name, direction if task_kind(name) == "direction" else velocity, alpha, steps, episodes, seed,
+                 every, checkpoint)
+    lo, hi = (math.log10(v) for v in alpha_range)
+    style = {"description_width": "initial"}
+    family = w.ToggleButtons(options=[(f"{task_kind(n)} ({n})", n) for n in paths], value=env,
+                             description="task family", style=style)
+    velocity_slider = w.FloatSlider(value=velocity, min=low, max=high, step=0.1, continuous_update=False,
+                                    description=f"target velocity ({VELOCITY_UNIT})", style=style)
+    direction_buttons = w.ToggleButtons(options=list(DIRECTIONS), value=float(direction), description="direction",
+                                        style=style)
+
+    def show(env, velocity, direction, alpha):
+        from IPython.display import display
+        is_direction = task_kind(env) == "direction"
+        velocity_slider.disabled, direction_buttons.disabled = is_direction, not is_direction
+        result = locomotion_adaptation(env, direction if is_direction else velocity, alpha, steps, episodes, seed,
+                                       True, every, paths[env])
+        clips = result.show_clips()
+        if clips is not None:
+            display(clips)
+        display(result.figure)
+        print(result.summary())
+        return result
+
+    return w.interactive(
+        show, env=family, velocity=velocity_slider, direction=direction_buttons,
+        alpha=w.FloatLogSlider(value=alpha, base=10, min=lo, max=hi, step=0.05, description="α",
+                               continuous_update=False, readout_format=".3f"),
+    )
+
+
+def _velocity_range(env: str) -> tuple[float, float]:
+    from ..tasks.locomotion import LOCOMOTION_ENVS
+    goals = LOCOMOTION_ENVS[render.ENVS[env].mujoco].distribution
+    return goals.low, goals.high
+
+
+# --------------------------------------------------------------------------------------------------
+# how a checkpoint was trained
+# --------------------------------------------------------------------------------------------------
+_FLAGS = ("iterations", "meta_batch", "episodes", "alpha", "steps", "meta_optimizer", "meta_lr", "fisher_tasks",
+          "checkpoint_every", "seed")
+
+
+def training_command(checkpoint, out: str | None = None, threads: int = 2) -> str:
+    """`python -m course_lib train …` with the settings of `checkpoint` (a shipped name or a path) that
+    differ from the defaults; with `--resume` it continues from `out` (default runs/mujoco/<name>.pt)."""
+    path = checkpoints.shipped(checkpoint) if isinstance(checkpoint, str) and Path(checkpoint).suffix != ".pt" \
+        else Path(checkpoint)
+    config = checkpoints.load_checkpoint(path)["config"]
+    defaults = asdict(default_rl_config(config["env"], config["algo"])) | {"hidden": list(RLConfig.hidden)}
+    other = [k for k in config if k not in (*_FLAGS, "env", "algo") and config[k] != defaults[k]]
+    if other:
+        raise ValueError(f"checkpoint was trained with settings the command line cannot set: "
+                         f"{ {k: config[k] for k in other} }")
+    out = out or f"runs/mujoco/{Path(path).stem}.pt"
+    args = ["python", "-m", "course_lib", "train", config["env"], "--algo", config["algo"]]
+    for name in _FLAGS:
+        if name == "iterations" or config[name] != defaults[name]:
+            args += [f"--{name.replace('_', '-')}", str(config[name])]
+    return shlex.join(args + ["--threads", str(threads), "--out", out, "--resume"])
+
+
+def training_command_for(env: str, algo: str = "maml") -> str:
+    """The command for a checkpoint that does not exist yet (MuJoCo: meta-batch 20 on a 2-core machine)."""
+    return (f"python -m course_lib train {env} --algo {algo} --meta-batch 20 --threads 2 "
+            f"--out runs/mujoco/{env}_{algo}.pt --resume")
+
+
+__all__ = ["LocomotionAdaptation", "locomotion_adaptation", "locomotion_widget", "training_command",
+           "training_command_for", "task_kind", "controls"]

@@ -1,0 +1,284 @@
+# ---
+# jupyter:
+#   jupytext:
+#     cell_metadata_filter: -all
+#     notebook_metadata_filter: kernelspec,jupytext
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#       format_version: '1.3'
+#       jupytext_version: 1.19.6
+#   kernelspec:
+#     display_name: Python 3 (ipykernel)
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # 08 · MuJoCo locomotion: a half-cheetah adapts in one step — and we watch it
+#
+# **Learning objectives.** After this notebook you can
+# 1. state the MAML paper's two half-cheetah task families (§5.3) — a goal velocity or a running
+#    direction — and explain why the policy can only find its task through its rewards;
+# 2. read a MuJoCo meta-training run from its checkpoint (its curve and its cost), and reproduce or
+#    resume it from the command line;
+# 3. measure the return after 0–3 policy-gradient steps on held-out tasks and set it beside the paper's;
+# 4. render MuJoCo headless on a CPU (OSMesa) and watch the cheetah before and after one step;
+# 5. explore the task and the step size α with a widget, and explain what you see.
+#
+# **Prerequisites.** Notebook 04 (MAML-TRPO, the test protocol, the reproduction table); notebook 07,
+# section 4 (one step to a new target velocity, in 1-D).
+#
+# **Run time.** About 1–2 minutes on a 2-core CPU (measured: 65–80 s with two training runs sharing the
+# machine): the held-out evaluation (section 3) and rendering the clips (sections 4–5) take most of it.
+# Training is *not* run here — it takes hours (section 2).
+
+# %%
+# %matplotlib inline
+import os
+
+import numpy as np
+import torch
+from IPython.display import display
+from tqdm.auto import tqdm
+
+from course_lib.checkpoints import load_checkpoint, shipped
+from course_lib.plots import new_figure
+from course_lib.rl.evaluate import reference_returns
+from course_lib.rl.locomotion_widget import locomotion_adaptation, locomotion_widget, training_command
+from course_lib.rl.render import rendering_available
+from course_lib.rl.widgets import plot_training_returns, reproduction_table
+from course_lib.tasks.locomotion import CHEETAH_CTRL_COST, HORIZON, HalfCheetahDir, HalfCheetahVel
+
+torch.set_num_threads(1)          # small networks: one thread is fastest, and leaves a core free
+ENVS = ("halfcheetah_vel", "halfcheetah_dir")
+
+# %%
+# NBVAL_IGNORE_OUTPUT
+RENDER = rendering_available()    # tries once to draw one frame; never raises
+if RENDER:
+    print(RENDER.reason)
+else:
+    print(f"No video in this notebook: {RENDER.reason}")
+    print("Everything else — the numbers and the curves — still works.")
+
+# %% [markdown]
+# ## 1. Two families of tasks for one robot
+#
+# The robot is gymnasium's **HalfCheetah** (v5, MuJoCo): a planar two-legged body with six actuated
+# joints. The policy sees joint angles and velocities — *not* its task — and sets the six torques. The
+# paper's two task families change only the reward (`course_lib/tasks/locomotion.py`):
+#
+# | task family | one task | reward per step |
+# |---|---|---|
+# | `HalfCheetahVel` | a goal velocity $v^* \sim U[0, 2]$ m/s | $-\lvert v_x - v^*\rvert - 0.05\,\lVert a\rVert^2$ |
+# | `HalfCheetahDir` | a direction $d \in \{-1, +1\}$, each with probability ½ | $d\,v_x - 0.05\,\lVert a\rVert^2$ |
+#
+# where $v_x$ is the forward velocity of the torso. An episode lasts $H = 200$ steps:
+
+# %%
+# NBVAL_CHECK_OUTPUT
+for cls in (HalfCheetahVel, HalfCheetahDir):
+    env = cls()
+    low, high = env.action_space.low[0], env.action_space.high[0]
+    print(f"{cls.__name__}: observation {env.observation_space.shape[0]}-D, action {env.action_space.shape[0]}-D "
+          f"in [{low:g}, {high:g}], dt = {env.dt:g} s per step, H = {HORIZON} steps = {HORIZON * env.dt:g} s")
+    print(f"  6 sampled tasks: {np.round(cls.sample_tasks(6, np.random.default_rng(1)), 2)}")
+    env.close()
+print(f"control cost weight: {CHEETAH_CTRL_COST}")
+
+# %% [markdown]
+# Nothing in the observation says which velocity or which direction is wanted. A single policy for
+# the whole family can therefore only hedge — for the directions, running either way is rewarded in
+# half of the tasks and punished in the other half. MAML looks for an initialisation θ from which **one
+# policy-gradient step** on the task's own episodes finds the task: the sign of $d$, or how fast $v^*$ is.
+# That step has to read it from the rewards of a handful of noisy 10-second runs.
+#
+# ## 2. Meta-training: the shipped checkpoints
+#
+# The policies were meta-trained with MAML-TRPO exactly as in notebook 04 (`course_lib.rl.train`): a
+# 2×100 ReLU Gaussian policy, one inner REINFORCE step with α = 0.1, a TRPO outer step with δ = 0.01;
+# the sampler runs the cheetahs in worker processes (`course_lib/rl/mujoco_sampler.py`). The runs are
+# far too long to repeat in a notebook, so we load them. Each checkpoint holds θ, the optimizer and
+# random states, and the training history — and the command line that reproduces it (with `--resume` it
+# continues an interrupted run from its last checkpoint):
+
+# %%
+# NBVAL_IGNORE_OUTPUT
+checkpoints = {env: load_checkpoint(shipped(f"{env}_maml")) for env in ENVS}
+for env, ckpt in checkpoints.items():
+    config, iterations = ckpt["config"], ckpt["iteration"]
+    episodes = iterations * config["meta_batch"] * config["episodes"] * 2   # pre- and post-update episodes
+    hours = ckpt["wall_time"] / 3600
+    cost = f"{hours:.1f} h" if hours >= 1 else f"{60 * hours:.0f} min"
+    print(f"{env}: {iterations} meta-iterations, {cost} of training "
+          f"({ckpt['wall_time'] / iterations:.0f} s per iteration), {episodes:,} episodes = "
+          f"{episodes * HORIZON:,} simulated steps")
+    print(f"  meta-batch {config['meta_batch']} tasks × {config['episodes']} episodes; reproduce or resume with\n"
+          f"  {training_command(f'{env}_maml')}\n")
+
+# %% [markdown]
+# The paper meta-trained with 40 tasks per meta-batch for up to 500 iterations; the
+# meta-batch printed above is what fits a 2-core machine. The training curve shows the mean return of
+# each meta-batch's episodes before (dashed) and after (solid) the inner step — on that iteration's
+# *training* tasks, so it is noisy. The horizontal lines are the paper's returns on its held-out tasks
+# at the end of training, before and after one step, for scale:
+
+# %%
+fig, axes = new_figure(ncols=2, width=5.2, height=4.0)
+for ax, (env, ckpt) in zip(axes, checkpoints.items()):
+    paper = reference_returns(env)["maml"]
+    plot_training_returns(ax, {"maml": ckpt["history"]},
+                          reference={"paper, before adaptation (held-out)": float(np.mean(paper[0])),
+                                     "paper, after one step (held-out)": float(np.mean(paper[1]))},
+                          title=f"{env}: shipped MAML-TRPO run")
+
+# %% [markdown]
+# What to look for: does the solid curve rise above the dashed one — that is, does the inner step help —
+# and does the gap grow with training? The gap, not the level of the dashed curve, is what MAML
+# optimises. The run's own numbers:
+
+# %%
+# NBVAL_IGNORE_OUTPUT
+for env, ckpt in checkpoints.items():
+    last = ckpt["history"][-min(10, len(ckpt["history"])):]
+    before, after = (np.mean([h[k] for h in last]) for k in ("return_before", "return_after"))
+    print(f"{env}: over the last {len(last)} iterations, mean return {before:.1f} before and {after:.1f} after "
+          f"the inner step ({after - before:+.1f})")
+
+# %% [markdown]
+# ## 3. The adaptation curve on held-out tasks
+#
+# The paper's test protocol, as in notebook 04: fixed held-out tasks, and per step fresh episodes with
+# the current policy, a linear baseline, one REINFORCE step (α = 0.1, then 0.05). We use 10 tasks ×
+# 20 episodes per step (the paper: 40 tasks × 20 episodes), and compare with a randomly initialised
+# policy adapted the same way, where its checkpoint is shipped. The open squares are the paper's means
+# over its 40 tasks:
+
+# %%
+# NBVAL_IGNORE_OUTPUT
+tables = {env: reproduction_table(env, models=("maml", "random"), steps=3, episodes=20, n_tasks=10, seed=0)
+          for env in tqdm(ENVS, desc="held-out evaluation")}
+for table in tables.values():
+    print(table.summary(), end="\n\n")
+
+# %%
+for table in tables.values():
+    display(table.figure)
+
+# %%
+# NBVAL_IGNORE_OUTPUT
+for env, table in tables.items():
+    ours, paper = table.returns["maml"].mean(1), table.paper["maml"]
+    print(f"{env}: one step changes the mean return by {ours[1] - ours[0]:+.1f} here "
+          f"and by {paper[1] - paper[0]:+.1f} in the paper")
+
+# %% [markdown]
+# Two things to read off. First, the *shape*: the paper's MAML gains most with the first step and
+# little after — the step finds the task, and later steps fine-tune. Second, the *scale*: the paper's
+# policies were trained for up to 500 iterations with twice our meta-batch; a checkpoint with fewer
+# iterations (section 2) sits lower, and its first step gains less. In the direction task the return
+# before adaptation averages over both directions, so a policy that runs fast — either way — still
+# scores near zero until the step tells it which way.
+#
+# ## 4. Seeing it: the cheetah before and after one step
+#
+# Numbers are one thing; a cheetah that turns round is another. MuJoCo draws off-screen through OpenGL.
+# Without a display (a server, CI, a container) the portable choice is **OSMesa**, a software OpenGL
+# (Debian/Ubuntu: `apt-get install libosmesa6`): `course_lib.rl.render` sets `MUJOCO_GL=osmesa` on
+# Linux unless you chose a backend yourself (with a GPU, `MUJOCO_GL=egl` is faster). Where nothing can
+# render, `rendering_available()` says why and everything below still runs, without the clips.
+
+# %%
+# NBVAL_IGNORE_OUTPUT
+print("MUJOCO_GL =", os.environ.get("MUJOCO_GL", "(not set: MuJoCo's default)"))
+
+# %% [markdown]
+# `locomotion_adaptation` adapts the shipped policy to one task, exactly as in section 3 but for a
+# single task, and rolls out two more episodes from the same start state: one with θ, one with the
+# adapted θ′ after one step. The clips show the policy's **mean action** μ(s) — what it has learned,
+# without its exploration noise — played in real time (every 4th frame of the 10 s episode):
+
+# %%
+# NBVAL_IGNORE_OUTPUT
+runs = {name: locomotion_adaptation(env, task, alpha=0.1, steps=3, episodes=20, seed=0)
+        for name, env, task in tqdm([("forwards", "halfcheetah_dir", 1.0), ("1.5 m/s", "halfcheetah_vel", 1.5)],
+                                    desc="adapt and render")}
+
+# %%
+# NBVAL_IGNORE_OUTPUT
+forwards = runs["forwards"]
+if forwards.rendered:
+    display(forwards.show_clips())
+print(forwards.summary())                  # without rendering, it ends with the reason
+
+# %%
+forwards.figure
+
+# %% [markdown]
+# Left, the forward velocity during the two clipped episodes; right, the return after 0–3 steps, each
+# dot one episode (sampled actions, as in training), beside the paper's mean. The clip's return can
+# differ from the dots: the dots include the exploration noise σ, the clip does not. How large is it?
+
+# %%
+# NBVAL_IGNORE_OUTPUT
+for env, ckpt in checkpoints.items():
+    print(f"{env}: σ of the six actions {np.round(torch.exp(ckpt['theta']['log_std']).numpy(), 2)} "
+          f"(the actions are clipped to [−1, 1])")
+
+# %% [markdown]
+# A σ near 1 means that, in training, the actions were mostly noise; a meta-trained policy shrinks σ
+# where it is sure. Now the goal-velocity task, with a target of 1.5 m/s — here the step must learn *how
+# fast*, not which way:
+
+# %%
+# NBVAL_IGNORE_OUTPUT
+fast = runs["1.5 m/s"]
+if fast.rendered:
+    display(fast.show_clips())
+print(fast.summary())                  # without rendering, it ends with the reason
+
+# %%
+fast.figure
+
+# %% [markdown]
+# ## 5. Explore
+#
+# Choose the task family, the target velocity or the direction, and the first step's size α (log scale;
+# later steps use α/2). Each change adapts the policy on 20 fresh episodes per step and renders the two
+# clips — a few seconds; settings you have tried before come back at once (they are cached).
+#
+# * α = 0.01 and α = 1: when does one step do too little, and when does it overshoot? Watch the
+#   after-step clip as well as the curve.
+# * Velocity 0 against 2: which target is easier for the *unadapted* policy, and why?
+# * Backwards against forwards: is the unadapted policy biased towards one direction?
+
+# %%
+# NBVAL_IGNORE_OUTPUT
+locomotion_widget(env="halfcheetah_dir", direction=1.0, velocity=1.5, alpha=0.1, steps=3, episodes=20)
+
+# %% [markdown]
+# ## Check your understanding
+#
+# 1. The observation holds joint angles and velocities but not the task. What would an oracle policy
+#    that *is* told $v^*$ or $d$ show about the limit of one-step adaptation?
+# 2. In the direction task, why is a return near 0 before adaptation not evidence that the policy has
+#    learned nothing? What would a good unadapted policy do?
+# 3. The clips use the mean action, the returns sampled actions. When would the two disagree most —
+#    early or late in meta-training — and why?
+# 4. The inner step uses 20 episodes of 200 steps. Which of the two task families needs more episodes
+#    to estimate its gradient well, and why (think of what the reward tells you in each)?
+# 5. Our meta-batch is half the paper's. What does a smaller meta-batch change in the meta-gradient, and
+#    in the TRPO step?
+#
+# **Exercises.** There is no MuJoCo exercise: an exercise must run in seconds, and these policies take
+# hours to train. The building blocks are the same as in 1-D, and `exercises/ex02_meta_rl.ipynb`
+# practises them: the target-velocity reward (2.4) and one-step adaptation, MAML's inner loop for RL
+# (2.5); worked solutions in `solutions/ex02_meta_rl.ipynb`.
+#
+# **Mini-project (suggested, hours of CPU).** Resume a run with the command from section 2 for more
+# iterations and watch the adaptation curve of section 3 move towards the paper's; or train the
+# random-init and pretrained baselines (`--algo random`, `--algo pretrain`) for the goal-velocity task
+# and add them to the table; or try the Ant (`ant_vel`, `ant_dir`: same commands, a 105-D observation).
+#
+# **Next:** notebook 09 — pitfalls and ablations.

@@ -1,0 +1,155 @@
+"""The MuJoCo locomotion widget of notebook 08 (course_lib.rl.locomotion_widget): the pure function's
+numbers are the library's, the controls re-run it, bad input names the argument. Untrained
+checkpoints keep it independent of the shipped weights; 2 episodes per step keep it fast."""
+import shlex
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pytest
+
+from course_lib.rl import locomotion_widget as L
+from course_lib.rl import render as R
+from course_lib.rl.evaluate import adaptation_returns, reference_returns
+from course_lib.rl.train import default_rl_config, load_policy, train_rl
+
+needs_rendering = pytest.mark.skipif(not R.rendering_available(),
+                                     reason=f"no off-screen rendering here: {R.rendering_available().reason}")
+FAST = dict(episodes=2, every=50)       # 2 episodes per step, 5 frames per clip
+
+
+@pytest.fixture(scope="module")
+def untrained(tmp_path_factory):
+    """Freshly initialised MAML policies (iteration 0, no sampling) for both cheetah tasks."""
+    root = tmp_path_factory.mktemp("locomotion")
+    paths = {}
+    for env in ("halfcheetah_vel", "halfcheetah_dir"):
+        config = default_rl_config(env, "maml", iterations=0, meta_batch=20, checkpoint_every=5)
+        paths[env] = root / f"{env}_maml.pt"
+        train_rl(config, out=paths[env], progress=False)
+    return paths
+
+
+@needs_rendering
+def test_returns_clips_and_figure(untrained):
+    r = L.locomotion_adaptation("halfcheetah_vel", 1.2, alpha=0.2, steps=2, seed=3,
+                                checkpoint=untrained["halfcheetah_vel"], **FAST)
+    assert r.returns.shape == (3, 2) and r.steps == 2 and r.alphas == (0.2, 0.1)
+    assert r.rendered and r.render_note == ""
+    assert list(r.clips) == ["before", "after 1 step"]
+    for clip in r.clips.values():
+        assert clip.frames.shape == (1 + 200 // 50, 160, 240, 3) and clip.task == 1.2
+    html = r.show_clips().data
+    assert html.count("<img") == 2 and "after 1 step" in html
+    paper = reference_returns("halfcheetah_vel")["maml"]
+    assert r.paper == pytest.approx([np.mean(paper[s]) for s in range(3)])
+    assert isinstance(r.figure, plt.Figure)
+    assert {ax.get_xlabel() for ax in r.figure.axes} == {"time (s)", L.PG_STEPS_LABEL}
+    assert "step 2" in r.summary() and "target velocity 1.20 m/s" in r.summary()
+
+
+def test_numbers_are_the_librarys_adaptation_returns(untrained):
+    path = untrained["halfcheetah_dir"]
+    r = L.locomotion_adaptation("halfcheetah_dir", -1, alpha=0.1, steps=1, seed=2, render_clips=False,
+                                checkpoint=path, **FAST)
+    policy, theta, config = load_policy(path)
+    expected = adaptation_returns(policy, theta, config, np.array([-1.0]), 1, 2, alphas=(0.1,), seed=2)
+    np.testing.assert_array_equal(r.mean_returns, expected[:, 0].numpy())
+    assert not r.rendered and "switched off" in r.render_note and r.show_clips() is None
+    assert r.clips["before"].frames.shape[0] == 0 and r.clips["before"].rewards.shape == (200,)
+    assert "backwards" in r.summary() and "no video" in r.summary()
+
+
+def test_alpha_changes_only_the_adapted_steps_and_the_task_changes_all(untrained):
+    path = untrained["halfcheetah_vel"]
+    args = dict(steps=1, seed=0, render_clips=False, checkpoint=path, **FAST)
+    small, large = (L.locomotion_adaptation("halfcheetah_vel", 0.5, alpha=a, **args) for a in (0.01, 0.5))
+    np.testing.assert_array_equal(small.returns[0], large.returns[0])           # the same episodes before
+    assert not np.allclose(small.returns[1], large.returns[1])
+    assert not np.allclose(small.clips["after 1 step"].rewards, large.clips["after 1 step"].rewards)
+    other = L.locomotion_adaptation("halfcheetah_vel", 1.8, alpha=0.5, **args)
+    assert not np.allclose(other.returns[0], large.returns[0])
+    assert L.locomotion_adaptation("halfcheetah_vel", 0.5, alpha=0.5, **args) is large   # cached
+
+
+def test_without_opengl_the_curves_remain(untrained, monkeypatch):
+    monkeypatch.setattr(L, "rendering_available", lambda: R.RenderCheck(False, "no GL in this test"))
+    r = L.locomotion_adaptation("halfcheetah_dir", 1, checkpoint=untrained["halfcheetah_dir"], **FAST)
+    assert not r.rendered and r.render_note == "no GL in this test" and r.show_clips() is None
+    assert r.clips["after 1 step"].x_velocity.shape == (200,) and isinstance(r.figure, plt.Figure)
+
+
+def test_widget_controls_rerun_the_function(untrained):
+    w = L.locomotion_widget("halfcheetah_vel", velocity=1.0, alpha=0.1, checkpoints=untrained, **FAST)
+    ctl = L.controls(w)
+    assert set(ctl) == {"env", "velocity", "direction", "alpha"} and w.result.task == 1.0
+    assert ctl["direction"].disabled and not ctl["velocity"].disabled
+    for name, value in (("velocity", 1.7), ("alpha", 0.3)):
+        before = w.result
+        ctl[name].value = value
+        assert w.result is not before, f"setting {name} did not re-run the function"
+    assert w.result.task == pytest.approx(1.7) and w.result.alphas[0] == pytest.approx(ctl["alpha"].value)
+    expected = L.locomotion_adaptation("halfcheetah_vel", 1.7, ctl["alpha"].value,
+                                       checkpoint=untrained["halfcheetah_vel"], **FAST)
+    np.testing.assert_array_equal(w.result.returns, expected.returns)
+    # the direction family: the direction buttons count, the velocity slider does not
+    ctl["env"].value = "halfcheetah_dir"
+    assert w.result.env == "halfcheetah_dir" and w.result.task == 1.0
+    assert ctl["velocity"].disabled and not ctl["direction"].disabled
+    assert sorted(ctl["direction"].options, key=lambda o: o[1]) == list(L.DIRECTIONS)
+    ctl["direction"].value = -1.0
+    assert w.result.task == -1.0
+    before = w.result
+    ctl["velocity"].value = 0.4
+    assert w.result.task == -1.0 and w.result is before                          # cached: nothing to recompute
+    plt.close("all")
+
+
+def test_widget_checkpoint_choices(untrained):
+    with pytest.raises(ValueError, match="env"):
+        L.locomotion_widget("halfcheetah_dir", checkpoints={"halfcheetah_vel": untrained["halfcheetah_vel"]})
+    with pytest.raises(ValueError, match="checkpoints"):
+        L.locomotion_widget("halfcheetah_vel", checkpoints={"halfcheetah_vel": None, "ant_vel": None})
+    with pytest.raises(ValueError, match="checkpoint"):
+        L.locomotion_widget("halfcheetah_vel", checkpoints={"halfcheetah_vel": "/no/such.pt"})
+    with pytest.raises(ValueError, match="direction"):
+        L.locomotion_widget("halfcheetah_dir", direction=0.0,
+                            checkpoints={"halfcheetah_dir": untrained["halfcheetah_dir"]})
+
+
+@pytest.mark.parametrize("kwargs,match", [
+    (dict(env="ant"), "env"), (dict(task=2.1), "task"), (dict(task=-0.5), "task"),
+    (dict(env="halfcheetah_dir", task=0.3), "task"),
+    (dict(alpha=0.0), "alpha"), (dict(alpha=-0.1), "alpha"), (dict(alpha=float("inf")), "alpha"),
+    (dict(steps=0), "steps"), (dict(steps=4), "steps"), (dict(episodes=0), "episodes"), (dict(seed=-1), "seed"),
+    (dict(every=0), "every"), (dict(checkpoint="/no/such/policy.pt"), "checkpoint"),
+    (dict(checkpoint="no_such_shipped_name"), "checkpoint"),
+])
+def test_bad_arguments_name_the_argument(kwargs, match, untrained):
+    args = dict(env="halfcheetah_vel", task=1.0, checkpoint=untrained["halfcheetah_vel"], render_clips=False) | kwargs
+    with pytest.raises(ValueError, match=match):
+        L.locomotion_adaptation(**args)
+    if "env" not in kwargs and "checkpoint" not in kwargs:
+        args["velocity"], checkpoint = args.pop("task"), args.pop("checkpoint")
+        args.pop("render_clips")
+        with pytest.raises(ValueError, match=match.replace("task", "velocity")):
+            L.locomotion_widget(**args, checkpoints={"halfcheetah_vel": checkpoint})
+
+
+def test_a_checkpoint_of_another_env_is_refused(untrained):
+    with pytest.raises(ValueError, match="checkpoint"):
+        L.locomotion_adaptation("halfcheetah_vel", 1.0, checkpoint=untrained["halfcheetah_dir"], render_clips=False)
+
+
+def test_training_command_reproduces_the_checkpoints_settings(untrained):
+    args = shlex.split(L.training_command(untrained["halfcheetah_dir"], out="runs/x.pt"))
+    assert args[:7] == ["python", "-m", "course_lib", "train", "halfcheetah_dir", "--algo", "maml"]
+    flags = dict(zip(args[7::2], args[8::2]))
+    assert flags == {"--iterations": "0", "--meta-batch": "20", "--checkpoint-every": "5", "--threads": "2",
+                     "--out": "runs/x.pt"} and args[-1] == "--resume"
+
+
+def test_training_command_refuses_settings_it_cannot_express(tmp_path):
+    config = default_rl_config("halfcheetah_vel", "maml", iterations=0, hidden=(8, 8))
+    train_rl(config, out=tmp_path / "small.pt", progress=False)
+    with pytest.raises(ValueError, match="hidden"):
+        L.training_command(tmp_path / "small.pt")
