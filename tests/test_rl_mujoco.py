@@ -66,3 +66,12 @@ def test_training_on_halfcheetah_is_seeded():
 def test_cavia_is_refused_on_mujoco():
     with pytest.raises(ValueError, match="algo 'cavia' is available for navigation2d"):
         default_rl_config("ant_dir", "cavia")
+
+
+def test_an_ant_meta_iteration_runs():
+    assert default_rl_config("ant_dir").episodes == 40 and default_rl_config("ant_vel").episodes == 20
+    config = default_rl_config("ant_vel", "maml", iterations=1, meta_batch=2, episodes=2, hidden=(8, 8))
+    ckpt = train_rl(config, progress=False)
+    assert ckpt["iteration"] == 1 and np.isfinite(ckpt["history"][0]["return_after"])
+    assert all(torch.isfinite(v).all() for v in ckpt["theta"].values())
+    assert ckpt["theta"]["mean.net.0.weight"].shape == (8, 105)       # Ant v5: 105-D observations

@@ -264,3 +264,11 @@ def test_reproduction_table_oracle_is_not_adapted(untrained, tmp_path, monkeypat
         W.reproduction_table(models=("oracle",), n_tasks=1)
     with pytest.raises(ValueError, match="env"):
         W.reproduction_table(env="cartpole")
+
+
+def test_paper_names_follow_each_environments_reference():
+    from course_lib.rl.evaluate import reference_returns
+    assert W.paper_name("pretrain", reference_returns("navigation2d")) == "pretrained_unconfirmed"
+    assert W.paper_name("pretrain", reference_returns("halfcheetah_dir")) == "pretrained"
+    assert W.paper_name("random", reference_returns("halfcheetah_vel")) == "random_init"
+    assert W.paper_name("fomaml", reference_returns("halfcheetah_vel")) is None

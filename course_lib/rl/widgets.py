@@ -42,7 +42,14 @@ from .train import ALGOS, load_policy
 
 NOT_SHIPPED = "not shipped yet"
 NAVIGATION_MODELS = ("maml", "fomaml", "cavia", "reptile", "pretrain", "random", "oracle")  # table order
-PAPER_NAMES = {"maml": "maml", "pretrain": "pretrained_unconfirmed", "random": "random_init", "oracle": "oracle"}
+# our model name → the paper's (reference file) name; navigation's pretrained curve is the unconfirmed one
+PAPER_NAMES = {"maml": ("maml",), "pretrain": ("pretrained", "pretrained_unconfirmed"), "random": ("random_init",),
+               "oracle": ("oracle",)}
+
+
+def paper_name(name: str, reference: dict) -> str | None:
+    """The reference's name for our model `name` in this environment's reference, if it has one."""
+    return next((n for n in PAPER_NAMES.get(name, ()) if n in reference), None)
 NAVIGATION_ALPHA_RANGE = (0.01, 0.5)   # the α slider's range; the pure functions accept any α > 0
 MAX_STEPS = 3                          # adaptation steps in the widgets (the paper reports 0–3)
 MAX_EPISODES = 1000
@@ -478,8 +485,8 @@ def reproduction_table(env: str = "navigation2d", models=NAVIGATION_MODELS, step
         k = 0 if config.algo == "oracle" else steps
         returns[name] = adaptation_returns(policy, theta, config, tasks, k, episodes, seed=seed).numpy()
     reference = reference_returns(env)
-    paper = {name: [float(np.mean(r)) for r in reference[PAPER_NAMES[name]][:steps + 1]]
-             for name in [*paths, *missing] if PAPER_NAMES.get(name) in reference}
+    paper = {name: [float(np.mean(r)) for r in reference[paper_name(name, reference)][:steps + 1]]
+             for name in [*paths, *missing] if paper_name(name, reference)}
     table = ReproductionTable(env, steps, episodes, n_tasks, seed, returns, missing, paper, figure=None)
     table.figure = _table_figure(table)
     return table
