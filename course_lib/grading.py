@@ -385,9 +385,11 @@ def _rl_meta_gradient(policy, theta, env, alpha, generator, first_order=True, ga
 
 
 def _meta_train(policy, theta, config, meta_gradient_fn, eval_tasks=None, eval_every=10):
-    """Adam on θ (in place) for config.iterations meta-iterations; history of returns and timings."""
+    """Adam on θ (in place) for config.iterations meta-iterations, with a progress bar; history of
+    returns and timings."""
     import numpy as np
     import torch
+    from tqdm.auto import tqdm
     from .rl.envs import make_batched_env
     from .rl.evaluate import adaptation_returns
     from .tasks.navigation import NavigationDistribution
@@ -398,6 +400,7 @@ def _meta_train(policy, theta, config, meta_gradient_fn, eval_tasks=None, eval_e
     history = {k: [] for k in ("iteration", "return_before", "return_after", "seconds",
                                "eval_iteration", "eval_before", "eval_after")}
     start = time.perf_counter()
+    bar = tqdm(total=config.iterations, desc=f"{config.env} {config.algo}", unit="it")
     for it in range(config.iterations + 1):
         if eval_tasks is not None and (it % eval_every == 0 or it == config.iterations):
             r = adaptation_returns(policy, theta, config, eval_tasks, steps=1, episodes=10, seed=0)
@@ -418,6 +421,8 @@ def _meta_train(policy, theta, config, meta_gradient_fn, eval_tasks=None, eval_e
         history["return_before"].append(before)
         history["return_after"].append(after)
         history["seconds"].append(time.perf_counter() - start)
+        bar.update()
+    bar.close()
     return history
 
 

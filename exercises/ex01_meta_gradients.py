@@ -54,12 +54,14 @@ import time
 import matplotlib.pyplot as plt
 import numpy as np
 import torch
+from tqdm.auto import tqdm
 
 from course_lib import MLP, batched, detached, forward, parameters_of
 from course_lib.checkpoints import shipped
 from course_lib.evaluate import adaptation_curve
 from course_lib.grading import fallback, reference
 from course_lib.meta import CONTEXT, adapt_context, cavia_objective
+from course_lib.plots import new_figure, plot_adaptation_curve, plot_sinusoid_fit, setting_colors
 from course_lib.tasks.sinusoid import RegressionBatch, SinusoidDistribution, sine
 from course_lib.toy import QuadraticTasks, closed_form_directions, toy_task
 from course_lib.train import load_trained
@@ -141,16 +143,17 @@ support_loss, query_loss, task = sinusoid_task(model, np.random.default_rng(1))
 x_grid = torch.linspace(-5, 5, 200).reshape(-1, 1)
 
 params = detached(theta_maml, requires_grad=True)
-fig, ax = plt.subplots(figsize=(7, 3.5))
-ax.plot(x_grid, sine(task["task"], x_grid.numpy()[None])[0], "k", lw=2, label="true task")
-ax.scatter(task["x"], task["y"], c="k", zorder=3, label="K = 10 support points")
+fits = {}
 for s in range(6):
     if s in (0, 1, 5):
-        ax.plot(x_grid, forward(model, params, x_grid).detach(), label=f"after {s} step(s)")
+        fits["MAML, before adapting" if s == 0 else f"MAML, after {s} step{'s' * (s != 1)}"] = \
+            forward(model, params, x_grid).detach()
     print(f"after {s} step(s): support MSE {support_loss(params).item():.3f}   query MSE {query_loss(params).item():.3f}")
     params = detached(step(params, support_loss, alpha_maml, first_order=True), requires_grad=True)
-ax.set(xlabel="x", ylabel="y", title="MAML initialisation adapted with your inner_step")
-ax.legend(fontsize=8)
+fig, ax = new_figure()
+plot_sinusoid_fit(ax, x_grid, sine(task["task"], x_grid.numpy()[None])[0], fits, support=(task["x"], task["y"]),
+                  styles={label: dict(color=color) for label, color in zip(fits, setting_colors(len(fits)))},
+                  title="MAML initialisation adapted with your inner_step")
 plt.show()
 
 # %% [markdown]
@@ -332,22 +335,21 @@ theta_r = detached(theta_random, requires_grad=True)
 rng = np.random.default_rng(0)
 start = time.perf_counter()
 iterations = 300
-for it in range(iterations):
+for it in tqdm(range(iterations), desc="Reptile with your reptile_update", unit="update"):
     losses = [sinusoid_task(net, rng)[0] for _ in range(5)]
     theta_r = reptile(theta_r, losses, alpha=0.02, steps=5, epsilon=1.0 - it / iterations)
 print(f"{iterations} Reptile updates in {time.perf_counter() - start:.1f} s")
 
 held_out = dist.sample_batch(200, 10, 100, np.random.default_rng(123), net)
 _, theta_shipped, _, _ = load_trained(shipped("sinusoid_reptile"))
-curves = {name: adaptation_curve(th, held_out, 0.02, 5).mean(1)
-          for name, th in [("random init", theta_random), ("your Reptile, 300 updates", theta_r),
-                           ("shipped Reptile, 30k updates", theta_shipped)]}
-fig, ax = plt.subplots(figsize=(6, 3.5))
+curves = {name: adaptation_curve(th, held_out, 0.02, 5)      # [steps + 1, tasks]
+          for name, th in [("random init", theta_random), ("your Reptile run, 300 updates", theta_r),
+                           ("Reptile, shipped (30k updates)", theta_shipped)]}
 for name, curve in curves.items():
-    ax.plot(range(6), curve, "o-", label=name)
-    print(f"{name:30s} MSE after 0 / 1 / 5 steps: {curve[0]:.2f} / {curve[1]:.2f} / {curve[5]:.2f}")
-ax.set(xlabel="inner steps (α = 0.02, K = 10)", ylabel="held-out MSE", yscale="log")
-ax.legend()
+    mean = curve.mean(1)
+    print(f"{name:30s} MSE after 0 / 1 / 5 steps: {mean[0]:.2f} / {mean[1]:.2f} / {mean[5]:.2f}")
+fig, ax = new_figure()
+plot_adaptation_curve(ax, range(6), curves, log_y=True, title="200 held-out tasks, K = 10, α = 0.02 (± 95% CI)")
 plt.show()
 
 # %% [markdown]
@@ -416,13 +418,11 @@ zero = {**shared_cavia, CONTEXT: torch.zeros(cmodel.context_dim)}
 adapted = cavia_step(shared_cavia, support_loss, alpha_cavia, cmodel.context_dim, first_order=True)
 print(f"context after one step: {np.round(adapted[CONTEXT].detach().numpy(), 3)}")
 print(f"query MSE: before {query_loss(zero).item():.3f}, after one context step {query_loss(adapted).item():.3f}")
-fig, ax = plt.subplots(figsize=(7, 3.5))
-ax.plot(x_grid, sine(task["task"], x_grid.numpy()[None])[0], "k", lw=2, label="true task")
-ax.scatter(task["x"], task["y"], c="k", zorder=3, label="K = 10 support points")
-ax.plot(x_grid, forward(cmodel, zero, x_grid).detach(), label="context 0")
-ax.plot(x_grid, forward(cmodel, adapted, x_grid).detach(), label="after one context step")
-ax.set(xlabel="x", ylabel="y", title="CAVIA: one step on a 4-number context")
-ax.legend(fontsize=8)
+fig, ax = new_figure()
+plot_sinusoid_fit(ax, x_grid, sine(task["task"], x_grid.numpy()[None])[0],
+                  {"CAVIA, before adapting (context 0)": forward(cmodel, zero, x_grid).detach(),
+                   "CAVIA, after one context step": forward(cmodel, adapted, x_grid).detach()},
+                  support=(task["x"], task["y"]), title="CAVIA: one step on a 4-number context")
 plt.show()
 
 # %% [markdown]

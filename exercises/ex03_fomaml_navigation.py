@@ -54,10 +54,12 @@ import time
 import matplotlib.pyplot as plt
 import numpy as np
 import torch
+from tqdm.auto import tqdm
 
 from course_lib import batched, detached, inner_update, parameters_of
 from course_lib.checkpoints import SHIPPED
 from course_lib.grading import fallback, reference
+from course_lib.plots import ITERATION_LABEL, color_for, label_for, new_figure
 from course_lib.rl.episodes import sample_episodes
 from course_lib.rl.evaluate import adaptation_returns, held_out_tasks
 from course_lib.rl.losses import reinforce_loss
@@ -130,8 +132,9 @@ print("ex3.1 rl_meta_gradient: all checks passed")
 # `make_batched_env(config.env, goals, config.episodes, normalize_actions=config.normalize_actions)`, get the meta-gradient
 # from `meta_gradient_fn` (your `rl_meta_gradient`, or course_lib's), store each gradient in
 # `theta[k].grad` and take an Adam step. The Adam optimiser **minimises** the meta-loss. The rest —
-# seeding, held-out evaluation every `eval_every` iterations with one inner step, bookkeeping — is
-# written for you. (The paper uses TRPO for the meta-update; Adam is simpler and works well here.)
+# seeding, held-out evaluation every `eval_every` iterations with one inner step, bookkeeping, the
+# progress bar — is written for you. (The paper uses TRPO for the meta-update; Adam is simpler and
+# works well here.)
 
 # %%
 # EXERCISE ex3.2: meta_train
@@ -145,6 +148,7 @@ def meta_train(policy, theta, config, meta_gradient_fn, eval_tasks=None, eval_ev
     history = {k: [] for k in ("iteration", "return_before", "return_after", "seconds",
                                "eval_iteration", "eval_before", "eval_after")}
     start = time.perf_counter()
+    bar = tqdm(total=config.iterations, desc=f"{config.env} {config.algo}", unit="it")
     for it in range(config.iterations + 1):
         if eval_tasks is not None and (it % eval_every == 0 or it == config.iterations):
             r = adaptation_returns(policy, theta, config, eval_tasks, steps=1, episodes=10, seed=0)
@@ -159,6 +163,8 @@ def meta_train(policy, theta, config, meta_gradient_fn, eval_tasks=None, eval_ev
         history["return_before"].append(before)
         history["return_after"].append(after)
         history["seconds"].append(time.perf_counter() - start)
+        bar.update()
+    bar.close()
     return history
 
 
@@ -206,17 +212,22 @@ print(f"first-order MAML: {config.iterations} iterations in {h['seconds'][-1]:.0
       f"step: {h['eval_after'][0]:.1f} at the start, {h['eval_after'][-1]:.1f} at the end")
 
 
+RETURN_AXIS = "mean return per episode (sum of rewards)"
+
+
 def plot_runs(runs):
-    fig, axes = plt.subplots(1, 2, figsize=(12, 3.8))
-    for i, (algo, h) in enumerate(runs.items()):
-        label = {"fomaml": "first-order MAML", "maml": "second-order MAML"}[algo]
-        axes[0].plot(h["eval_iteration"], h["eval_after"], "o-", color=f"C{i}", ms=3, label=f"{label}: after 1 step")
-        axes[0].plot(h["eval_iteration"], h["eval_before"], ":", color=f"C{i}", label=f"{label}: before adapting")
-        axes[1].plot(h["iteration"], h["return_after"], color=f"C{i}", alpha=0.7, label=f"{label}: after 1 step")
-    axes[0].set(xlabel="meta-iteration", ylabel="mean return on 20 held-out goals", title="held-out return")
-    axes[1].set(xlabel="meta-iteration", ylabel="mean return on the meta-batch", title="training batches")
-    for ax in axes:
-        ax.legend(fontsize=8)
+    """Held-out and training returns per meta-iteration: the workbook's colour per method, dashed before adapting."""
+    fig, (left, right) = new_figure(ncols=2, width=6.0, height=3.8)
+    for algo, h in runs.items():
+        color, label = color_for(algo), label_for(algo)
+        left.plot(h["eval_iteration"], h["eval_before"], ls="--", lw=1.0, color=color, label=f"{label}, before adaptation")
+        left.plot(h["eval_iteration"], h["eval_after"], "o-", ms=3, lw=1.5, color=color, label=f"{label}, after one step")
+        right.plot(h["iteration"], h["return_after"], lw=1.0, alpha=0.8, color=color, label=f"{label}, after one step")
+    left.set(xlabel=ITERATION_LABEL, ylabel=f"{RETURN_AXIS}\non {len(eval_goals)} held-out goals", title="held-out return")
+    right.set(xlabel=ITERATION_LABEL, ylabel=f"{RETURN_AXIS}\non the meta-batch", title="training batches")
+    for ax in (left, right):
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=7, loc="lower right", framealpha=0.85)
     plt.show()
 
 

@@ -57,6 +57,7 @@ from course_lib import batched, detached, parameters_of
 from course_lib.grading import fallback, reference
 from course_lib.meta import adapt
 from course_lib.models import GaussianPolicy
+from course_lib.plots import OTHER_COLORS, new_figure
 from course_lib.rl.baseline import baseline_values, fit_linear_baseline
 from course_lib.rl.episodes import Episodes, action_distribution, sample_episodes
 from course_lib.rl.losses import kl_from, log_prob, reinforce_loss
@@ -66,6 +67,8 @@ from course_lib.rl.trpo import flat, hvp_double_backprop, unflat
 from course_lib.tasks.velocity import DT, MAX_FORCE, BatchedPointVelocity1D
 
 torch.set_num_threads(1)
+VELOCITY_AXIS = "velocity v (units/s)"          # the task is dimensionless: distances in units
+TIME_AXIS = f"time t (s; one step = {DT} s)"
 
 # %% [markdown]
 # ## The data: tasks × episodes × steps
@@ -87,12 +90,15 @@ episodes = sample_episodes(policy, batched(detached(theta0), 3), env, torch.Gene
 print({name: tuple(getattr(episodes, name).shape) for name in ("obs", "actions", "rewards", "mask")})
 print("return per task (mean over episodes):", episodes.total_return().mean(1).numpy().round(1))
 
-fig, ax = plt.subplots(figsize=(7, 3))
-for i, target in enumerate(targets):
-    ax.plot(episodes.obs[i, :, :, 0].T, color=f"C{i}", alpha=0.5)
-    ax.axhline(target, color=f"C{i}", ls="--", label=f"target {target:+.1f}")
-ax.set(xlabel="step", ylabel="velocity", title="an untrained policy: velocities per episode")
-ax.legend(fontsize=8)
+time_s = DT * np.arange(episodes.obs.shape[2])
+fig, ax = new_figure(width=7.0, height=3.4)
+for i, target in enumerate(targets):                       # tasks, not methods: colours no method uses
+    ax.plot(time_s, episodes.obs[i, :, :, 0].T, color=OTHER_COLORS[i], lw=0.8, alpha=0.5)
+    ax.axhline(target, color=OTHER_COLORS[i], ls="--", label=f"target v* = {target:+.1f}")
+ax.plot([], [], color="grey", lw=0.8, label="one episode (4 per target)")
+ax.set(xlabel=TIME_AXIS, ylabel=VELOCITY_AXIS, title="an untrained policy: velocities per episode")
+ax.grid(alpha=0.3)
+ax.legend(fontsize=7, loc="best", framealpha=0.85)
 plt.show()
 
 # %% [markdown]
@@ -354,7 +360,7 @@ print("ex2.5 adapt_one_step: all checks passed")
 config = default_rl_config("point_velocity", "fomaml", iterations=60, meta_batch=10, episodes=10, hidden=(32, 32),
                            meta_optimizer="adam", meta_lr=0.01, seed=0)
 start = time.perf_counter()
-ckpt = train_rl(config, progress=False)
+ckpt = train_rl(config, progress=True)
 print(f"meta-trained {config.iterations} iterations in {time.perf_counter() - start:.0f} s")
 
 reward_fn = fallback(target_velocity_reward, reference.target_velocity_reward, "ex2.4")
@@ -375,17 +381,21 @@ def one_step(theta, seed=1):
 policy_meta = build_policy(config)
 results = {"meta-trained (FOMAML, 60 it.)": one_step(ckpt["theta"]),
            "untrained": one_step(parameters_of(build_policy(config)))}
-fig, axes = plt.subplots(1, 2, figsize=(11, 3.5), sharey=True)
+fig, axes = new_figure(ncols=2, width=5.5, height=3.6)
+axes[1].sharey(axes[0])
+time_s = DT * np.arange(test_env.horizon)
 for ax, (name, (pre, post)) in zip(axes, results.items()):
     print(f"{name:30s} return before {pre.total_return().mean():7.1f}   after one step {post.total_return().mean():7.1f}")
-    for i, target in enumerate(test_targets):
-        ax.plot(pre.obs[i, :, :, 0].mean(0), color=f"C{i}", ls=":", lw=1)
-        ax.plot(post.obs[i, :, :, 0].mean(0), color=f"C{i}", lw=2)
-        ax.axhline(target, color=f"C{i}", ls="--", lw=0.8)
-    ax.set(title=name, xlabel="step")
-axes[0].set_ylabel("mean velocity over 20 episodes")
-fig.suptitle("dotted: before adapting · solid: after one step with your reward and update · dashed: targets")
-fig.tight_layout()
+    for i, target in enumerate(test_targets):              # tasks, not methods: colours no method uses
+        ax.plot(time_s, pre.obs[i, :, :, 0].mean(0), color=OTHER_COLORS[i], ls=":", lw=1)
+        ax.plot(time_s, post.obs[i, :, :, 0].mean(0), color=OTHER_COLORS[i], lw=2, label=f"target v* = {target:+.1f}")
+        ax.axhline(target, color=OTHER_COLORS[i], ls="--", lw=0.8)
+    ax.set(title=name, xlabel=TIME_AXIS)
+    ax.grid(alpha=0.3)
+axes[0].set_ylabel(f"{VELOCITY_AXIS},\nmean over 20 episodes")
+for style, label in ((":", "before adapting"), ("-", "after one step (your reward and update)"), ("--", "target")):
+    axes[0].plot([], [], color="grey", ls=style, label=label)
+fig.legend(*axes[0].get_legend_handles_labels(), loc="outside lower center", ncols=4, fontsize=7)
 plt.show()
 
 # %% [markdown]
@@ -486,7 +496,9 @@ for k in range(15):                                                      # TRPO'
     print(f"  step fraction {fraction:.3f}: true KL {kl_now:.4f}")
     if kl_now <= 0.01:
         break
-fig, ax = plt.subplots(figsize=(5, 3))
-ax.semilogy(iterations, residuals, "o-")
-ax.set(xlabel="CG iterations", ylabel="‖Hx + g‖ / ‖g‖", title="your conjugate gradient on the KL Hessian")
+fig, ax = new_figure(width=5.5, height=3.4)
+ax.semilogy(iterations, residuals, "o-", color=OTHER_COLORS[0])     # not a method: a colour no method uses
+ax.set(xlabel="conjugate-gradient iterations (Hessian-vector products)",
+       ylabel="relative residual ‖Hx + g‖ / ‖g‖\n(dimensionless)", title="your conjugate gradient on the KL Hessian")
+ax.grid(alpha=0.3, which="both")
 plt.show()
