@@ -75,3 +75,17 @@ def test_an_ant_meta_iteration_runs():
     assert ckpt["iteration"] == 1 and np.isfinite(ckpt["history"][0]["return_after"])
     assert all(torch.isfinite(v).all() for v in ckpt["theta"].values())
     assert ckpt["theta"]["mean.net.0.weight"].shape == (8, 105)       # Ant v5: 105-D observations
+
+
+def test_mujoco_training_resumes_exactly(tmp_path):
+    """2 iterations straight == 1, stop, resume to 2 (θ, RNG streams and so the workers' seeds, history)."""
+    config = default_rl_config("halfcheetah_vel", "maml", iterations=2, meta_batch=2, episodes=2, hidden=(8, 8),
+                               checkpoint_every=1)
+    straight = train_rl(config, out=tmp_path / "straight.pt", progress=False)
+    train_rl(default_rl_config("halfcheetah_vel", "maml", iterations=1, meta_batch=2, episodes=2, hidden=(8, 8),
+                               checkpoint_every=1), out=tmp_path / "resumed.pt", progress=False)
+    resumed = train_rl(config, out=tmp_path / "resumed.pt", resume=True, progress=False)
+    for k in straight["theta"]:
+        assert torch.equal(straight["theta"][k], resumed["theta"][k])
+    drop = lambda h: [{k: v for k, v in r.items() if k != "wall_time"} for r in h]
+    assert drop(straight["history"]) == drop(resumed["history"])
