@@ -39,6 +39,33 @@ def mlp_mean(layers, obs: np.ndarray) -> np.ndarray:
     return h
 
 
+CHUNK_ENVS = 32   # envs a worker steps together: few enough that their MuJoCo data stays in cache
+
+
+def _rollout(envs, layers, std, obs, out_obs, out_act, rewards, mask, alive, rng, obs_dim, max_action, fast):
+    """H steps of the envs of some tasks ([t, N, …] views, filled in place): act, record, step."""
+    T, N, horizon = rewards.shape
+    act_dim = out_act.shape[-1]
+    for t in range(horizon):
+        actions = mlp_mean(layers, obs) + std * rng.standard_normal((T, N, act_dim))
+        out_obs[:, :, t], out_act[:, :, t], mask[:, :, t] = obs, actions, alive
+        if max_action is not None:   # rllab's normalize: the env gets the action clipped to its bounds
+            actions = max_action * np.clip(actions, -1.0, 1.0)
+        if fast:   # HalfCheetah: all envs at once, no gymnasium Python per step
+            o, r, terminated = fast(envs, actions.reshape(T * N, act_dim))
+            obs[:, :, :obs_dim], rewards[:, :, t] = o.reshape(T, N, -1), r.reshape(T, N)
+            alive &= ~terminated.reshape(T, N)
+            continue
+        for i in range(T):
+            for j in range(N):
+                if alive[i, j]:
+                    o, r, terminated, _, _ = envs[i * N + j].step(actions[i, j])
+                    obs[i, j, :obs_dim], rewards[i, j, t] = o, r
+                    alive[i, j] = not terminated
+        if not alive.any():
+            break
+
+
 def _worker(conn, env_name: str) -> None:
     warnings.simplefilter("ignore")
     os.environ.setdefault("OMP_NUM_THREADS", "1")
@@ -70,24 +97,12 @@ def _worker(conn, env_name: str) -> None:
         alive = np.ones((T, N), bool)
         std = np.exp(log_std)[:, None, :]
         fast = getattr(type(envs[0]), "step_many", None)
-        for t in range(horizon):
-            actions = mlp_mean(layers, obs) + std * rng.standard_normal((T, N, act_dim))
-            out_obs[:, :, t], out_act[:, :, t], mask[:, :, t] = obs, actions, alive
-            if max_action is not None:   # rllab's normalize: the env gets the action clipped to its bounds
-                actions = max_action * np.clip(actions, -1.0, 1.0)
-            if fast:   # HalfCheetah: all envs at once, no gymnasium Python per step
-                o, r, terminated = fast(envs[:T * N], actions.reshape(T * N, act_dim))
-                obs[:, :, :obs_dim], rewards[:, :, t] = o.reshape(T, N, -1), r.reshape(T, N)
-                alive &= ~terminated.reshape(T, N)
-                continue
-            for i in range(T):
-                for j in range(N):
-                    if alive[i, j]:
-                        o, r, terminated, _, _ = envs[i * N + j].step(actions[i, j])
-                        obs[i, j, :obs_dim], rewards[i, j, t] = o, r
-                        alive[i, j] = not terminated
-            if not alive.any():
-                break
+        k = max(1, CHUNK_ENVS // N)          # tasks per chunk: a chunk runs its whole episodes, cache-warm
+        for lo in range(0, T, k):
+            c = slice(lo, min(lo + k, T))
+            chunk_envs, chunk_layers = envs[c.start * N:c.stop * N], [(w[c], b[c]) for w, b in layers]
+            _rollout(chunk_envs, chunk_layers, std[c], obs[c], out_obs[c], out_act[c], rewards[c], mask[c],
+                     alive[c], rng, obs_dim, max_action, fast)
         conn.send((out_obs, out_act, rewards, mask))
     conn.close()
 
