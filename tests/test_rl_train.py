@@ -249,3 +249,13 @@ def test_reference_returns_navigation():
     assert all(math.isfinite(v) and v < 0 for row in ref["maml"] for v in row)   # rewards are −distances
     assert np.mean(ref["maml"][-1]) > np.mean(ref["maml"][0])                    # adaptation helped in the paper
     assert reference_returns("no_such_env") == {}
+
+
+def test_checkpoints_from_before_normalized_actions_load_as_unnormalized(tmp_path):
+    from course_lib.checkpoints import save_checkpoint
+    ckpt = train_rl(tiny("navigation2d", "maml", iterations=0), progress=False)
+    old = {**ckpt, "config": {k: v for k, v in ckpt["config"].items() if k != "normalize_actions"}}
+    save_checkpoint(old, tmp_path / "old.pt")
+    save_checkpoint(ckpt, tmp_path / "new.pt")
+    assert load_policy(tmp_path / "old.pt")[2].normalize_actions is False
+    assert load_policy(tmp_path / "new.pt")[2].normalize_actions is ckpt["config"]["normalize_actions"] is True

@@ -281,7 +281,9 @@ def train_rl(config: RLConfig, out: str | Path | None = None, resume: bool = Fal
 
 
 def load_policy(path) -> tuple[GaussianPolicy, Params, RLConfig]:
-    """(policy template, θ, config) from a meta-RL checkpoint."""
+    """(policy template, θ, config) from a meta-RL checkpoint.
+
+    Checkpoints older than `normalize_actions` lack the key; their policies acted in env units (False)."""
     ckpt = load_checkpoint(path)
-    config = RLConfig(**{**ckpt["config"], "hidden": tuple(ckpt["config"]["hidden"])})
+    config = RLConfig(**{"normalize_actions": False, **ckpt["config"], "hidden": tuple(ckpt["config"]["hidden"])})
     return build_policy(config), ckpt["theta"], config
