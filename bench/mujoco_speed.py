@@ -1,4 +1,5 @@
-"""MuJoCo sampling speed on this machine, three ways, in one run (HalfCheetah, frame skip 5, H = 200):
+"""MuJoCo sampling speed on this machine, three ways, in one run (HalfCheetah, frame skip 1 — the paper's
+0.01 s control period —, H = 200):
 
   1. the physics limit: raw `mujoco.mj_step` rate ÷ frame skip, one process per core, no policy;
   2. course_lib's MujocoSampler: one worker per core, the 2×100 policy evaluated inside the workers;
@@ -20,13 +21,13 @@ import warnings
 import numpy as np
 import torch
 
-FRAME_SKIP = 5
+from course_lib.tasks.locomotion import CHEETAH_FRAME_SKIP as FRAME_SKIP   # 1: the paper's 0.01 s control period
 
 
 def _raw_rate(seconds: float, queue) -> None:
     import mujoco
     from gymnasium.envs.mujoco.half_cheetah_v5 import HalfCheetahEnv
-    env = HalfCheetahEnv()
+    env = HalfCheetahEnv(frame_skip=FRAME_SKIP)
     model, data = env.model, env.data
     controls = np.random.default_rng(0).uniform(-1, 1, (1000, model.nu))   # drawn beforehand
     n, start = 0, time.perf_counter()

@@ -14,7 +14,9 @@ import torch
 
 from course_lib.checkpoints import SHIPPED, load_checkpoint
 from course_lib.rl.envs import ENVS
-from course_lib.rl.widgets import reproduction_table
+from course_lib.rl.widgets import NAVIGATION_MODELS, reproduction_table
+
+MUJOCO_MODELS = ("maml", "fomaml", "pretrain", "random", "oracle")   # CAVIA is for the point tasks only
 
 
 def main() -> None:
@@ -28,7 +30,9 @@ def main() -> None:
     torch.set_num_threads(1)
     if args.episodes is None:
         args.episodes = 40 if ENVS[args.env].mujoco is None else 20
-    table = reproduction_table(args.env, steps=args.steps, episodes=args.episodes, seed=args.seed, n_tasks=args.tasks)
+    models = NAVIGATION_MODELS if ENVS[args.env].mujoco is None else MUJOCO_MODELS
+    table = reproduction_table(args.env, models, steps=args.steps, episodes=args.episodes, seed=args.seed,
+                               n_tasks=args.tasks)
     print(table.summary())
     print("\nmeta-training of the shipped checkpoints (wall time on this 2-core machine, shared with other jobs):")
     for name in table.returns:

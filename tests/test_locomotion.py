@@ -68,6 +68,24 @@ def test_the_task_changes_the_reward_not_the_physics():
     assert [x[1] for x in a] != [x[1] for x in b]
 
 
+@pytest.mark.parametrize("cls", [HalfCheetahVel, HalfCheetahDir])
+def test_the_cheetah_acts_every_10_ms_like_rllabs(cls):
+    """One 0.01 s physics step per action, so H = 200 is the paper's 2 s (gymnasium's default is 0.05 s);
+    v_x is the forward speed over that step."""
+    env = cls(task=1.0)
+    assert env.frame_skip == 1 and env.dt == pytest.approx(0.01)
+    env.reset(seed=0)
+    x0 = env.data.qpos[0]
+    *_, info = env.step(np.ones(6))
+    assert info["x_velocity"] == pytest.approx((env.data.qpos[0] - x0) / 0.01)
+    assert cls(task=1.0, frame_skip=5).dt == pytest.approx(0.05)     # still gymnasium's env underneath
+
+
+@pytest.mark.parametrize("cls", [AntVel, AntDir])
+def test_the_ant_acts_every_20_ms_like_rllabs(cls):
+    assert cls(task=1.0).dt == pytest.approx(0.02) and cls(task=1.0, frame_skip=5).dt == pytest.approx(0.05)
+
+
 @pytest.mark.parametrize("env_id", IDS[:2])
 def test_horizon_is_200_through_gymnasium_make(env_id):
     env = gym.make(env_id, task=1.0)

@@ -144,7 +144,7 @@ def test_training_command_reproduces_the_checkpoints_settings(untrained):
     args = shlex.split(L.training_command(untrained["halfcheetah_dir"], out="runs/x.pt"))
     assert args[:7] == ["python", "-m", "course_lib", "train", "halfcheetah_dir", "--algo", "maml"]
     flags = dict(zip(args[7::2], args[8::2]))
-    assert flags == {"--iterations": "0", "--meta-batch": "20", "--checkpoint-every": "5", "--threads": "2",
+    assert flags == {"--iterations": "0", "--meta-batch": "20", "--checkpoint-every": "5", "--threads": "1",
                      "--out": "runs/x.pt"} and args[-1] == "--resume"
 
 
@@ -153,3 +153,10 @@ def test_training_command_refuses_settings_it_cannot_express(tmp_path):
     train_rl(config, out=tmp_path / "small.pt", progress=False)
     with pytest.raises(ValueError, match="hidden"):
         L.training_command(tmp_path / "small.pt")
+
+
+def test_training_command_carries_the_trust_region(tmp_path):
+    config = default_rl_config("halfcheetah_vel", "maml", iterations=0, max_kl=0.02)
+    train_rl(config, out=tmp_path / "kl.pt", progress=False)
+    args = shlex.split(L.training_command(tmp_path / "kl.pt"))
+    assert dict(zip(args[7::2], args[8::2]))["--max-kl"] == "0.02"

@@ -42,7 +42,7 @@ def test_frames_have_the_right_shape_and_show_motion():
     assert clip.rewards.shape == (20,) and clip.x_velocity.shape == (20,)
     assert clip.frames.std() > 10                                            # not a blank image
     assert np.abs(np.diff(clip.frames.astype(int), axis=0)).mean() > 0.5       # the cheetah moves
-    assert clip.fps == pytest.approx(1 / (clip.dt * 5)) and clip.dt == pytest.approx(0.05)
+    assert clip.fps == pytest.approx(1 / (clip.dt * 5)) and clip.dt == pytest.approx(0.01)   # the paper's 0.01 s step
     # the last step is always shown, also when the horizon is not a multiple of `every`
     short = R.render_episode(policy, theta, "halfcheetah_vel", 1.0, every=8, size=(32, 24), horizon=10)
     assert short.frames.shape[0] == 3                                          # t = 0, 8, 10

@@ -259,3 +259,14 @@ def test_checkpoints_from_before_normalized_actions_load_as_unnormalized(tmp_pat
     save_checkpoint(ckpt, tmp_path / "new.pt")
     assert load_policy(tmp_path / "old.pt")[2].normalize_actions is False
     assert load_policy(tmp_path / "new.pt")[2].normalize_actions is ckpt["config"]["normalize_actions"] is True
+
+
+def test_the_command_line_sets_the_trust_region_for_rl_only(tmp_path, capsys):
+    from course_lib.__main__ import main
+
+    out = tmp_path / "nav.pt"
+    assert main(["train", "navigation2d", "--iterations", "0", "--max-kl", "0.02", "--out", str(out)]) == 0
+    assert load_checkpoint(out)["config"]["max_kl"] == 0.02
+    with pytest.raises(SystemExit):
+        main(["train", "sinusoid", "--iterations", "0", "--max-kl", "0.02", "--out", str(tmp_path / "s.pt")])
+    assert "--max-kl" in capsys.readouterr().err

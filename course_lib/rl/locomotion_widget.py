@@ -276,12 +276,14 @@ def _velocity_range(env: str) -> tuple[float, float]:
 # how a checkpoint was trained
 # --------------------------------------------------------------------------------------------------
 _FLAGS = ("iterations", "meta_batch", "episodes", "alpha", "steps", "meta_optimizer", "meta_lr", "fisher_tasks",
-          "checkpoint_every", "seed")
+          "max_kl", "checkpoint_every", "seed")
 
 
-def training_command(checkpoint, out: str | None = None, threads: int = 2) -> str:
+def training_command(checkpoint, out: str | None = None, threads: int = 1) -> str:
     """`python -m course_lib train …` with the settings of `checkpoint` (a shipped name or a path) that
-    differ from the defaults; with `--resume` it continues from `out` (default runs/mujoco/<name>.pt)."""
+    differ from the defaults; with `--resume` it continues from `out` (default runs/mujoco/<name>.pt).
+    The shipped runs used one torch thread: the thread count changes float rounding, so `threads=1`
+    repeats them bit for bit."""
     path = checkpoints.shipped(checkpoint) if isinstance(checkpoint, str) and Path(checkpoint).suffix != ".pt" \
         else Path(checkpoint)
     config = checkpoints.load_checkpoint(path)["config"]
@@ -299,9 +301,8 @@ def training_command(checkpoint, out: str | None = None, threads: int = 2) -> st
 
 
 def training_command_for(env: str, algo: str = "maml") -> str:
-    """The command for a checkpoint that does not exist yet (MuJoCo: meta-batch 20 on a 2-core machine)."""
-    return (f"python -m course_lib train {env} --algo {algo} --meta-batch 20 --threads 2 "
-            f"--out runs/mujoco/{env}_{algo}.pt --resume")
+    """The command for a checkpoint that does not exist yet (the paper's settings, the defaults)."""
+    return f"python -m course_lib train {env} --algo {algo} --out runs/mujoco/{env}_{algo}.pt --resume"
 
 
 __all__ = ["LocomotionAdaptation", "locomotion_adaptation", "locomotion_widget", "training_command",

@@ -6,7 +6,10 @@
     AntDir           d ∈ {−1, +1}         r = d·v_x − ctrl − contact + survive
     horizon H = 200 (registered with max_episode_steps=200)
 
-Only the reward changes (`_get_rew`); physics, observations and Ant's termination are gymnasium's.
+Only the reward changes (`_get_rew`), and the control period: the paper's rllab robots act every
+physics step — HalfCheetah every 0.01 s (`frame_skip` 1, so H = 200 is 2 s), Ant every 0.02 s
+(`frame_skip` 2 on gymnasium's 0.01 s step) — where gymnasium's default is 0.05 s (H = 200 would be
+10 s, a different task with other returns). Physics, observations and Ant's termination are gymnasium's.
 A task is set like in the other task envs: `set_task(task)`, `env.task = task` (so a vector env's
 `set_attr("task", tasks)` works), or `reset(options={"task": task})`; it stays fixed across resets.
 """
@@ -24,6 +27,8 @@ from ..validation import check_int
 
 HORIZON = 200
 CHEETAH_CTRL_COST = 0.05
+CHEETAH_FRAME_SKIP = 1     # rllab's half_cheetah.xml: timestep 0.01, one physics step per action
+ANT_FRAME_SKIP = 2         # gymnasium's ant: timestep 0.01; rllab's ant acts every 0.02 s
 
 
 def _mujoco_warning(message: str) -> None:
@@ -115,10 +120,10 @@ class _TaskMixin:
 
 
 class _Cheetah(_TaskMixin, HalfCheetahEnv):
-    """HalfCheetah with a task reward r = forward(task, v_x) − 0.05‖a‖²."""
+    """HalfCheetah with a task reward r = forward(task, v_x) − 0.05‖a‖², one 0.01 s step per action."""
 
     def __init__(self, task=None, **kwargs):
-        super().__init__(ctrl_cost_weight=CHEETAH_CTRL_COST, **kwargs)
+        super().__init__(**{"ctrl_cost_weight": CHEETAH_CTRL_COST, "frame_skip": CHEETAH_FRAME_SKIP, **kwargs})
         self._init_task(task)
 
     @staticmethod
@@ -138,12 +143,15 @@ class _Cheetah(_TaskMixin, HalfCheetahEnv):
         terminated [n] (always False). Derived force quantities (mj_rnePostConstraint) are skipped:
         HalfCheetah's observation and reward do not use them.
         """
-        x_before = np.array([env.data.qpos[0] for env in envs])
-        for env, action in zip(envs, actions):
-            env.data.ctrl[:] = action
-            mujoco.mj_step(env.model, env.data, nstep=env.frame_skip)
-        qpos = np.stack([env.data.qpos for env in envs])
-        qvel = np.stack([env.data.qvel for env in envs])
+        model, step, nstep = envs[0].model, mujoco.mj_step, envs[0].frame_skip
+        qpos, qvel = np.empty((len(envs), model.nq)), np.empty((len(envs), model.nv))
+        x_before = np.empty(len(envs))
+        for i, (env, action) in enumerate(zip(envs, actions)):   # one pass: the env's data stays in cache
+            data = env.data
+            x_before[i] = data.qpos[0]
+            data.ctrl[:] = action
+            step(env.model, data, nstep)
+            qpos[i], qvel[i] = data.qpos, data.qvel
         x_velocity = (qpos[:, 0] - x_before) / envs[0].dt
         tasks = np.array([env.current_task for env in envs])
         rewards = type(envs[0]).forward(tasks, x_velocity) - CHEETAH_CTRL_COST * np.sum(np.square(actions), axis=-1)
@@ -167,8 +175,10 @@ class HalfCheetahDir(_Cheetah):
 
 
 class _AntTask(_TaskMixin, AntEnv):
+    """Ant with a task's forward reward, acting every 0.02 s (rllab's ant.xml: one 0.02 s step per action)."""
+
     def __init__(self, task=None, **kwargs):
-        super().__init__(**kwargs)
+        super().__init__(**{"frame_skip": ANT_FRAME_SKIP, **kwargs})
         self._init_task(task)
 
     def _forward(self, x_velocity: float) -> float:
