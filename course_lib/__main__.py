@@ -35,6 +35,8 @@ def main(argv=None) -> int:
     train.add_argument("--meta-optimizer", choices=("trpo", "adam"), help="RL: outer-loop optimizer")
     train.add_argument("--fisher-tasks", type=int, help="RL: tasks in TRPO's KL-Hessian estimate (0 = all)")
     train.add_argument("--max-kl", type=float, help="RL: TRPO's trust region δ")
+    train.add_argument("--policy-init", choices=("torch", "xavier"),
+                       help="RL: the policy's initial weights (MuJoCo default: xavier, as rllab)")
     train.add_argument("--checkpoint-every", type=int)
     train.add_argument("--out", type=Path, help="checkpoint path (default runs/<problem>_<algo>.pt)")
     train.add_argument("--resume", action="store_true", help="continue from --out if it exists")
@@ -53,9 +55,11 @@ def main(argv=None) -> int:
                    meta_batch=args.meta_batch, meta_lr=args.meta_lr, checkpoint_every=args.checkpoint_every)
     if rl:
         options.update(episodes=args.episodes, meta_optimizer=args.meta_optimizer, fisher_tasks=args.fisher_tasks,
-                       max_kl=args.max_kl)
-    elif any(v is not None for v in (args.episodes, args.meta_optimizer, args.fisher_tasks, args.max_kl)):
-        parser.error("--episodes, --meta-optimizer, --fisher-tasks and --max-kl apply to RL problems only")
+                       max_kl=args.max_kl, policy_init=args.policy_init)
+    elif any(v is not None for v in (args.episodes, args.meta_optimizer, args.fisher_tasks, args.max_kl,
+                                     args.policy_init)):
+        parser.error("--episodes, --meta-optimizer, --fisher-tasks, --max-kl and --policy-init apply to "
+                     "RL problems only")
     overrides = {k: v for k, v in options.items() if v is not None}
     out = args.out or Path("runs") / f"{args.problem}_{args.algo}.pt"
     try:

@@ -59,20 +59,38 @@ def with_context(x: torch.Tensor, context: torch.Tensor) -> torch.Tensor:
     return torch.cat([x, context.expand(*x.shape[:-1], context.shape[-1])], dim=-1)
 
 
+def xavier_init_(module: nn.Module) -> nn.Module:
+    """Glorot-uniform weights, W ~ U(±√(6 / (fan_in + fan_out))), and zero biases for every Linear
+    layer (Glorot & Bengio 2010): rllab's MLP init, used by the MAML paper's policies."""
+    for layer in module.modules():
+        if isinstance(layer, nn.Linear):
+            nn.init.xavier_uniform_(layer.weight)
+            nn.init.zeros_(layer.bias)
+    return module
+
+
+POLICY_INITS = ("torch", "xavier")
+
+
 class GaussianPolicy(nn.Module):
     """π_θ(a|s) = N(μ_θ(s), diag(σ²)): a ReLU MLP mean (2×100 in the MAML paper) and a learned,
-    state-independent log σ. With `context_dim > 0` the observation is extended by a CAVIA context."""
+    state-independent log σ. With `context_dim > 0` the observation is extended by a CAVIA context.
+    `init`: "torch" (nn.Linear's default, U(±1/√fan_in)) or "xavier" (rllab's, `xavier_init_`)."""
 
     def __init__(self, obs_dim: int, act_dim: int, hidden: tuple[int, ...] = (100, 100),
-                 context_dim: int = 0, init_log_std: float = 0.0):
+                 context_dim: int = 0, init_log_std: float = 0.0, init: str = "torch"):
         super().__init__()
         check_int(obs_dim, "obs_dim", 1)
         check_int(act_dim, "act_dim", 1)
         check_int(context_dim, "context_dim", 0)
+        if init not in POLICY_INITS:
+            raise ValueError(f"init must be one of {POLICY_INITS}, got {init!r}")
         self.obs_dim, self.act_dim, self.context_dim = obs_dim, act_dim, context_dim
         if context_dim:
             self.context = nn.Parameter(torch.zeros(context_dim))
         self.mean = MLP(obs_dim + context_dim, act_dim, hidden)
+        if init == "xavier":
+            xavier_init_(self.mean)
         self.log_std = nn.Parameter(torch.full((act_dim,), float(init_log_std)))
 
     def forward(self, obs: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:

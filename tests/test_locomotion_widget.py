@@ -160,3 +160,13 @@ def test_training_command_carries_the_trust_region(tmp_path):
     train_rl(config, out=tmp_path / "kl.pt", progress=False)
     args = shlex.split(L.training_command(tmp_path / "kl.pt"))
     assert dict(zip(args[7::2], args[8::2]))["--max-kl"] == "0.02"
+
+
+def test_training_command_names_torchs_init_for_runs_from_before_xavier(tmp_path):
+    from course_lib.checkpoints import load_checkpoint, save_checkpoint
+    ckpt = train_rl(default_rl_config("halfcheetah_dir", "pretrain", iterations=0, policy_init="torch"),
+                    progress=False)
+    save_checkpoint({**ckpt, "config": {k: v for k, v in ckpt["config"].items() if k != "policy_init"}},
+                    tmp_path / "old.pt")
+    args = shlex.split(L.training_command(tmp_path / "old.pt"))
+    assert dict(zip(args[7::2], args[8::2]))["--policy-init"] == "torch"

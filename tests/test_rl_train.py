@@ -251,14 +251,45 @@ def test_reference_returns_navigation():
     assert reference_returns("no_such_env") == {}
 
 
-def test_checkpoints_from_before_normalized_actions_load_as_unnormalized(tmp_path):
+def test_checkpoints_from_before_a_setting_load_with_what_they_were_trained_with(tmp_path):
     from course_lib.checkpoints import save_checkpoint
     ckpt = train_rl(tiny("navigation2d", "maml", iterations=0), progress=False)
-    old = {**ckpt, "config": {k: v for k, v in ckpt["config"].items() if k != "normalize_actions"}}
+    old = {**ckpt, "config": {k: v for k, v in ckpt["config"].items()
+                              if k not in ("normalize_actions", "policy_init")}}
     save_checkpoint(old, tmp_path / "old.pt")
     save_checkpoint(ckpt, tmp_path / "new.pt")
     assert load_policy(tmp_path / "old.pt")[2].normalize_actions is False
     assert load_policy(tmp_path / "new.pt")[2].normalize_actions is ckpt["config"]["normalize_actions"] is True
+    assert load_policy(tmp_path / "old.pt")[2].policy_init == "torch"
+
+
+def test_a_checkpoint_from_before_policy_init_resumes_as_torchs_init(tmp_path):
+    from course_lib.checkpoints import save_checkpoint
+    config = tiny("halfcheetah_vel", "maml", iterations=0, policy_init="torch")
+    ckpt = train_rl(config, progress=False)
+    save_checkpoint({**ckpt, "config": {k: v for k, v in ckpt["config"].items() if k != "policy_init"}},
+                    tmp_path / "old.pt")
+    assert train_rl(replace(config, iterations=1), out=tmp_path / "old.pt", resume=True,
+                    progress=False)["iteration"] == 1
+    with pytest.raises(ValueError, match="different config"):
+        train_rl(replace(config, iterations=2, policy_init="xavier"), out=tmp_path / "old.pt", resume=True,
+                 progress=False)
+
+
+def test_mujoco_policies_start_from_rllabs_xavier_init_and_navigation_from_torchs():
+    assert default_rl_config("halfcheetah_dir").policy_init == default_rl_config("ant_vel").policy_init == "xavier"
+    assert default_rl_config("navigation2d").policy_init == "torch"
+    for init in ("torch", "xavier"):
+        torch.manual_seed(0)
+        policy = build_policy(default_rl_config("halfcheetah_vel", policy_init=init))
+        first, last = policy.mean.net[0], policy.mean.net[-1]          # 17 → 100, …, 100 → 6
+        fan_in, fan_out = first.in_features, first.out_features
+        bound = math.sqrt(6 / (fan_in + fan_out)) if init == "xavier" else 1 / math.sqrt(fan_in)
+        assert first.weight.abs().max() <= bound and first.weight.abs().max() > 0.95 * bound
+        assert torch.allclose(first.weight.std(), torch.tensor(bound / math.sqrt(3)), rtol=0.05)
+        assert (last.bias == 0).all() == (init == "xavier")
+    with pytest.raises(ValueError, match="policy_init must be one of"):
+        RLConfig(policy_init="he")
 
 
 def test_the_command_line_sets_the_trust_region_for_rl_only(tmp_path, capsys):
@@ -270,3 +301,14 @@ def test_the_command_line_sets_the_trust_region_for_rl_only(tmp_path, capsys):
     with pytest.raises(SystemExit):
         main(["train", "sinusoid", "--iterations", "0", "--max-kl", "0.02", "--out", str(tmp_path / "s.pt")])
     assert "--max-kl" in capsys.readouterr().err
+
+
+def test_the_command_line_sets_the_policy_init_for_rl_only(tmp_path, capsys):
+    from course_lib.__main__ import main
+
+    out = tmp_path / "nav.pt"
+    assert main(["train", "navigation2d", "--iterations", "0", "--policy-init", "xavier", "--out", str(out)]) == 0
+    assert load_checkpoint(out)["config"]["policy_init"] == "xavier"
+    with pytest.raises(SystemExit):
+        main(["train", "sinusoid", "--iterations", "0", "--policy-init", "xavier", "--out", str(tmp_path / "s.pt")])
+    assert "--policy-init" in capsys.readouterr().err

@@ -31,7 +31,7 @@ from ..widgets import controls
 from . import render
 from .evaluate import adaptation_steps, reference_returns
 from .render import Clip, check_task, render_episode, rendering_available, side_by_side
-from .train import RLConfig, default_rl_config
+from .train import OLDER, RLConfig, default_rl_config
 from .widgets import PG_STEPS_LABEL, RETURN_LABEL, _load, _step_alphas
 
 ALPHA_RANGE = (0.01, 1.0)     # the α slider's range (log scale); the pure function accepts any α > 0
@@ -276,7 +276,7 @@ def _velocity_range(env: str) -> tuple[float, float]:
 # how a checkpoint was trained
 # --------------------------------------------------------------------------------------------------
 _FLAGS = ("iterations", "meta_batch", "episodes", "alpha", "steps", "meta_optimizer", "meta_lr", "fisher_tasks",
-          "max_kl", "checkpoint_every", "seed")
+          "max_kl", "policy_init", "checkpoint_every", "seed")
 
 
 def training_command(checkpoint, out: str | None = None, threads: int = 1) -> str:
@@ -286,7 +286,7 @@ def training_command(checkpoint, out: str | None = None, threads: int = 1) -> st
     repeats them bit for bit."""
     path = checkpoints.shipped(checkpoint) if isinstance(checkpoint, str) and Path(checkpoint).suffix != ".pt" \
         else Path(checkpoint)
-    config = checkpoints.load_checkpoint(path)["config"]
+    config = {**OLDER, **checkpoints.load_checkpoint(path)["config"]}
     defaults = asdict(default_rl_config(config["env"], config["algo"])) | {"hidden": list(RLConfig.hidden)}
     other = [k for k in config if k not in (*_FLAGS, "env", "algo") and config[k] != defaults[k]]
     if other:

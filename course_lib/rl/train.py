@@ -20,7 +20,7 @@ from ..checkpoints import load_checkpoint, save_checkpoint
 from ..functional import Params, batched, detached, parameters_of
 from ..inner import inner_update
 from ..meta import CONTEXT, adapt, adapt_context
-from ..models import GaussianPolicy
+from ..models import POLICY_INITS, GaussianPolicy
 from ..train import TrainingDiverged, write_history
 from ..validation import check_alpha, check_int, check_range
 from .curvature import meta_kl_curvature
@@ -56,6 +56,7 @@ class RLConfig:
     fisher_tasks: int = 5           # tasks in the KL-Hessian estimate (0: all; TRPO App. C subsamples)
     hidden: tuple[int, ...] = (100, 100)
     normalize_actions: bool = True   # policy acts in [−1, 1], scaled to the action bounds (rllab's normalize)
+    policy_init: str = "torch"       # "xavier": rllab's Glorot-uniform weights, zero biases (MuJoCo default)
     context_dim: int = 0
     seed: int = 0
     checkpoint_every: int = 10
@@ -65,6 +66,8 @@ class RLConfig:
             raise ValueError(f"env must be one of {tuple(ENVS)}, got {self.env!r}")
         if self.algo not in ALGOS:
             raise ValueError(f"algo must be one of {ALGOS}, got {self.algo!r}")
+        if self.policy_init not in POLICY_INITS:
+            raise ValueError(f"policy_init must be one of {POLICY_INITS}, got {self.policy_init!r}")
         if self.meta_optimizer not in ("trpo", "adam"):
             raise ValueError(f"meta_optimizer must be 'trpo' or 'adam', got {self.meta_optimizer!r}")
         for name, low in (("iterations", 0), ("meta_batch", 1), ("episodes", 1), ("steps", 0),
@@ -97,11 +100,16 @@ DEFAULTS: dict[str, dict] = {
 
 
 # MuJoCo locomotion (MAML paper §5.3 and its settings in ../reference): meta-batch 40 tasks, 20 rollouts
-# per step (AntDir: 40), H = 200.
-ENV_DEFAULTS: dict[str, dict] = {"halfcheetah_vel": dict(meta_batch=40, episodes=20),
-                                 "halfcheetah_dir": dict(meta_batch=40, episodes=20),
-                                 "ant_vel": dict(meta_batch=40, episodes=20),
-                                 "ant_dir": dict(meta_batch=40, episodes=40)}
+# per step (AntDir: 40), H = 200, and rllab's Xavier-initialised policy.
+ENV_DEFAULTS: dict[str, dict] = {"halfcheetah_vel": dict(meta_batch=40, episodes=20, policy_init="xavier"),
+                                 "halfcheetah_dir": dict(meta_batch=40, episodes=20, policy_init="xavier"),
+                                 "ant_vel": dict(meta_batch=40, episodes=20, policy_init="xavier"),
+                                 "ant_dir": dict(meta_batch=40, episodes=40, policy_init="xavier")}
+
+
+# Settings added after checkpoints were shipped: what a checkpoint without the key was trained with.
+# (Before normalize_actions, policies acted in env units.)
+OLDER = dict(normalize_actions=False, policy_init="torch")
 
 
 def default_rl_config(env: str = "navigation2d", algo: str = "maml", **overrides) -> RLConfig:
@@ -111,7 +119,8 @@ def default_rl_config(env: str = "navigation2d", algo: str = "maml", **overrides
 def build_policy(config: RLConfig) -> GaussianPolicy:
     spec = ENVS[config.env]
     obs_dim = spec.obs_dim + (spec.task_dim if config.algo == "oracle" else 0)
-    return GaussianPolicy(obs_dim, spec.act_dim, config.hidden, config.context_dim if config.algo == "cavia" else 0)
+    return GaussianPolicy(obs_dim, spec.act_dim, config.hidden, config.context_dim if config.algo == "cavia" else 0,
+                          init=config.policy_init)
 
 
 def adapted(theta: Params, batch, config: RLConfig, first_order: bool, steps: int | None = None) -> Params:
@@ -202,7 +211,7 @@ def train_rl(config: RLConfig, out: str | Path | None = None, resume: bool = Fal
     if resume and out is not None and out.exists():
         ckpt = load_checkpoint(out)
         how_long = dict(iterations=0, checkpoint_every=0)        # may change between runs; the rest may not
-        if {**ckpt["config"], **how_long} != {**saved_config, **how_long}:
+        if {**OLDER, **ckpt["config"], **how_long} != {**saved_config, **how_long}:
             raise ValueError(f"resume: the checkpoint at {out} was trained with a different config "
                              f"({ckpt['config']}); pass the same settings or a new --out")
         with torch.no_grad():
@@ -283,7 +292,8 @@ def train_rl(config: RLConfig, out: str | Path | None = None, resume: bool = Fal
 def load_policy(path) -> tuple[GaussianPolicy, Params, RLConfig]:
     """(policy template, θ, config) from a meta-RL checkpoint.
 
-    Checkpoints older than `normalize_actions` lack the key; their policies acted in env units (False)."""
+    Checkpoints older than a setting lack its key and load with the value they were trained with (OLDER)."""
     ckpt = load_checkpoint(path)
-    config = RLConfig(**{"normalize_actions": False, **ckpt["config"], "hidden": tuple(ckpt["config"]["hidden"])})
+    config = RLConfig(**{**OLDER, **ckpt["config"],
+                         "hidden": tuple(ckpt["config"]["hidden"])})
     return build_policy(config), ckpt["theta"], config
