@@ -36,7 +36,7 @@ def main(argv=None) -> int:
     train.add_argument("--fisher-tasks", type=int, help="RL: tasks in TRPO's KL-Hessian estimate (0 = all)")
     train.add_argument("--max-kl", type=float, help="RL: TRPO's trust region δ")
     train.add_argument("--policy-init", choices=("torch", "xavier"),
-                       help="RL: the policy's initial weights (MuJoCo default: xavier, as rllab)")
+                       help="RL: the policy's initial weights (default xavier, rllab's; torch: nn.Linear's)")
     train.add_argument("--checkpoint-every", type=int)
     train.add_argument("--out", type=Path, help="checkpoint path (default runs/<problem>_<algo>.pt)")
     train.add_argument("--resume", action="store_true", help="continue from --out if it exists")

@@ -106,7 +106,9 @@ print(f"control cost weight: {CHEETAH_CTRL_COST}")
 #
 # The policies were meta-trained with MAML-TRPO exactly as in notebook 04 (`course_lib.rl.train`): a
 # 2×100 ReLU Gaussian policy, one inner REINFORCE step with α = 0.1, a TRPO outer step with δ = 0.01,
-# 40 tasks × 20 episodes per meta-iteration;
+# 40 tasks × 20 episodes per meta-iteration, and the policy's weights initialised as in the authors'
+# code (rllab's Glorot-uniform, zero biases: `policy_init="xavier"`, the default — with torch's default
+# `nn.Linear` init the direction run levelled off at a one-step return near 100 instead of 180, README);
 # the sampler runs the cheetahs in worker processes (`course_lib/rl/mujoco_sampler.py`). The runs are
 # far too long to repeat in a notebook, so we load them. Each checkpoint holds θ, the optimizer and
 # random states, and the training history — and the command line that reproduces it (with `--resume` it
@@ -302,6 +304,10 @@ locomotion_widget(env="halfcheetah_dir", direction=1.0, velocity=1.5, alpha=0.1,
 #    iteration, and what does it risk when each meta-gradient is estimated from few episodes?
 # 6. With gymnasium's default control period (0.05 s) the same 200 steps last 10 s. Why are the returns
 #    of the two settings not comparable, even though the reward formula is the same?
+# 7. Changing only the initial weights (torch's default → rllab's, whose output layer starts 2.4×
+#    larger) nearly doubled the direction task's one-step return after the same training. MAML
+#    optimises the initialisation; why does the *starting point* of that optimisation still matter
+#    after a hundred TRPO iterations? (How far can θ move per iteration under δ = 0.01?)
 #
 # **Exercises.** There is no MuJoCo exercise: an exercise must run in seconds, and these policies take
 # hours to train. The building blocks are the same as in 1-D, and `exercises/ex02_meta_rl.ipynb`

@@ -1,6 +1,6 @@
 """Meta-RL training: MAML-TRPO (and FOMAML, CAVIA, Reptile, baselines) on batched task environments.
 
-    python -m course_lib train navigation2d --algo maml --iterations 70 --seed 0   # the shipped checkpoint
+    python -m course_lib train navigation2d --algo maml --iterations 120 --seed 0   # the shipped checkpoint
 
 One iteration (MAML paper, Algorithm 3): sample T tasks; roll out N episodes per task with θ;
 adapt θ'_i = θ − α ∇L_i^REINFORCE(θ) (cheaply, no graph); roll out N episodes with θ'_i; then the
@@ -35,7 +35,8 @@ ALGOS = ("maml", "fomaml", "cavia", "reptile", "pretrain", "oracle", "random")
 
 @dataclass
 class RLConfig:
-    """MAML paper settings for 2D navigation: 2×100 ReLU, 20 tasks × 20 episodes, α = 0.1, TRPO δ = 0.01."""
+    """MAML paper settings for 2D navigation: 2×100 ReLU (initialised as in rllab, the paper's code),
+    20 tasks × 20 episodes, α = 0.1, TRPO δ = 0.01."""
     env: str = "navigation2d"
     algo: str = "maml"
     iterations: int = 500
@@ -56,7 +57,7 @@ class RLConfig:
     fisher_tasks: int = 5           # tasks in the KL-Hessian estimate (0: all; TRPO App. C subsamples)
     hidden: tuple[int, ...] = (100, 100)
     normalize_actions: bool = True   # policy acts in [−1, 1], scaled to the action bounds (rllab's normalize)
-    policy_init: str = "torch"       # "xavier": rllab's Glorot-uniform weights, zero biases (MuJoCo default)
+    policy_init: str = "xavier"      # rllab's Glorot-uniform weights, zero biases; "torch": nn.Linear's default
     context_dim: int = 0
     seed: int = 0
     checkpoint_every: int = 10
@@ -100,11 +101,11 @@ DEFAULTS: dict[str, dict] = {
 
 
 # MuJoCo locomotion (MAML paper §5.3 and its settings in ../reference): meta-batch 40 tasks, 20 rollouts
-# per step (AntDir: 40), H = 200, and rllab's Xavier-initialised policy.
-ENV_DEFAULTS: dict[str, dict] = {"halfcheetah_vel": dict(meta_batch=40, episodes=20, policy_init="xavier"),
-                                 "halfcheetah_dir": dict(meta_batch=40, episodes=20, policy_init="xavier"),
-                                 "ant_vel": dict(meta_batch=40, episodes=20, policy_init="xavier"),
-                                 "ant_dir": dict(meta_batch=40, episodes=40, policy_init="xavier")}
+# per step (AntDir: 40), H = 200.
+ENV_DEFAULTS: dict[str, dict] = {"halfcheetah_vel": dict(meta_batch=40, episodes=20),
+                                 "halfcheetah_dir": dict(meta_batch=40, episodes=20),
+                                 "ant_vel": dict(meta_batch=40, episodes=20),
+                                 "ant_dir": dict(meta_batch=40, episodes=40)}
 
 
 # Settings added after checkpoints were shipped: what a checkpoint without the key was trained with.
