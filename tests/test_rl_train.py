@@ -306,8 +306,8 @@ def test_the_command_line_sets_the_policy_init_for_rl_only(tmp_path, capsys):
     from course_lib.__main__ import main
 
     out = tmp_path / "nav.pt"
-    assert main(["train", "navigation2d", "--iterations", "0", "--policy-init", "xavier", "--out", str(out)]) == 0
-    assert load_checkpoint(out)["config"]["policy_init"] == "xavier"
+    assert main(["train", "navigation2d", "--iterations", "0", "--policy-init", "torch", "--out", str(out)]) == 0
+    assert load_checkpoint(out)["config"]["policy_init"] == "torch"              # the default is xavier
     with pytest.raises(SystemExit):
         main(["train", "sinusoid", "--iterations", "0", "--policy-init", "xavier", "--out", str(tmp_path / "s.pt")])
     assert "--policy-init" in capsys.readouterr().err
