@@ -2,6 +2,7 @@
 
     python bench/rl_speed.py [--iterations 5] [--threads 2] [--hidden 100 100] [--fisher-tasks 5]
     python bench/rl_speed.py --time-to-target [--budget-minutes 15]
+    python bench/rl_speed.py --profile [--iterations 5]
 
 Prints seconds per meta-iteration for MAML (second order), FOMAML, Reptile and CAVIA (warm-up
 iteration excluded), the second-/first-order ratio, and the batched sampler's env-steps per second.
@@ -11,6 +12,9 @@ iteration on this 2-core machine at the same sizes (../shared/reference/README.m
 --time-to-target meta-trains MAML-TRPO from scratch (paper settings) and every 10 iterations
 measures the return after one adaptation step on 40 held-out tasks (40 episodes each); it prints the
 training wall time (evaluation excluded) at which the paper's −11.68 is first reached.
+
+--profile runs second-order MAML-TRPO under torch.profiler and prints where an iteration's time goes,
+by the phases the trainer labels (sampling, meta-gradient, conjugate gradient, line search).
 """
 from __future__ import annotations
 
@@ -61,6 +65,31 @@ def seconds_per_iteration(algo: str, iterations: int, **overrides) -> float:
     return (history[-1]["wall_time"] - history[0]["wall_time"]) / iterations
 
 
+PHASES = ("sampling", "meta_gradient", "conjugate_gradient", "line_search")
+
+
+def profile(iterations: int, **overrides) -> None:
+    """Per-phase time of a MAML-TRPO iteration (torch.profiler's record_function labels), warm-up excluded."""
+    from torch.profiler import ProfilerActivity
+    with tempfile.TemporaryDirectory() as tmp:
+        out = Path(tmp) / "maml.pt"
+        config = lambda n: default_rl_config("navigation2d", "maml", iterations=n, checkpoint_every=1, **overrides)
+        train_rl(config(1), out=out, progress=False)                                    # warm-up
+        with torch.profiler.profile(activities=[ProfilerActivity.CPU]) as prof:
+            history = train_rl(config(1 + iterations), out=out, resume=True, progress=False)["history"]
+    wall = (history[-1]["wall_time"] - history[0]["wall_time"]) / iterations
+    events = {e.key: e for e in prof.key_averages() if e.key in PHASES}
+    totals = {k: e.cpu_time_total / 1e6 / iterations for k, e in events.items()}
+    print(f"second-order MAML-TRPO, {iterations} profiled iterations: {wall:.3f} s/iteration under the profiler\n")
+    for phase in PHASES:
+        seconds = totals.get(phase, 0.0)
+        print(f"{phase:20} {seconds:6.3f} s  {100 * seconds / wall:5.1f}%")
+    rest = wall - sum(totals.values())
+    print(f"{'other':20} {rest:6.3f} s  {100 * rest / wall:5.1f}%   (checkpoints, bookkeeping)")
+    if "line_search" in events:
+        print(f"\nline search: {events['line_search'].count / iterations:.1f} evaluations per iteration")
+
+
 def sampler_steps_per_second(hidden, repeats: int = 5) -> float:
     config = default_rl_config("navigation2d", "maml", hidden=hidden)
     policy = build_policy(config)
@@ -85,6 +114,7 @@ def main() -> None:
                         help="tasks in TRPO's KL-Hessian estimate (0 = all 20)")
     parser.add_argument("--time-to-target", action="store_true")
     parser.add_argument("--budget-minutes", type=float, default=15.0)
+    parser.add_argument("--profile", action="store_true", help="where a MAML-TRPO iteration's time goes")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     if args.time_to_target:
@@ -92,6 +122,9 @@ def main() -> None:
         return
     hidden = tuple(args.hidden)
     common = dict(hidden=hidden, fisher_tasks=args.fisher_tasks)
+    if args.profile:
+        profile(args.iterations, **common)
+        return
     print(f"2D navigation, 20 tasks × 20 episodes × H = 100, policy {hidden} ReLU, {args.threads} threads, "
           f"Fisher on {args.fisher_tasks or 20} tasks, mean of {args.iterations} iterations after a warm-up\n")
     rows = {

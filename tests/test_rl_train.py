@@ -311,3 +311,13 @@ def test_the_command_line_sets_the_policy_init_for_rl_only(tmp_path, capsys):
     with pytest.raises(SystemExit):
         main(["train", "sinusoid", "--iterations", "0", "--policy-init", "xavier", "--out", str(tmp_path / "s.pt")])
     assert "--policy-init" in capsys.readouterr().err
+
+
+def test_a_trpo_iteration_labels_its_phases_for_the_profiler():
+    """bench/rl_speed.py --profile reads these record_function labels; each phase runs in every iteration."""
+    from torch.profiler import ProfilerActivity, profile
+    with profile(activities=[ProfilerActivity.CPU]) as prof:
+        train_rl(tiny(iterations=2), progress=False)
+    counts = {e.key: e.count for e in prof.key_averages()}
+    assert counts.get("sampling") == 2 and counts.get("meta_gradient") == 2
+    assert counts.get("conjugate_gradient", 0) >= 2 and counts.get("line_search", 0) >= 2

@@ -206,7 +206,7 @@ def test_trpo_step_on_a_quadratic_matches_the_closed_form(hvp):
     Finv_g = torch.linalg.solve(F, g)
     expected = theta0 - torch.sqrt(2 * delta / (g @ Finv_g)) * Finv_g
     torch.testing.assert_close(theta["w"].detach(), expected, rtol=1e-4, atol=1e-6)   # damping 1e-5
-    assert info["accepted"] and info["step_fraction"] == 1.0
+    assert info["accepted"] and info["step_fraction"] == 1.0 and info["ls_evaluations"] == 1
     assert info["kl"] <= delta and info["kl"] == pytest.approx(delta, rel=1e-4)
     loss_after, kl_after = (float(v.detach()) for v in objective(theta))
     assert loss_after == pytest.approx(info["loss_after"]) and loss_after < info["loss_before"]
@@ -239,7 +239,7 @@ def test_trpo_step_keeps_theta_when_no_step_is_acceptable():
                          evaluate=lambda th: calls.append(1) or objective_fn(th))
         assert torch.equal(theta["w"].detach(), theta0), case
         assert not info["accepted"] and info["step_fraction"] == 0.0 and info["kl"] == 0.0
-        assert info["loss_after"] == info["loss_before"] and len(calls) == 6
+        assert info["loss_after"] == info["loss_before"] and len(calls) == 6 == info["ls_evaluations"]
 
 
 def test_trpo_step_with_a_zero_gradient_keeps_theta_and_never_evaluates_nan():

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from torch.profiler import record_function
 
 from ..checkpoints import load_checkpoint, save_checkpoint
 from ..functional import Params, batched, detached, parameters_of
@@ -253,12 +254,14 @@ def train_rl(config: RLConfig, out: str | Path | None = None, resume: bool = Fal
                     theta[k].grad = g
                 optimizer.step()
         else:
-            batch = sample_meta_batch(policy, theta, env, config, generator)
+            with record_function("sampling"):
+                batch = sample_meta_batch(policy, theta, env, config, generator)
             record.update(return_before=float(batch.support.total_return().mean()),
                           return_after=float(batch.query.total_return().mean()))
             objective = lambda th: meta_loss_and_kl(th, batch, config)
             if optimizer is None:
-                hvp, fisher_kl = curvature(theta, batch, config, generator)
+                with record_function("conjugate_gradient"):       # its setup; trpo_step labels the rest
+                    hvp, fisher_kl = curvature(theta, batch, config, generator)
                 info = trpo_step(theta, objective, config.max_kl, config.cg_damping, config.cg_iters,
                                  config.ls_backtrack, config.ls_steps, hvp, fisher_kl=fisher_kl,
                                  evaluate=lambda th: meta_loss_and_kl(th, batch, config, first_order=True))

@@ -12,6 +12,7 @@ from __future__ import annotations
 from typing import Callable
 
 import torch
+from torch.profiler import record_function
 
 from ..functional import Params
 from ..meta import CONTEXT
@@ -98,29 +99,33 @@ def trpo_step(theta: Params, objective: Callable[[Params], tuple[torch.Tensor, t
     params = [theta[k] for k in names]
 
     evaluate = evaluate or objective
-    loss, kl = objective(theta)
-    g = flat(torch.autograd.grad(loss, params, retain_graph=fisher_kl is None and hvp == "exact"))
-    if callable(hvp):
-        Hv = hvp
-    elif hvp == "exact":
-        Hv = hvp_double_backprop(kl if fisher_kl is None else fisher_kl(theta), params)
-    else:
-        kl_fn = fisher_kl or (lambda th: objective(th)[1])
-        Hv = hvp_finite_difference(lambda ps: kl_fn({**theta, **dict(zip(names, ps))}), params)
-    x, Hx = conjugate_gradient_with_product(lambda v: Hv(v) + damping * v, -g, cg_iters)
+    with record_function("meta_gradient"):               # phases, for torch.profiler (bench/rl_speed.py)
+        loss, kl = objective(theta)
+        g = flat(torch.autograd.grad(loss, params, retain_graph=fisher_kl is None and hvp == "exact"))
+    with record_function("conjugate_gradient"):
+        if callable(hvp):
+            Hv = hvp
+        elif hvp == "exact":
+            Hv = hvp_double_backprop(kl if fisher_kl is None else fisher_kl(theta), params)
+        else:
+            kl_fn = fisher_kl or (lambda th: objective(th)[1])
+            Hv = hvp_finite_difference(lambda ps: kl_fn({**theta, **dict(zip(names, ps))}), params)
+        x, Hx = conjugate_gradient_with_product(lambda v: Hv(v) + damping * v, -g, cg_iters)
     shs = 0.5 * x @ Hx                                   # ½ xᵀ(H + damping)x, from CG's residual
     full_step = x * torch.sqrt(max_kl / shs.clamp(min=1e-12))
     old = [p.detach().clone() for p in params]
     old_loss = float(loss.detach())
-    info = dict(loss_before=old_loss, accepted=False, kl=0.0, loss_after=old_loss, step_fraction=0.0)
+    info = dict(loss_before=old_loss, accepted=False, kl=0.0, loss_after=old_loss, step_fraction=0.0,
+                ls_evaluations=ls_steps)
     for k in range(ls_steps):
         fraction = backtrack ** k
         with torch.no_grad():
             for p, p0, s in zip(params, old, unflat(full_step, params)):
                 p.copy_(p0 + fraction * s)
-        new_loss, new_kl = (float(v.detach()) for v in evaluate(theta))
+        with record_function("line_search"):
+            new_loss, new_kl = (float(v.detach()) for v in evaluate(theta))
         if new_loss < old_loss and new_kl <= max_kl and torch.isfinite(torch.tensor([new_loss, new_kl])).all():
-            info.update(accepted=True, kl=new_kl, loss_after=new_loss, step_fraction=fraction)
+            info.update(accepted=True, kl=new_kl, loss_after=new_loss, step_fraction=fraction, ls_evaluations=k + 1)
             return info
     with torch.no_grad():                                # no acceptable step: keep θ
         for p, p0 in zip(params, old):
