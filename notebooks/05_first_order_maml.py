@@ -260,6 +260,14 @@ navigation_widget(models=("maml", "fomaml"), goal_x=-0.3, goal_y=0.4, alpha=0.1,
 # α grows), or for CAVIA-style context adaptation, where the context starts at 0 and only second-order
 # terms tell the shared weights how the context will be used (notebook 07).
 #
+# **A surprise on the half-cheetah.** In RL the second-order term is itself an estimate, from the same
+# 20 episodes per task: the Hessian of the REINFORCE surrogate. It is noisy, and it leaves out how θ
+# changes the distribution the pre-update episodes are drawn from (Foerster et al. 2018, *DiCE*;
+# Rothfuss et al. 2019, *ProMP*). On HalfCheetahDir (notebook 08; README for the 40-task table) our
+# first-order run did *better* than the second-order one: 226 against 177 after one step on the 40 test
+# tasks, and 219 against 184 on the validation tasks after the same 75 iterations — one run of each,
+# so a hint, not a verdict. On 2-D navigation above, second order is ahead after two steps.
+#
 # ## Check your understanding
 #
 # 1. FOMAML drops $J_i$ in the curvature as well as in the gradient. Which of the two changes the TRPO
