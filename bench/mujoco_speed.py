@@ -1,7 +1,8 @@
 """MuJoCo sampling speed on this machine, three ways, in one run (HalfCheetah, frame skip 1 — the paper's
 0.01 s control period —, H = 200):
 
-  1. the physics limit: raw `mujoco.mj_step` rate ÷ frame skip, one process per core, no policy;
+  1. the physics limit: raw `mujoco.mj_step` rate ÷ frame skip, one process per core, no policy
+     (measured before and after 2., and averaged);
   2. course_lib's MujocoSampler: one worker per core, the 2×100 policy evaluated inside the workers;
   3. gymnasium's AsyncVectorEnv (one process per env), the same policy evaluated in the main process.
 
@@ -95,12 +96,15 @@ def main() -> None:
     policy = GaussianPolicy(17, 6)                                   # HalfCheetah: 17-D obs, 6-D action
     policy_params = lambda n: batched(parameters_of(policy), n)
 
-    limit = physics_limit(args.workers)
+    before = physics_limit(args.workers)            # measured on both sides of ours: the machine's speed drifts
     rate = ours(args.workers, args.tasks, args.episodes, policy_params, args.batches)
+    after = physics_limit(args.workers)
+    limit = (before + after) / 2
     vec = async_vector_env(2 * args.workers, 400, policy_params)
     print(f"HalfCheetah, frame skip {FRAME_SKIP}, {args.workers} cores, 2×100 policy in the loop, "
           f"{args.tasks} tasks × {args.episodes} episodes × 200 steps per sampler call\n")
-    print(f"physics limit (raw mj_step / {FRAME_SKIP}, {args.workers} processes): {limit:9,.0f} env-steps/s")
+    print(f"physics limit (raw mj_step / {FRAME_SKIP}, {args.workers} processes): {limit:9,.0f} env-steps/s "
+          f"(before {before:,.0f}, after {after:,.0f})")
     print(f"course_lib MujocoSampler ({args.workers} workers):        {rate:9,.0f} env-steps/s "
           f"= {100 * rate / limit:4.0f}% of the limit")
     print(f"gymnasium AsyncVectorEnv ({2 * args.workers} envs):           {vec:9,.0f} env-steps/s "

@@ -8,7 +8,8 @@ import pytest
 from gymnasium.utils.env_checker import check_env
 
 import course_lib.envs  # noqa: F401  (registers the envs)
-from course_lib.tasks.locomotion import AntDir, AntVel, HalfCheetahDir, HalfCheetahVel
+from course_lib.tasks.locomotion import (AntDir, AntVel, CheetahBatch, EnvBatch, HalfCheetahDir, HalfCheetahVel,
+                                         episode_batch)
 
 IDS = ["course_lib/HalfCheetahVel-v0", "course_lib/HalfCheetahDir-v0", "course_lib/AntVel-v0", "course_lib/AntDir-v0"]
 
@@ -126,18 +127,63 @@ def test_bad_tasks_name_the_argument(cls, bad):
         cls().set_task(bad)
 
 
-@pytest.mark.parametrize("cls,tasks", [(HalfCheetahVel, [0.3, 1.7, 1.0]), (HalfCheetahDir, [1.0, -1.0, 1.0])])
-def test_step_many_is_step(cls, tasks):
-    """The sampler's fast path for cheetahs gives what gymnasium's `step` gives, env by env."""
-    slow, fast = [cls(task=t) for t in tasks], [cls(task=t) for t in tasks]
-    for i, (a, b) in enumerate(zip(slow, fast)):
-        a.reset(seed=i), b.reset(seed=i)
+@pytest.mark.parametrize("cls,tasks", [(HalfCheetahVel, [0.3, 1.7, 1.0, 0.3]), (HalfCheetahDir, [1.0, -1.0, 1.0, -1.0])])
+def test_cheetah_batch_is_step(cls, tasks):
+    """The sampler's cheetah physics (all episodes on one MjData) is gymnasium's `step`, bit for bit,
+    episode by episode — also where two episodes share a start (seed) or a task."""
+    seeds = [0, 1, 0, 7]
+    batch = CheetahBatch(cls(), tasks, seeds)
+    envs = [cls(task=t) for t in tasks]
+    first = [env.reset(seed=s)[0] for env, s in zip(envs, seeds)]
+    np.testing.assert_array_equal(batch.observations(), first)
     rng = np.random.default_rng(0)
-    for _ in range(10):
+    for _ in range(40):
         actions = rng.uniform(-1.5, 1.5, size=(len(tasks), 6))
-        obs, rewards, terminated = cls.step_many(fast, actions)
-        for k, env in enumerate(slow):
+        obs, rewards, terminated = batch.step(actions)
+        for k, env in enumerate(envs):
             o, r, term, _, _ = env.step(actions[k])
             np.testing.assert_array_equal(obs[k], o)
             assert rewards[k] == pytest.approx(r, rel=1e-12, abs=1e-12)
             assert terminated[k] == term
+    assert not np.array_equal(obs[0], obs[2])          # same start, other actions: apart
+
+
+class _Falls:
+    """A stand-in env whose episode ends after `life` steps; reward = step count."""
+
+    def __init__(self, life):
+        self.life = life
+
+    def set_task(self, task):
+        self.task = task
+
+    def reset(self, seed=None):
+        self.t = 0
+        return np.full(2, float(seed)), {}
+
+    def step(self, action):
+        self.t += 1
+        return np.array([self.t, action[0]], float), float(self.t), self.t >= self.life, False, {}
+
+
+def test_env_batch_stops_finished_episodes():
+    batch = EnvBatch([_Falls(1), _Falls(3)], [0.0, 1.0], [5, 6])
+    np.testing.assert_array_equal(batch.observations(), [[5, 5], [6, 6]])
+    rewards, done = [], []
+    for t in range(4):
+        obs, r, terminated = batch.step(np.full((2, 1), 10.0 + t))
+        rewards.append(r), done.append(terminated)
+    np.testing.assert_array_equal(rewards, [[1, 1], [0, 2], [0, 3], [0, 0]])   # no reward once finished
+    np.testing.assert_array_equal(done, [[True, False], [True, False], [True, True], [True, True]])
+    np.testing.assert_array_equal(obs, [[1, 10], [3, 12]])                     # the last observation stays
+
+
+def test_episode_batch_picks_the_physics_and_reuses_the_envs():
+    pool = []
+    assert isinstance(episode_batch("HalfCheetahDir", [1.0, -1.0], [0, 1], pool), CheetahBatch) and len(pool) == 1
+    ant_pool = []
+    batch = episode_batch("AntVel", [0.5, 1.0, 2.0], [0, 1, 2], ant_pool)
+    assert isinstance(batch, EnvBatch) and len(ant_pool) == 3
+    assert [env.task for env in ant_pool] == [0.5, 1.0, 2.0]
+    episode_batch("AntVel", [1.5], [0], ant_pool)
+    assert len(ant_pool) == 3 and ant_pool[0].task == 1.5

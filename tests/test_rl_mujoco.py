@@ -9,7 +9,7 @@ from course_lib.rl.envs import make_batched_env
 from course_lib.rl.episodes import sample_episodes
 from course_lib.rl.mujoco_sampler import MujocoSampler, MujocoTaskBatch
 from course_lib.rl.train import default_rl_config, train_rl
-from course_lib.tasks.locomotion import HalfCheetahDir
+from course_lib.tasks.locomotion import AntVel, HalfCheetahDir
 
 
 def policy_params(n_tasks, obs_dim=17, bias=0.0, log_std=0.0):
@@ -50,6 +50,29 @@ def test_the_env_gets_clipped_actions_and_the_episode_keeps_the_policys():
     env.reset(seed=3 * 10_007)
     rewards = [env.step(np.clip(a.double().numpy(), -1.0, 1.0))[1] for a in episodes.actions[0, 0]]
     np.testing.assert_allclose(episodes.rewards[0, 0].numpy(), rewards, rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("env_cls,tasks", [(HalfCheetahDir, [1.0, -1.0, 1.0]), (AntVel, [0.5, 2.5])])
+def test_the_samplers_episodes_replay_in_gymnasium(env_cls, tasks):
+    """Every sampled episode is what gymnasium's own env does with its actions, from the sampler's start
+    (episode j of every task resets with seed 10_007·seed + j): same observations, same rewards, up to
+    the float32 in which the episodes store the actions."""
+    space = env_cls()
+    torch.manual_seed(0)
+    policy = GaussianPolicy(space.observation_space.shape[0], space.action_space.shape[0], hidden=(8, 8))
+    theta = batched(parameters_of(policy), len(tasks))
+    with MujocoSampler(env_cls.__name__, workers=2, horizon=25) as sampler:
+        episodes = sampler.sample(theta, tasks, 2, seed=4, max_action=1.0)
+    for i, task in enumerate(tasks):
+        for j in range(2):
+            env = env_cls(task=task)
+            obs = [env.reset(seed=4 * 10_007 + j)[0]]
+            rewards = []
+            for a in episodes.actions[i, j]:
+                o, r, terminated, _, _ = env.step(np.clip(a.double().numpy(), -1.0, 1.0))
+                obs.append(o), rewards.append(r)
+            np.testing.assert_allclose(episodes.obs[i, j].numpy(), obs[:-1], rtol=1e-4, atol=1e-4)
+            np.testing.assert_allclose(episodes.rewards[i, j].numpy(), rewards, rtol=1e-5, atol=1e-5)
 
 
 def test_training_on_halfcheetah_is_seeded():

@@ -1,9 +1,10 @@
 """A multi-core sampler for the MuJoCo task envs, with the policy in the loop inside the workers.
 
-Every worker process owns a pool of env instances and a copy of the (per-task, adapted) policy
-weights for its share of the tasks. Per time step it evaluates the Gaussian MLP for all of its
-episodes at once (one batched matmul per layer in numpy) and steps its envs; only whole
-trajectories cross the process boundary. Compare gymnasium's AsyncVectorEnv, which sends one
+Every worker process gets a copy of the (per-task, adapted) policy weights for its share of the
+tasks. Per time step it evaluates the Gaussian MLP for all of its episodes at once (one batched
+matmul per layer in numpy) and steps their physics (`course_lib.tasks.locomotion.episode_batch`:
+for the cheetahs, all episodes on one MjData that stays in cache); only whole trajectories cross
+the process boundary. Compare gymnasium's AsyncVectorEnv, which sends one
 action and one observation through a pipe per env and step (bench/mujoco_speed.py).
 """
 from __future__ import annotations
@@ -39,29 +40,29 @@ def mlp_mean(layers, obs: np.ndarray) -> np.ndarray:
     return h
 
 
-CHUNK_ENVS = 32   # envs a worker steps together: few enough that their MuJoCo data stays in cache
+def action_noise(rng: np.random.Generator, n_tasks: int, n_episodes: int, horizon: int, act_dim: int) -> np.ndarray:
+    """ε ~ N(0, 1) [H, T, N, act] for the Gaussian policy's actions.
+
+    Drawn in blocks of ⌊32/N⌋ tasks (at least one), block after block: the order in which earlier
+    versions of the sampler, which rolled out 32 envs at a time, drew it, so that the shipped
+    checkpoints' training commands still replay bit for bit.
+    """
+    k = max(1, 32 // n_episodes)
+    blocks = [rng.standard_normal((horizon, min(k, n_tasks - lo), n_episodes, act_dim)) for lo in range(0, n_tasks, k)]
+    return np.concatenate(blocks, axis=1)
 
 
-def _rollout(envs, layers, std, obs, out_obs, out_act, rewards, mask, alive, rng, obs_dim, max_action, fast):
-    """H steps of the envs of some tasks ([t, N, …] views, filled in place): act, record, step."""
-    T, N, horizon = rewards.shape
-    act_dim = out_act.shape[-1]
-    for t in range(horizon):
-        actions = mlp_mean(layers, obs) + std * rng.standard_normal((T, N, act_dim))
-        out_obs[:, :, t], out_act[:, :, t], mask[:, :, t] = obs, actions, alive
+def _rollout(batch, layers, std, noise, obs, out_obs, out_act, rewards, mask, alive, obs_dim, max_action):
+    """H steps of all episodes (obs [T, N, …]; outputs time-major [H, T, N, …], filled in place)."""
+    T, N = alive.shape
+    for t in range(len(rewards)):
+        actions = mlp_mean(layers, obs) + std * noise[t]
+        out_obs[t], out_act[t], mask[t] = obs, actions, alive
         if max_action is not None:   # rllab's normalize: the env gets the action clipped to its bounds
             actions = max_action * np.clip(actions, -1.0, 1.0)
-        if fast:   # HalfCheetah: all envs at once, no gymnasium Python per step
-            o, r, terminated = fast(envs, actions.reshape(T * N, act_dim))
-            obs[:, :, :obs_dim], rewards[:, :, t] = o.reshape(T, N, -1), r.reshape(T, N)
-            alive &= ~terminated.reshape(T, N)
-            continue
-        for i in range(T):
-            for j in range(N):
-                if alive[i, j]:
-                    o, r, terminated, _, _ = envs[i * N + j].step(actions[i, j])
-                    obs[i, j, :obs_dim], rewards[i, j, t] = o, r
-                    alive[i, j] = not terminated
+        o, r, terminated = batch.step(actions.reshape(T * N, -1))
+        obs[:, :, :obs_dim], rewards[t] = o.reshape(T, N, -1), r.reshape(T, N)
+        alive &= ~terminated.reshape(T, N)
         if not alive.any():
             break
 
@@ -69,7 +70,7 @@ def _rollout(envs, layers, std, obs, out_obs, out_act, rewards, mask, alive, rng
 def _worker(conn, env_name: str) -> None:
     warnings.simplefilter("ignore")
     os.environ.setdefault("OMP_NUM_THREADS", "1")
-    from ..tasks.locomotion import LOCOMOTION_ENVS
+    from ..tasks.locomotion import episode_batch
     envs: list = []
     while True:
         message = conn.recv()
@@ -77,33 +78,22 @@ def _worker(conn, env_name: str) -> None:
             break
         layers, log_std, tasks, n_episodes, horizon, seed, worker, oracle, max_action = message
         T, N = len(tasks), n_episodes
-        while len(envs) < T * N:
-            envs.append(LOCOMOTION_ENVS[env_name]())
-        rng = np.random.default_rng([seed, worker])           # action noise: per worker
-        obs_dim = envs[0].observation_space.shape[0]
+        # episode j starts alike in every task (common random numbers)
+        batch = episode_batch(env_name, np.repeat(tasks, N), np.tile(seed * 10_007 + np.arange(N), T), envs)
+        first = batch.observations()
+        obs_dim = first.shape[-1]
         obs = np.empty((T, N, obs_dim + (1 if oracle else 0)))
+        obs[:, :, :obs_dim] = first.reshape(T, N, obs_dim)
         if oracle:                                             # the oracle also sees its task
             obs[:, :, obs_dim] = np.asarray(tasks)[:, None]
-        for i in range(T):
-            for j in range(N):
-                env = envs[i * N + j]
-                env.set_task(tasks[i])
-                obs[i, j, :obs_dim] = env.reset(seed=seed * 10_007 + j)[0]  # episode j starts alike in every task
-        act_dim = envs[0].action_space.shape[0]
-        out_obs = np.zeros((T, N, horizon, obs.shape[-1]), np.float32)
-        out_act = np.zeros((T, N, horizon, act_dim), np.float32)
-        rewards = np.zeros((T, N, horizon), np.float32)
-        mask = np.zeros((T, N, horizon), np.float32)
-        alive = np.ones((T, N), bool)
-        std = np.exp(log_std)[:, None, :]
-        fast = getattr(type(envs[0]), "step_many", None)
-        k = max(1, CHUNK_ENVS // N)          # tasks per chunk: a chunk runs its whole episodes, cache-warm
-        for lo in range(0, T, k):
-            c = slice(lo, min(lo + k, T))
-            chunk_envs, chunk_layers = envs[c.start * N:c.stop * N], [(w[c], b[c]) for w, b in layers]
-            _rollout(chunk_envs, chunk_layers, std[c], obs[c], out_obs[c], out_act[c], rewards[c], mask[c],
-                     alive[c], rng, obs_dim, max_action, fast)
-        conn.send((out_obs, out_act, rewards, mask))
+        act_dim = layers[-1][0].shape[1]
+        # time-major while stepping (each step writes one contiguous block), [T, N, H, …] to send
+        out = [np.zeros((horizon, T, N, obs.shape[-1]), np.float32), np.zeros((horizon, T, N, act_dim), np.float32),
+               np.zeros((horizon, T, N), np.float32), np.zeros((horizon, T, N), np.float32)]
+        noise = action_noise(np.random.default_rng([seed, worker]), T, N, horizon, act_dim)   # per worker
+        _rollout(batch, layers, np.exp(log_std)[:, None, :], noise, obs, *out, np.ones((T, N), bool), obs_dim,
+                 max_action)
+        conn.send(tuple(np.ascontiguousarray(np.moveaxis(x, 0, 2)) for x in out))
     conn.close()
 
 

@@ -12,6 +12,7 @@ physics step — HalfCheetah every 0.01 s (`frame_skip` 1, so H = 200 is 2 s), A
 10 s, a different task with other returns). Physics, observations and Ant's termination are gymnasium's.
 A task is set like in the other task envs: `set_task(task)`, `env.task = task` (so a vector env's
 `set_attr("task", tasks)` works), or `reset(options={"task": task})`; it stays fixed across resets.
+For the sampler, `episode_batch` steps many episodes at once (`CheetahBatch`: all on one MjData).
 """
 from __future__ import annotations
 
@@ -135,28 +136,6 @@ class _Cheetah(_TaskMixin, HalfCheetahEnv):
         ctrl = self.control_cost(action)
         return forward - ctrl, {"reward_forward": forward, "reward_ctrl": -ctrl}
 
-    @staticmethod
-    def step_many(envs: list, actions: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """`step` for many cheetahs at once, without gymnasium's per-step Python (for the sampler).
-
-        The same physics calls and formulas as `step` (tested equal); returns obs [n, 17], rewards [n],
-        terminated [n] (always False). Derived force quantities (mj_rnePostConstraint) are skipped:
-        HalfCheetah's observation and reward do not use them.
-        """
-        model, step, nstep = envs[0].model, mujoco.mj_step, envs[0].frame_skip
-        qpos, qvel = np.empty((len(envs), model.nq)), np.empty((len(envs), model.nv))
-        x_before = np.empty(len(envs))
-        for i, (env, action) in enumerate(zip(envs, actions)):   # one pass: the env's data stays in cache
-            data = env.data
-            x_before[i] = data.qpos[0]
-            data.ctrl[:] = action
-            step(env.model, data, nstep)
-            qpos[i], qvel[i] = data.qpos, data.qvel
-        x_velocity = (qpos[:, 0] - x_before) / envs[0].dt
-        tasks = np.array([env.current_task for env in envs])
-        rewards = type(envs[0]).forward(tasks, x_velocity) - CHEETAH_CTRL_COST * np.sum(np.square(actions), axis=-1)
-        return np.concatenate([qpos[:, 1:], qvel], axis=1), rewards, np.zeros(len(envs), bool)
-
 
 class HalfCheetahVel(_Cheetah):
     distribution = VelocityGoals(0.0, 2.0)
@@ -203,6 +182,94 @@ class AntDir(_AntTask):
 
     def _forward(self, x_velocity: float) -> float:
         return self.current_task * x_velocity
+
+
+class CheetahBatch:
+    """n HalfCheetah episodes stepped on one MjData, for the sampler.
+
+    Episode i is row i of MuJoCo's integration state (time, qpos, qvel, warm start, ctrl:
+    `mj_getState`), swapped into the one MjData around its `mj_step`. The data stays in cache however
+    many episodes there are, only a small array is per episode, and every trajectory is bit for bit the
+    one `env.step` gives (tested). Derived force quantities (mj_rnePostConstraint) are skipped:
+    HalfCheetah's observation and reward do not use them.
+    """
+
+    SPEC = mujoco.mjtState.mjSTATE_FULLPHYSICS | mujoco.mjtState.mjSTATE_WARMSTART | mujoco.mjtState.mjSTATE_CTRL
+
+    def __init__(self, env: _Cheetah, tasks, seeds):
+        """Episode i: task `tasks[i]`, initial state of `env.reset(seed=seeds[i])`."""
+        model = self.model = env.model
+        self.data, self.frame_skip, self.dt = mujoco.MjData(model), env.frame_skip, env.dt
+        self.tasks, self.forward = np.asarray(tasks, dtype=np.float64), type(env).forward
+        # the elements of a state vector come in the order of their mjtState bits
+        at = lambda element, size: slice(o := mujoco.mj_stateSize(model, self.SPEC & (element - 1)), o + size)
+        self.qpos = at(mujoco.mjtState.mjSTATE_QPOS, model.nq)
+        self.qvel = at(mujoco.mjtState.mjSTATE_QVEL, model.nv)
+        self.ctrl = at(mujoco.mjtState.mjSTATE_CTRL, model.nu)
+        self.state = np.empty((len(self.tasks), mujoco.mj_stateSize(model, self.SPEC)))
+        self._rows = list(self.state)                          # views, made once
+        first = {}                                             # the task does not change the initial state
+        for row, task, seed in zip(self._rows, self.tasks, map(int, seeds)):
+            if seed in first:
+                row[:] = first[seed]
+            else:
+                env.set_task(task)
+                env.reset(seed=seed)
+                mujoco.mj_getState(model, env.data, row, self.SPEC)
+                first[seed] = row
+
+    def observations(self) -> np.ndarray:
+        """[n, 17]: qpos without the x position, then qvel (gymnasium's HalfCheetah observation)."""
+        return np.concatenate([self.state[:, self.qpos][:, 1:], self.state[:, self.qvel]], axis=1)
+
+    def step(self, actions: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Every episode one action on: obs [n, 17], rewards [n], terminated [n] (always False)."""
+        x_before = self.state[:, self.qpos.start].copy()
+        self.state[:, self.ctrl] = actions
+        model, data, spec, nstep = self.model, self.data, self.SPEC, self.frame_skip
+        set_state, get_state, step = mujoco.mj_setState, mujoco.mj_getState, mujoco.mj_step
+        for row in self._rows:
+            set_state(model, data, row, spec)
+            step(model, data, nstep)
+            get_state(model, data, row, spec)
+        x_velocity = (self.state[:, self.qpos.start] - x_before) / self.dt
+        rewards = self.forward(self.tasks, x_velocity) - CHEETAH_CTRL_COST * np.sum(np.square(actions), axis=-1)
+        return self.observations(), rewards, np.zeros(len(self.tasks), bool)
+
+
+class EnvBatch:
+    """The same interface over gymnasium envs stepped one by one (Ant, whose observation holds contact
+    forces and whose episodes end when it falls). A finished episode keeps its last observation and
+    gets reward 0."""
+
+    def __init__(self, envs: list, tasks, seeds):
+        self.envs = envs
+        for env, task, seed in zip(envs, tasks, seeds):
+            env.set_task(task)
+        self._obs = np.stack([env.reset(seed=int(seed))[0] for env, seed in zip(envs, seeds)])
+        self.done = np.zeros(len(envs), bool)
+
+    def observations(self) -> np.ndarray:
+        return self._obs.copy()
+
+    def step(self, actions: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        rewards = np.zeros(len(self.envs))
+        for i in np.flatnonzero(~self.done):
+            self._obs[i], rewards[i], self.done[i], _, _ = self.envs[i].step(actions[i])
+        return self.observations(), rewards, self.done.copy()
+
+
+def episode_batch(env_name: str, tasks, seeds, envs: list) -> CheetahBatch | EnvBatch:
+    """The physics of n episodes (task `tasks[i]`, reset seed `seeds[i]`) of a locomotion env.
+
+    `envs` is the caller's pool of env instances, grown as needed and reused across calls (a cheetah
+    batch needs one, an Ant batch one per episode).
+    """
+    cls = LOCOMOTION_ENVS[env_name]
+    cheetah = issubclass(cls, _Cheetah)
+    while len(envs) < (1 if cheetah else len(tasks)):
+        envs.append(cls())
+    return CheetahBatch(envs[0], tasks, seeds) if cheetah else EnvBatch(envs[:len(tasks)], tasks, seeds)
 
 
 LOCOMOTION_ENVS = {"HalfCheetahVel": HalfCheetahVel, "HalfCheetahDir": HalfCheetahDir,
