@@ -5,18 +5,43 @@ wall time. Episodes per step as in the paper: 40 for navigation, 20 for the MuJo
 
     python bench/navigation.py [--env navigation2d] [--steps 3] [--episodes N] [--seed 0]
     python bench/navigation.py --env halfcheetah_dir          # or halfcheetah_vel (MuJoCo, ~1 min per row)
+    python bench/navigation.py --env halfcheetah_vel --by-task   # also: the one-step return by task
+
+`--by-task` (one-dimensional tasks) splits the one-step return by task — the directions, or four equal
+bins of the goal velocities — with the test tasks' mean beside the distribution's: a draw of 40 tasks
+that leans towards the hard ones lowers the mean return.
 """
 from __future__ import annotations
 
 import argparse
 
+import numpy as np
 import torch
 
 from course_lib.checkpoints import SHIPPED, load_checkpoint
 from course_lib.rl.envs import ENVS
+from course_lib.rl.evaluate import held_out_tasks
 from course_lib.rl.widgets import NAVIGATION_MODELS, reproduction_table
 
 MUJOCO_MODELS = ("maml", "fomaml", "pretrain", "random", "oracle")   # CAVIA is for the point tasks only
+
+
+def by_task(table, tasks: np.ndarray) -> str:
+    """The one-step return (mean ± s.e.) of every adapted model, per direction or per quarter of the goal range."""
+    distribution = ENVS[table.env].distribution
+    low, high = getattr(distribution, "low", -1.0), getattr(distribution, "high", 1.0)   # directions: ±1
+    if len(np.unique(tasks)) <= 2:
+        bins = [(f"task {t:+.0f}", tasks == t) for t in np.unique(tasks)]
+    else:
+        edges = np.linspace(low, high, 5)
+        bins = [(f"[{a:.2f}, {b:.2f}]", (tasks >= a) & (tasks <= b)) for a, b in zip(edges[:-1], edges[1:])]
+    lines = [f"one-step return by task (test tasks' mean {tasks.mean():.3f}; the distribution's {(low + high) / 2:.3f}):",
+             f"{'tasks':>16} {'n':>3} " + " ".join(f"{name:>17}" for name, r in table.returns.items() if len(r) > 1)]
+    for label, where in bins:
+        cells = [f"{r[1][where].mean():8.2f} ± {r[1][where].std() / where.sum() ** 0.5:6.2f}" if where.any()
+                 else f"{'—':>17}" for r in table.returns.values() if len(r) > 1]
+        lines.append(f"{label:>16} {where.sum():3d} " + " ".join(cells))
+    return "\n".join(lines)
 
 
 def main() -> None:
@@ -26,14 +51,19 @@ def main() -> None:
     parser.add_argument("--episodes", type=int, help="per task and step (default: 40 navigation, 20 MuJoCo)")
     parser.add_argument("--tasks", type=int, default=40)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--by-task", action="store_true", help="also the one-step return by task (1-D tasks)")
     args = parser.parse_args()
     torch.set_num_threads(1)
     if args.episodes is None:
         args.episodes = 40 if ENVS[args.env].mujoco is None else 20
+    if args.by_task and (held_out_tasks(args.env, 2).ndim > 1 or args.steps < 1):
+        parser.error("--by-task needs one-dimensional tasks (not navigation2d) and --steps >= 1")
     models = NAVIGATION_MODELS if ENVS[args.env].mujoco is None else MUJOCO_MODELS
     table = reproduction_table(args.env, models, steps=args.steps, episodes=args.episodes, seed=args.seed,
                                n_tasks=args.tasks)
     print(table.summary())
+    if args.by_task:
+        print("\n" + by_task(table, held_out_tasks(args.env, args.tasks)))
     print("\nmeta-training of the shipped checkpoints (wall time on this 2-core machine, shared with other jobs):")
     for name in table.returns:
         ckpt = load_checkpoint(SHIPPED / f"{args.env}_{name}.pt")

@@ -137,3 +137,30 @@ def test_summarize_single_value_and_constant_values():
     assert summarize([2.5]).mean == 2.5 and summarize([2.5]).ci95 == 0.0
     assert summarize([1.0, 1.0, 1.0]).ci95 == 0.0
     assert summarize([0.0, 2.0]).ci95 == pytest.approx(1.96 * math.sqrt(2) / math.sqrt(2))
+
+
+def _bench_navigation():
+    import importlib.util
+    from pathlib import Path
+    path = Path(__file__).resolve().parents[1] / "bench" / "navigation.py"
+    spec = importlib.util.spec_from_file_location("bench_navigation", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_bench_splits_the_one_step_return_by_task():
+    """`bench/navigation.py --by-task`: directions apart, velocity goals in quarters of [0, 2]; the
+    oracle (not adapted) has no column; the test tasks' mean is printed beside the distribution's."""
+    from types import SimpleNamespace
+    by_task = _bench_navigation().by_task
+    tasks = np.array([0.1, 0.2, 0.9, 1.9])
+    maml = np.array([[0.0] * 4, [-10.0, -20.0, -30.0, -40.0]])
+    text = by_task(SimpleNamespace(env="halfcheetah_vel", returns={"maml": maml, "oracle": np.zeros((1, 4))}), tasks)
+    rows = {line.split()[0] + line.split()[1]: line.split()[2:] for line in text.splitlines()[2:]}
+    assert "test tasks' mean 0.775; the distribution's 1.000" in text and "oracle" not in text
+    assert rows["[0.00,0.50]"][:2] == ["2", "-15.00"] and rows["[1.50,2.00]"][:2] == ["1", "-40.00"]
+    assert rows["[1.00,1.50]"] == ["0", "—"]                                      # an empty bin
+    directions = by_task(SimpleNamespace(env="halfcheetah_dir", returns={"maml": maml}), np.array([-1.0, 1, 1, -1]))
+    assert [line.split()[:4] for line in directions.splitlines()[2:]] == [["task", "-1", "2", "-25.00"],
+                                                                          ["task", "+1", "2", "-25.00"]]
