@@ -34,7 +34,8 @@ def by_task(table, tasks: np.ndarray) -> str:
         bins = [(f"task {t:+.0f}", tasks == t) for t in np.unique(tasks)]
     else:
         edges = np.linspace(low, high, 5)
-        bins = [(f"[{a:.2f}, {b:.2f}]", (tasks >= a) & (tasks <= b)) for a, b in zip(edges[:-1], edges[1:])]
+        quarter = np.digitize(tasks, edges[1:-1])                # each task in one bin: [a, b), the last [a, b]
+        bins = [(f"[{a:.2f}, {b:.2f}]", quarter == i) for i, (a, b) in enumerate(zip(edges[:-1], edges[1:]))]
     lines = [f"one-step return by task (test tasks' mean {tasks.mean():.3f}; the distribution's {(low + high) / 2:.3f}):",
              f"{'tasks':>16} {'n':>3} " + " ".join(f"{name:>17}" for name, r in table.returns.items() if len(r) > 1)]
     for label, where in bins:

@@ -154,13 +154,14 @@ def test_bench_splits_the_one_step_return_by_task():
     oracle (not adapted) has no column; the test tasks' mean is printed beside the distribution's."""
     from types import SimpleNamespace
     by_task = _bench_navigation().by_task
-    tasks = np.array([0.1, 0.2, 0.9, 1.9])
+    tasks = np.array([0.1, 0.2, 1.0, 1.9])                                          # 1.0: an edge, counted once
     maml = np.array([[0.0] * 4, [-10.0, -20.0, -30.0, -40.0]])
     text = by_task(SimpleNamespace(env="halfcheetah_vel", returns={"maml": maml, "oracle": np.zeros((1, 4))}), tasks)
     rows = {line.split()[0] + line.split()[1]: line.split()[2:] for line in text.splitlines()[2:]}
-    assert "test tasks' mean 0.775; the distribution's 1.000" in text and "oracle" not in text
+    assert "test tasks' mean 0.800; the distribution's 1.000" in text and "oracle" not in text
     assert rows["[0.00,0.50]"][:2] == ["2", "-15.00"] and rows["[1.50,2.00]"][:2] == ["1", "-40.00"]
-    assert rows["[1.00,1.50]"] == ["0", "—"]                                      # an empty bin
+    assert rows["[0.50,1.00]"] == ["0", "—"]                                      # an empty bin
+    assert rows["[1.00,1.50]"][:2] == ["1", "-30.00"]
     directions = by_task(SimpleNamespace(env="halfcheetah_dir", returns={"maml": maml}), np.array([-1.0, 1, 1, -1]))
     assert [line.split()[:4] for line in directions.splitlines()[2:]] == [["task", "-1", "2", "-25.00"],
                                                                           ["task", "+1", "2", "-25.00"]]
