@@ -196,11 +196,11 @@ for env, table in tables.items():
 # policy that runs fast — either way — still scores near zero until the step tells it which way.
 #
 # The first-order row (FOMAML, notebook 05) is the surprise on the directions: on the
-# 40-task table in the README it beats second-order MAML after one step, 226 against 177, and reaches
-# 300 after two; a second seed of each gave the same order. Two seeds are a hint rather than a verdict
-# — but a reminder that in RL the second-order term is itself estimated from 20 noisy episodes per
-# task (notebook 05, end). On the velocities the first-order run was stopped after 230 iterations,
-# level with MAML's run at the same point of training, so its row is lower than MAML's 480-iteration one.
+# 40-task table in the README it beats second-order MAML after one step, 280 against 177, and passes
+# the paper after two steps (311) and three (347); a second seed of each gave the same order. Two seeds
+# are a hint rather than a verdict — but a reminder that in RL the second-order term is itself
+# estimated from 20 noisy episodes per task (notebook 05, end). On the velocities, trained as long as
+# MAML (500 iterations), FOMAML ends level with it.
 #
 # All held-out tasks with the same direction are *the same task*; their returns after one step differ
 # only because the step is computed from 20 noisy episodes. Split by direction:
@@ -322,8 +322,9 @@ locomotion_widget(env="halfcheetah_dir", direction=1.0, velocity=1.5, alpha=0.1,
 # (2.5); worked solutions in `solutions/ex02_meta_rl.ipynb`.
 #
 # **Mini-project (suggested, hours of CPU).** Resume a run with the command from section 2 for more
-# iterations and watch the adaptation curve of section 3 move towards the paper's — the velocity
-# FOMAML run (230 iterations, stopped for time) is the obvious one to continue; or try the Ant
-# (`ant_vel`, `ant_dir`: same commands, a 105-D observation).
+# iterations and watch the adaptation curve of section 3 move towards the paper's. The open question
+# is the direction MAML run: it levelled off near 180 after ~70 iterations — does it climb again if
+# trained as long as FOMAML (440)? Or try the Ant (`ant_vel`, `ant_dir`: same commands, a 105-D
+# observation).
 #
 # **Next:** notebook 09 — pitfalls and ablations.
