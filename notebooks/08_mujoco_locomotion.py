@@ -323,8 +323,8 @@ locomotion_widget(env="halfcheetah_dir", direction=1.0, velocity=1.5, alpha=0.1,
 #
 # **Mini-project (suggested, hours of CPU).** Resume a run with the command from section 2 for more
 # iterations and watch the adaptation curve of section 3 move towards the paper's. The open question
-# is the direction MAML run: it levelled off near 180 after ~70 iterations — does it climb again if
-# trained as long as FOMAML (440)? Or try the Ant (`ant_vel`, `ant_dir`: same commands, a 105-D
-# observation).
+# is the direction MAML run: it levelled off near 180 after ~70 iterations and was still there after
+# 310 (README) — does another seed, or `--fisher-tasks 0`, get it past FOMAML's 280? Or try the Ant
+# (`ant_vel`, `ant_dir`: same commands, a 105-D observation).
 #
 # **Next:** notebook 09 — pitfalls and ablations.
