@@ -196,8 +196,9 @@ for env, table in tables.items():
 # policy that runs fast — either way — still scores near zero until the step tells it which way.
 #
 # The first-order row (FOMAML, notebook 05) is the surprise on the directions: on the
-# 40-task table in the README it beats second-order MAML after one step, 280 against 177, and passes
-# the paper after two steps (311) and three (347); a second seed of each gave the same order. Two seeds
+# 40-task table in the README it beats second-order MAML after one step, 280 against 177, draws level
+# with the paper after two steps (311; paper 313) and passes it after three (347; paper 316); a second
+# seed of each gave the same order. Two seeds
 # are a hint rather than a verdict — but a reminder that in RL the second-order term is itself
 # estimated from 20 noisy episodes per task (notebook 05, end). On the velocities, trained as long as
 # MAML (500 iterations), FOMAML ends level with it.
