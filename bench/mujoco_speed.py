@@ -1,12 +1,13 @@
 """MuJoCo sampling speed on this machine, three ways, in one run (HalfCheetah, frame skip 1 — the paper's
 0.01 s control period —, H = 200):
 
-  1. the physics limit: raw `mujoco.mj_step` rate ÷ frame skip, one process per core, no policy
-     (measured before and after 2., and averaged);
+  1. the physics limit: raw `mujoco.mj_step` rate ÷ frame skip, one process per core, no policy,
+     stepped open-loop in C by `mujoco.rollout` (and, for comparison, from a Python loop); measured
+     before and after 2., and averaged;
   2. course_lib's MujocoSampler: one worker per core, the 2×100 policy evaluated inside the workers;
   3. gymnasium's AsyncVectorEnv (one process per env), the same policy evaluated in the main process.
 
-    python bench/mujoco_speed.py [--workers 2] [--tasks 40] [--episodes 20] [--batches 3]
+    python bench/mujoco_speed.py [--workers 2] [--tasks 40] [--episodes 20] [--batches 3] [--rounds 3]
 
 The sampler is timed at the paper's meta-batch (40 tasks × 20 episodes × 200 steps = 160k env-steps
 per call), the size it samples in training; small batches pay the per-call costs (resets, pipes) on few steps.
@@ -25,26 +26,35 @@ import torch
 from course_lib.tasks.locomotion import CHEETAH_FRAME_SKIP as FRAME_SKIP   # 1: the paper's 0.01 s control period
 
 
-def _raw_rate(seconds: float, queue) -> None:
+def _raw_rate(seconds: float, in_c: bool, queue) -> None:
     import mujoco
+    from mujoco import rollout
     from gymnasium.envs.mujoco.half_cheetah_v5 import HalfCheetahEnv
     env = HalfCheetahEnv(frame_skip=FRAME_SKIP)
     model, data = env.model, env.data
     controls = np.random.default_rng(0).uniform(-1, 1, (1000, model.nu))   # drawn beforehand
+    spec = mujoco.mjtState.mjSTATE_FULLPHYSICS
+    start_state = np.empty(mujoco.mj_stateSize(model, spec))
+    mujoco.mj_getState(model, data, start_state, spec)
+    runner = rollout.Rollout(nthread=0)
     n, start = 0, time.perf_counter()
     while time.perf_counter() - start < seconds:
-        for ctrl in controls:
-            data.ctrl[:] = ctrl
-            mujoco.mj_step(model, data, nstep=FRAME_SKIP)
-        n += len(controls)
+        if in_c:       # open loop, all in C: 1000 mj_step calls and nothing else
+            runner.rollout(model, data, start_state, controls[None])
+        else:
+            for ctrl in controls:
+                data.ctrl[:] = ctrl
+                mujoco.mj_step(model, data, nstep=FRAME_SKIP)
+        n += len(controls) // (FRAME_SKIP if in_c else 1)
     queue.put(n / (time.perf_counter() - start))
 
 
-def physics_limit(workers: int, seconds: float = 3.0) -> float:
-    """Env-steps/s of bare mj_step (× frame skip), summed over `workers` simultaneous processes."""
+def physics_limit(workers: int, in_c: bool = True, seconds: float = 3.0) -> float:
+    """Env-steps/s of bare mj_step (÷ frame skip), summed over `workers` simultaneous processes: called
+    from C (`mujoco.rollout`, open loop) or from a Python loop that sets the control each step."""
     ctx = mp.get_context("fork")
     queue = ctx.Queue()
-    procs = [ctx.Process(target=_raw_rate, args=(seconds, queue)) for _ in range(workers)]
+    procs = [ctx.Process(target=_raw_rate, args=(seconds, in_c, queue)) for _ in range(workers)]
     for p in procs:
         p.start()
     rates = [queue.get() for _ in procs]
@@ -86,7 +96,8 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=os.cpu_count())
     parser.add_argument("--tasks", type=int, default=40)
     parser.add_argument("--episodes", type=int, default=20)
-    parser.add_argument("--batches", type=int, default=3)
+    parser.add_argument("--batches", type=int, default=3, help="sampler calls timed per round")
+    parser.add_argument("--rounds", type=int, default=3, help="limit, sampler, limit: repeated, median reported")
     args = parser.parse_args()
     warnings.simplefilter("ignore")
     torch.set_num_threads(1)
@@ -96,19 +107,24 @@ def main() -> None:
     policy = GaussianPolicy(17, 6)                                   # HalfCheetah: 17-D obs, 6-D action
     policy_params = lambda n: batched(parameters_of(policy), n)
 
-    before = physics_limit(args.workers)            # measured on both sides of ours: the machine's speed drifts
-    rate = ours(args.workers, args.tasks, args.episodes, policy_params, args.batches)
-    after = physics_limit(args.workers)
-    limit = (before + after) / 2
-    vec = async_vector_env(2 * args.workers, 400, policy_params)
     print(f"HalfCheetah, frame skip {FRAME_SKIP}, {args.workers} cores, 2×100 policy in the loop, "
-          f"{args.tasks} tasks × {args.episodes} episodes × 200 steps per sampler call\n")
-    print(f"physics limit (raw mj_step / {FRAME_SKIP}, {args.workers} processes): {limit:9,.0f} env-steps/s "
-          f"(before {before:,.0f}, after {after:,.0f})")
-    print(f"course_lib MujocoSampler ({args.workers} workers):        {rate:9,.0f} env-steps/s "
-          f"= {100 * rate / limit:4.0f}% of the limit")
-    print(f"gymnasium AsyncVectorEnv ({2 * args.workers} envs):           {vec:9,.0f} env-steps/s "
-          f"= {100 * vec / limit:4.0f}% of the limit")
+          f"{args.tasks} tasks × {args.episodes} episodes × 200 steps per sampler call; env-steps/s\n")
+    print("round   physics limit (mj_step in C)   mj_step from a Python loop   course_lib MujocoSampler")
+    shares, limits = [], []
+    for r in range(1, args.rounds + 1):
+        # the limits are measured on both sides of ours and averaged: this machine's speed drifts by
+        # ~10% within minutes
+        before = physics_limit(args.workers), physics_limit(args.workers, in_c=False)
+        rate = ours(args.workers, args.tasks, args.episodes, policy_params, args.batches)
+        after = physics_limit(args.workers), physics_limit(args.workers, in_c=False)
+        limit, python_loop = (before[0] + after[0]) / 2, (before[1] + after[1]) / 2
+        shares.append(rate / limit), limits.append(limit)
+        print(f"{r:5d}   {limit:28,.0f}   {python_loop:26,.0f}   {rate:9,.0f} = {100 * rate / limit:3.0f}% of the limit")
+    vec = async_vector_env(2 * args.workers, 400, policy_params)
+    print(f"\ncourse_lib MujocoSampler ({args.workers} workers): median {100 * np.median(shares):.0f}% of the physics "
+          f"limit (rounds: {', '.join(f'{100 * x:.0f}%' for x in shares)})")
+    print(f"gymnasium AsyncVectorEnv ({2 * args.workers} envs): {vec:,.0f} env-steps/s = "
+          f"{100 * vec / np.mean(limits):.0f}% of the limit")
 
 
 if __name__ == "__main__":

@@ -129,22 +129,27 @@ def test_bad_tasks_name_the_argument(cls, bad):
 
 @pytest.mark.parametrize("cls,tasks", [(HalfCheetahVel, [0.3, 1.7, 1.0, 0.3]), (HalfCheetahDir, [1.0, -1.0, 1.0, -1.0])])
 def test_cheetah_batch_is_step(cls, tasks):
-    """The sampler's cheetah physics (all episodes on one MjData) is gymnasium's `step`, bit for bit,
-    episode by episode — also where two episodes share a start (seed) or a task."""
+    """The sampler's cheetah physics (one mujoco.rollout call per step) is gymnasium's `step` with the
+    solver's warm start cleared, bit for bit, episode by episode — also where two episodes share a start
+    (seed) or a task; and plain `step` (warm-started) to the solver's tolerance."""
     seeds = [0, 1, 0, 7]
     batch = CheetahBatch(cls(), tasks, seeds)
-    envs = [cls(task=t) for t in tasks]
-    first = [env.reset(seed=s)[0] for env, s in zip(envs, seeds)]
+    cold, warm = ([cls(task=t) for t in tasks] for _ in range(2))
+    first = [env.reset(seed=s)[0] for env, s in zip(cold, seeds)]
+    for env, s in zip(warm, seeds):
+        env.reset(seed=s)
     np.testing.assert_array_equal(batch.observations(), first)
     rng = np.random.default_rng(0)
     for _ in range(40):
         actions = rng.uniform(-1.5, 1.5, size=(len(tasks), 6))
         obs, rewards, terminated = batch.step(actions)
-        for k, env in enumerate(envs):
+        for k, (env, other) in enumerate(zip(cold, warm)):
+            env.data.qacc_warmstart[:] = 0.0
             o, r, term, _, _ = env.step(actions[k])
             np.testing.assert_array_equal(obs[k], o)
             assert rewards[k] == pytest.approx(r, rel=1e-12, abs=1e-12)
             assert terminated[k] == term
+            np.testing.assert_allclose(obs[k], other.step(actions[k])[0], rtol=0, atol=1e-7)
     assert not np.array_equal(obs[0], obs[2])          # same start, other actions: apart
 
 

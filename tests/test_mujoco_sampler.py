@@ -6,7 +6,7 @@ import torch
 from course_lib.functional import batched, parameters_of
 from course_lib.models import GaussianPolicy
 from course_lib.rl.episodes import action_distribution
-from course_lib.rl.mujoco_sampler import MujocoSampler, action_noise
+from course_lib.rl.mujoco_sampler import MujocoSampler
 
 
 @pytest.fixture(scope="module")
@@ -57,15 +57,3 @@ def test_bad_arguments():
         MujocoSampler("Walker")
     with pytest.raises(ValueError, match="workers must be an integer"):
         MujocoSampler("HalfCheetahDir", workers=0)
-
-
-def test_action_noise_keeps_the_order_the_shipped_runs_drew_it_in():
-    """Blocks of ⌊32/N⌋ tasks, each drawn step after step: the stream of the sampler that trained the
-    shipped checkpoints (it rolled out one block at a time), so their training commands replay exactly."""
-    T, N, H, A = 5, 10, 4, 2                                   # blocks of 3 tasks: [0, 1, 2], [3, 4]
-    rng = np.random.default_rng(9)
-    expected = np.empty((H, T, N, A))
-    for lo, hi in [(0, 3), (3, 5)]:
-        for t in range(H):
-            expected[t, lo:hi] = rng.standard_normal((hi - lo, N, A))
-    np.testing.assert_array_equal(action_noise(np.random.default_rng(9), T, N, H, A), expected)

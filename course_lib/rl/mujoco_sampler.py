@@ -2,8 +2,8 @@
 
 Every worker process gets a copy of the (per-task, adapted) policy weights for its share of the
 tasks. Per time step it evaluates the Gaussian MLP for all of its episodes at once (one batched
-matmul per layer in numpy) and steps their physics (`course_lib.tasks.locomotion.episode_batch`:
-for the cheetahs, all episodes on one MjData that stays in cache); only whole trajectories cross
+float32 matmul per layer in numpy) and steps their physics (`course_lib.tasks.locomotion.episode_batch`:
+for the cheetahs, one `mujoco.rollout` call for all of its episodes); only whole trajectories cross
 the process boundary. Compare gymnasium's AsyncVectorEnv, which sends one
 action and one observation through a pipe per env and step (bench/mujoco_speed.py).
 """
@@ -22,34 +22,26 @@ from .episodes import Episodes
 
 
 def policy_layers(params: dict, n_tasks: int) -> tuple[list[tuple[np.ndarray, np.ndarray]], np.ndarray]:
-    """Task-batched GaussianPolicy weights as numpy: [(W [T, out, in], b [T, out]), …], log σ [T, act]."""
+    """Task-batched GaussianPolicy weights as float32 numpy, laid out for `h @ Wᵀ + b`:
+    [(Wᵀ [T, in, out], b [T, 1, out]), …] and log σ [T, act] (float64)."""
     names = sorted({k.rsplit(".", 1)[0] for k in params if k.startswith("mean.net.")},
                    key=lambda k: int(k.rsplit(".", 1)[1]))
-    as_np = lambda t: t.detach().to(torch.float64).numpy()
-    layers = [(as_np(params[f"{n}.weight"]), as_np(params[f"{n}.bias"])) for n in names]
-    return layers, as_np(params["log_std"]).reshape(n_tasks, -1)
+    as_np = lambda t, dtype=np.float32: t.detach().cpu().numpy().astype(dtype)
+    transposed = lambda w: np.ascontiguousarray(w.transpose(0, 2, 1))
+    layers = [(transposed(as_np(params[f"{n}.weight"])), as_np(params[f"{n}.bias"])[:, None]) for n in names]
+    return layers, as_np(params["log_std"], np.float64).reshape(n_tasks, -1)
 
 
 def mlp_mean(layers, obs: np.ndarray) -> np.ndarray:
-    """μ(s) for obs [T, N, obs_dim] with per-task weights."""
-    h = obs
-    for i, (w, b) in enumerate(layers):
-        h = np.matmul(h, w.transpose(0, 2, 1)) + b[:, None, :]
+    """μ(s) for obs [T, N, obs_dim] with per-task weights, in float32 (the precision the episodes store
+    and the torch policy computes in)."""
+    h = obs.astype(np.float32)
+    for i, (w_t, b) in enumerate(layers):
+        h = np.matmul(h, w_t)
+        h += b
         if i < len(layers) - 1:
             np.maximum(h, 0.0, out=h)
     return h
-
-
-def action_noise(rng: np.random.Generator, n_tasks: int, n_episodes: int, horizon: int, act_dim: int) -> np.ndarray:
-    """ε ~ N(0, 1) [H, T, N, act] for the Gaussian policy's actions.
-
-    Drawn in blocks of ⌊32/N⌋ tasks (at least one), block after block: the order in which earlier
-    versions of the sampler, which rolled out 32 envs at a time, drew it, so that the shipped
-    checkpoints' training commands still replay bit for bit.
-    """
-    k = max(1, 32 // n_episodes)
-    blocks = [rng.standard_normal((horizon, min(k, n_tasks - lo), n_episodes, act_dim)) for lo in range(0, n_tasks, k)]
-    return np.concatenate(blocks, axis=1)
 
 
 def _rollout(batch, layers, std, noise, obs, out_obs, out_act, rewards, mask, alive, obs_dim, max_action):
@@ -86,11 +78,11 @@ def _worker(conn, env_name: str) -> None:
         obs[:, :, :obs_dim] = first.reshape(T, N, obs_dim)
         if oracle:                                             # the oracle also sees its task
             obs[:, :, obs_dim] = np.asarray(tasks)[:, None]
-        act_dim = layers[-1][0].shape[1]
+        act_dim = layers[-1][0].shape[2]
         # time-major while stepping (each step writes one contiguous block), [T, N, H, …] to send
         out = [np.zeros((horizon, T, N, obs.shape[-1]), np.float32), np.zeros((horizon, T, N, act_dim), np.float32),
                np.zeros((horizon, T, N), np.float32), np.zeros((horizon, T, N), np.float32)]
-        noise = action_noise(np.random.default_rng([seed, worker]), T, N, horizon, act_dim)   # per worker
+        noise = np.random.default_rng([seed, worker]).standard_normal((horizon, T, N, act_dim))   # ε, per worker
         _rollout(batch, layers, np.exp(log_std)[:, None, :], noise, obs, *out, np.ones((T, N), bool), obs_dim,
                  max_action)
         conn.send(tuple(np.ascontiguousarray(np.moveaxis(x, 0, 2)) for x in out))

@@ -12,7 +12,8 @@ physics step — HalfCheetah every 0.01 s (`frame_skip` 1, so H = 200 is 2 s), A
 10 s, a different task with other returns). Physics, observations and Ant's termination are gymnasium's.
 A task is set like in the other task envs: `set_task(task)`, `env.task = task` (so a vector env's
 `set_attr("task", tasks)` works), or `reset(options={"task": task})`; it stays fixed across resets.
-For the sampler, `episode_batch` steps many episodes at once (`CheetahBatch`: all on one MjData).
+For the sampler, `episode_batch` steps many episodes at once (`CheetahBatch`: one `mujoco.rollout`
+call per step for all of them).
 """
 from __future__ import annotations
 
@@ -21,6 +22,7 @@ from dataclasses import dataclass
 
 import mujoco
 import numpy as np
+from mujoco import rollout
 from gymnasium.envs.mujoco.ant_v5 import AntEnv
 from gymnasium.envs.mujoco.half_cheetah_v5 import HalfCheetahEnv
 
@@ -185,31 +187,32 @@ class AntDir(_AntTask):
 
 
 class CheetahBatch:
-    """n HalfCheetah episodes stepped on one MjData, for the sampler.
+    """n HalfCheetah episodes stepped together, for the sampler.
 
-    Episode i is row i of MuJoCo's integration state (time, qpos, qvel, warm start, ctrl:
-    `mj_getState`), swapped into the one MjData around its `mj_step`. The data stays in cache however
-    many episodes there are, only a small array is per episode, and every trajectory is bit for bit the
-    one `env.step` gives (tested). Derived force quantities (mj_rnePostConstraint) are skipped:
-    HalfCheetah's observation and reward do not use them.
+    Episode i is row i of MuJoCo's physics state (time, qpos, qvel, …: `mj_getState`, FULLPHYSICS).
+    One env step of all n episodes is one call of `mujoco.rollout`, which sets each row into an MjData,
+    steps it and reads it back in C — no Python per episode. The constraint solver starts every step
+    cold (zero warm start), where gymnasium's `step` warm-starts it from the previous step's
+    accelerations: both converge to the same forces within the solver's tolerance, and with the warm
+    start cleared every trajectory is bit for bit `env.step`'s (tested). Derived force quantities
+    (mj_rnePostConstraint) are skipped: HalfCheetah's observation and reward do not use them.
     """
 
-    SPEC = mujoco.mjtState.mjSTATE_FULLPHYSICS | mujoco.mjtState.mjSTATE_WARMSTART | mujoco.mjtState.mjSTATE_CTRL
+    SPEC = mujoco.mjtState.mjSTATE_FULLPHYSICS          # the state mujoco.rollout reads and writes
 
     def __init__(self, env: _Cheetah, tasks, seeds):
         """Episode i: task `tasks[i]`, initial state of `env.reset(seed=seeds[i])`."""
         model = self.model = env.model
-        self.data, self.frame_skip, self.dt = mujoco.MjData(model), env.frame_skip, env.dt
+        self.frame_skip, self.dt = env.frame_skip, env.dt
         self.tasks, self.forward = np.asarray(tasks, dtype=np.float64), type(env).forward
+        n, size = len(self.tasks), mujoco.mj_stateSize(model, self.SPEC)
         # the elements of a state vector come in the order of their mjtState bits
-        at = lambda element, size: slice(o := mujoco.mj_stateSize(model, self.SPEC & (element - 1)), o + size)
+        at = lambda element, length: slice(o := mujoco.mj_stateSize(model, self.SPEC & (element - 1)), o + length)
         self.qpos = at(mujoco.mjtState.mjSTATE_QPOS, model.nq)
         self.qvel = at(mujoco.mjtState.mjSTATE_QVEL, model.nv)
-        self.ctrl = at(mujoco.mjtState.mjSTATE_CTRL, model.nu)
-        self.state = np.empty((len(self.tasks), mujoco.mj_stateSize(model, self.SPEC)))
-        self._rows = list(self.state)                          # views, made once
+        self.state = np.empty((n, size))
         first = {}                                             # the task does not change the initial state
-        for row, task, seed in zip(self._rows, self.tasks, map(int, seeds)):
+        for row, task, seed in zip(self.state, self.tasks, map(int, seeds)):
             if seed in first:
                 row[:] = first[seed]
             else:
@@ -217,6 +220,12 @@ class CheetahBatch:
                 env.reset(seed=seed)
                 mujoco.mj_getState(model, env.data, row, self.SPEC)
                 first[seed] = row
+        # mujoco.rollout's arguments, made once: per row its model, control and output; one MjData
+        self._rollout, self._models, self._data = rollout.Rollout(nthread=0), [model] * n, [mujoco.MjData(model)]
+        self._ctrl = np.zeros((n, self.frame_skip, model.nu))
+        self._cold = np.zeros((n, model.nv))
+        self._next = np.empty((n, self.frame_skip, size))
+        self._sensors = np.empty((n, self.frame_skip, model.nsensordata))
 
     def observations(self) -> np.ndarray:
         """[n, 17]: qpos without the x position, then qvel (gymnasium's HalfCheetah observation)."""
@@ -225,13 +234,11 @@ class CheetahBatch:
     def step(self, actions: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Every episode one action on: obs [n, 17], rewards [n], terminated [n] (always False)."""
         x_before = self.state[:, self.qpos.start].copy()
-        self.state[:, self.ctrl] = actions
-        model, data, spec, nstep = self.model, self.data, self.SPEC, self.frame_skip
-        set_state, get_state, step = mujoco.mj_setState, mujoco.mj_getState, mujoco.mj_step
-        for row in self._rows:
-            set_state(model, data, row, spec)
-            step(model, data, nstep)
-            get_state(model, data, row, spec)
+        self._ctrl[:] = actions[:, None, :]                     # held for the frame_skip physics steps
+        self._rollout.rollout(self._models, self._data, self.state, self._ctrl, nstep=self.frame_skip,
+                              initial_warmstart=self._cold, state=self._next, sensordata=self._sensors,
+                              skip_checks=True, chunk_size=len(self.tasks))
+        self.state[:] = self._next[:, -1]
         x_velocity = (self.state[:, self.qpos.start] - x_before) / self.dt
         rewards = self.forward(self.tasks, x_velocity) - CHEETAH_CTRL_COST * np.sum(np.square(actions), axis=-1)
         return self.observations(), rewards, np.zeros(len(self.tasks), bool)
