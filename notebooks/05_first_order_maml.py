@@ -265,10 +265,11 @@ navigation_widget(models=("maml", "fomaml"), goal_x=-0.3, goal_y=0.4, alpha=0.1,
 # changes the distribution the pre-update episodes are drawn from (Foerster et al. 2018, *DiCE*;
 # Rothfuss et al. 2019, *ProMP*). On HalfCheetahDir (notebook 08; README for the 40-task table) our
 # first-order run did *better* than the second-order one: 219 against 184 on the validation tasks after
-# the same 75 iterations; then MAML levelled off while FOMAML kept improving, to 280 against MAML's 177
-# after one step on the 40 test tasks. A second seed gave the same order, more starkly (164 against 41
-# after 75 iterations). Two seeds are a hint, not a verdict. On HalfCheetahVel, trained equally long
-# (500 iterations), the two end level (−97.5 and −93.8), and on 2-D navigation above, second order is
+# the same 75 iterations; then MAML levelled off while FOMAML kept improving, to 287 against MAML's 174
+# after one step on the 40 test tasks (means over four evaluation seeds). A second training seed gave
+# the same order, more starkly (164 against 41 after 75 iterations). Two seeds are a hint, not a
+# verdict. On HalfCheetahVel, trained equally long
+# (500 iterations), the two end level (−96.9 and −94.7), and on 2-D navigation above, second order is
 # ahead after two steps.
 #
 # ## Check your understanding
