@@ -3,13 +3,16 @@
 of an environment, beside the paper's numbers; plus each checkpoint's meta-training iterations and
 wall time. Episodes per step as in the paper: 40 for navigation, 20 for the MuJoCo tasks.
 
-    python bench/navigation.py [--env navigation2d] [--steps 3] [--episodes N] [--seed 0]
+    python bench/navigation.py [--env navigation2d] [--steps 3] [--episodes N] [--seed 0] [--seeds 1]
     python bench/navigation.py --env halfcheetah_dir          # or halfcheetah_vel (MuJoCo, ~1 min per row)
     python bench/navigation.py --env halfcheetah_vel --by-task   # also: the one-step return by task
+    python bench/navigation.py --env halfcheetah_dir --seeds 4   # also: seeds 0-3, each other episodes
 
 `--by-task` (one-dimensional tasks) splits the one-step return by task — the directions, or four equal
 bins of the goal velocities — with the test tasks' mean beside the distribution's: a draw of 40 tasks
-that leans towards the hard ones lowers the mean return.
+that leans towards the hard ones lowers the mean return. `--seeds K` evaluates again with the
+evaluation seeds seed … seed + K − 1 — the same checkpoints and test tasks, other episodes — and prints
+each adapted model's return after every step per seed and their mean: how much one evaluation varies.
 """
 from __future__ import annotations
 
@@ -45,6 +48,17 @@ def by_task(table, tasks: np.ndarray) -> str:
     return "\n".join(lines)
 
 
+def by_seed(tables: list) -> str:
+    """Mean return over the test tasks after each step (≥ 1) of every adapted model, per evaluation seed."""
+    lines = ["return by evaluation seed (the same checkpoints and test tasks, other episodes):",
+             f"{'model':>8} {'steps':>5} " + " ".join(f"{f'seed {t.seed}':>9}" for t in tables) + f" {'mean':>9}"]
+    for name, r in tables[0].returns.items():
+        for k in range(1, len(r)):
+            means = [t.returns[name][k].mean() for t in tables]
+            lines.append(f"{name:>8} {k:5d} " + " ".join(f"{m:9.2f}" for m in means) + f" {np.mean(means):9.2f}")
+    return "\n".join(lines)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--env", default="navigation2d", choices=tuple(ENVS))
@@ -53,18 +67,24 @@ def main() -> None:
     parser.add_argument("--tasks", type=int, default=40)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--by-task", action="store_true", help="also the one-step return by task (1-D tasks)")
+    parser.add_argument("--seeds", type=int, default=1, help="also evaluate with seeds seed+1 … seed+K-1")
     args = parser.parse_args()
     torch.set_num_threads(1)
     if args.episodes is None:
         args.episodes = 40 if ENVS[args.env].mujoco is None else 20
     if args.by_task and (held_out_tasks(args.env, 2).ndim > 1 or args.steps < 1):
         parser.error("--by-task needs one-dimensional tasks (not navigation2d) and --steps >= 1")
+    if args.seeds < 1 or (args.seeds > 1 and args.steps < 1):
+        parser.error(f"--seeds must be >= 1 (and needs --steps >= 1), got {args.seeds}")
     models = NAVIGATION_MODELS if ENVS[args.env].mujoco is None else MUJOCO_MODELS
-    table = reproduction_table(args.env, models, steps=args.steps, episodes=args.episodes, seed=args.seed,
-                               n_tasks=args.tasks)
+    tables = [reproduction_table(args.env, models, steps=args.steps, episodes=args.episodes, seed=seed,
+                                 n_tasks=args.tasks) for seed in range(args.seed, args.seed + args.seeds)]
+    table = tables[0]
     print(table.summary())
     if args.by_task:
         print("\n" + by_task(table, held_out_tasks(args.env, args.tasks)))
+    if args.seeds > 1:
+        print("\n" + by_seed(tables))
     print("\nmeta-training of the shipped checkpoints (wall time on this 2-core machine, shared with other jobs):")
     for name in table.returns:
         ckpt = load_checkpoint(SHIPPED / f"{args.env}_{name}.pt")
