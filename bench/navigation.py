@@ -12,7 +12,8 @@ wall time. Episodes per step as in the paper: 40 for navigation, 20 for the MuJo
 bins of the goal velocities — with the test tasks' mean beside the distribution's: a draw of 40 tasks
 that leans towards the hard ones lowers the mean return. `--seeds K` evaluates again with the
 evaluation seeds seed … seed + K − 1 — the same checkpoints and test tasks, other episodes — and prints
-each adapted model's return after every step per seed and their mean: how much one evaluation varies.
+each adapted model's return (± s.e.) after every step per seed and their mean: how much one evaluation
+varies.
 """
 from __future__ import annotations
 
@@ -49,13 +50,15 @@ def by_task(table, tasks: np.ndarray) -> str:
 
 
 def by_seed(tables: list) -> str:
-    """Mean return over the test tasks after each step (≥ 1) of every adapted model, per evaluation seed."""
+    """Mean return ± s.e. over the test tasks after each step (≥ 1) of every adapted model, per evaluation
+    seed, and the mean over the seeds."""
     lines = ["return by evaluation seed (the same checkpoints and test tasks, other episodes):",
-             f"{'model':>8} {'steps':>5} " + " ".join(f"{f'seed {t.seed}':>9}" for t in tables) + f" {'mean':>9}"]
+             f"{'model':>8} {'steps':>5} " + " ".join(f"{f'seed {t.seed}':>17}" for t in tables) + f" {'mean':>9}"]
     for name, r in tables[0].returns.items():
         for k in range(1, len(r)):
-            means = [t.returns[name][k].mean() for t in tables]
-            lines.append(f"{name:>8} {k:5d} " + " ".join(f"{m:9.2f}" for m in means) + f" {np.mean(means):9.2f}")
+            cells = [t.mean_and_stderr(name)[k] for t in tables]
+            lines.append(f"{name:>8} {k:5d} " + " ".join(f"{m:8.2f} ± {e:6.2f}" for m, e in cells)
+                         + f" {np.mean([m for m, _ in cells]):9.2f}")
     return "\n".join(lines)
 
 
