@@ -165,3 +165,19 @@ def test_bench_splits_the_one_step_return_by_task():
     directions = by_task(SimpleNamespace(env="halfcheetah_dir", returns={"maml": maml}), np.array([-1.0, 1, 1, -1]))
     assert [line.split()[:4] for line in directions.splitlines()[2:]] == [["task", "-1", "2", "-25.00"],
                                                                           ["task", "+1", "2", "-25.00"]]
+
+
+def test_bench_prints_the_return_per_evaluation_seed():
+    """`bench/navigation.py --seeds K`: per adapted model and step ≥ 1, mean ± s.e. over the tasks for
+    each seed, then the mean over the seeds; the oracle (not adapted) has no row."""
+    from course_lib.rl.widgets import ReproductionTable
+    by_seed = _bench_navigation().by_seed
+
+    def table(seed, after_one_step):
+        returns = {"maml": np.array([[0.0, 0.0, 0.0], after_one_step]), "oracle": np.zeros((1, 3))}
+        return ReproductionTable("halfcheetah_vel", 1, 20, 3, seed, returns, (), {}, figure=None)
+
+    text = by_seed([table(0, [-1.0, -2.0, -3.0]), table(1, [-5.0, -5.0, -5.0])])
+    header, *rows = text.splitlines()[1:]
+    assert header.split() == ["model", "steps", "seed", "0", "seed", "1", "mean"]
+    assert [row.split() for row in rows] == [["maml", "1", "-2.00", "±", "0.58", "-5.00", "±", "0.00", "-3.50"]]
