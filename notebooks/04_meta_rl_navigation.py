@@ -196,8 +196,12 @@ for key, g in estimates.items():
 # graph. But TRPO only needs $H$ at $\theta_{old}$, where each adapted policy *is* the sampling policy:
 # the KL sits at its minimum, zero, so $\nabla_{\theta'}\overline{\mathrm{KL}} = 0$ and the third-order term
 # vanishes. What is left, $\sum_i J_i H'_i J_i v$ ($J_i$ is symmetric), needs only Hessian-vector products
-# of the support loss and of the KL — `course_lib.rl.curvature.meta_kl_curvature`. Let us check it
-# against double backprop on a real meta-batch (5 goals × 20 episodes, the full-size policy).
+# of the support loss and of the KL — `course_lib.rl.curvature.meta_kl_curvature`. It takes both by
+# Pearlmutter's R-operator (`course_lib/rl/r_operator.py`): one forward pass that carries each layer's
+# tangent $\frac{d}{d\varepsilon} z_l(\theta + \varepsilon v)$ and one backward pass that carries the gradient's,
+# with no graph of the backward pass to record and differentiate. At $\theta'_{old}$ the KL's Hessian
+# $H'_i$ is the policy's Fisher matrix, $J_\mu^\top \Sigma^{-1} J_\mu$ (the terms with $\mu - \mu_{old}$ vanish).
+# Let us check it against double backprop on a real meta-batch (5 goals × 20 episodes, the full-size policy).
 
 # %%
 # NBVAL_CHECK_OUTPUT
@@ -219,7 +223,8 @@ print("chain rule = double backprop at θ_old (relative difference < 1e-4):", bo
 
 # %% [markdown]
 # Away from $\theta_{old}$ the two differ — the third-order term is real, it just vanishes where TRPO needs
-# the curvature. And the chain rule is cheaper per product:
+# the curvature. And the chain rule is cheaper per product — more so with the R-operator than with
+# autograd's double backprop for its two products (`method="autograd"`):
 
 # %%
 # NBVAL_CHECK_OUTPUT
@@ -232,11 +237,14 @@ print("moved away from θ_old, the two differ (relative difference > 1e-3):",
 
 # %%
 # NBVAL_IGNORE_OUTPUT
-for label, hvp in (("double backprop", double_backprop), ("chain rule", chain_rule)):
+chain_rule_autograd = meta_kl_curvature(theta, names, batch, small.alpha, method="autograd")
+for label, hvp in (("double backprop", double_backprop), ("chain rule, autograd", chain_rule_autograd),
+                   ("chain rule, R-operator", chain_rule)):
+    hvp(v)                                                      # a first call warms up
     start = time.perf_counter()
     for _ in range(3):
         hvp(v)
-    print(f"{label:>16}: {1e3 * (time.perf_counter() - start) / 3:.0f} ms per Hessian-vector product")
+    print(f"{label:>22}: {1e3 * (time.perf_counter() - start) / 3:.0f} ms per Hessian-vector product")
 
 # %% [markdown]
 # TRPO's conjugate gradient then solves $Hx = -g$ with ten of these products (plus a small damping

@@ -86,6 +86,18 @@ def test_same_seed_same_theta_and_different_seed_differs():
     assert strip_wall_time(a["history"]) != strip_wall_time(c["history"])
 
 
+def test_the_curvature_by_r_operator_or_autograd_gives_the_same_training():
+    """The same TRPO step up to float32 rounding (the products agree to ~1e-6, test_rl_curvature.py)."""
+    start = train_rl(tiny(iterations=0, seed=4), progress=False)["theta"]
+    a = train_rl(tiny(iterations=1, seed=4), progress=False)
+    b = train_rl(tiny(iterations=1, seed=4, hvp="chain_rule_autograd"), progress=False)
+    for k in a["theta"]:
+        step_a, step_b = a["theta"][k] - start[k], b["theta"][k] - start[k]
+        assert float(step_a.norm()) > 1e-4, k
+        torch.testing.assert_close(step_a, step_b, rtol=2e-3, atol=1e-5)
+    assert a["history"][0]["accepted"] == b["history"][0]["accepted"] == 1
+
+
 @pytest.mark.parametrize("env,algo,extra", [("navigation2d", "maml", {}), ("point_velocity", "reptile", {}),
                                             ("navigation2d", "cavia", dict(fisher_tasks=2))])
 def test_resume_is_exact(tmp_path, env, algo, extra):
@@ -166,6 +178,7 @@ def test_bad_configs_are_rejected_by_name():
         (dict(alpha=0.0), "alpha must be a finite number"),
         (dict(max_kl=float("nan")), "max_kl must be"),
         (dict(meta_optimizer="sgd"), "meta_optimizer must be 'trpo' or 'adam'"),
+        (dict(hvp="fisher"), r"hvp must be one of \('chain_rule', 'chain_rule_autograd'"),
         (dict(algo="cavia"), r"context_dim must be an integer in \[1, inf\) for algo='cavia'"),
         (dict(algo="reptile"), "meta_optimizer must be 'adam' for algo='reptile'"),
         (dict(algo="reptile", meta_optimizer="trpo", steps=3), "meta_optimizer must be 'adam'"),

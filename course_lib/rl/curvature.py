@@ -1,4 +1,4 @@
-"""The trust-region curvature of MAML-TRPO, by the chain rule — exact at the sampling point, ~3× cheaper.
+"""The trust-region curvature of MAML-TRPO, by the chain rule — exact at the sampling point, 2–3× cheaper.
 
 TRPO needs H·v for H = ∇²_θ KL̄(θ), KL̄(θ) = mean_i KL(π_old,i ‖ π_θ'_i(θ)), θ'_i = θ − α∇L_i(θ),
 always at θ = θ_old. Differentiating twice through θ'(θ):
@@ -11,7 +11,10 @@ products of the support loss (J_i is symmetric) and of the KL w.r.t. the adapted
 
     H v = Σ_i J_i H'_i J_i v
 
-Plain double backprop of KL̄ through θ'(θ) gives the same numbers (tested) at roughly 3× the cost.
+Plain double backprop of KL̄ through θ'(θ) gives the same numbers (tested) at 2–3× the cost.
+The two products come from Pearlmutter's R-operator (`r_operator.py`, the default: H'_i is then
+the Fisher matrix, which is the KL's Hessian at θ_old) or from autograd (`method="autograd"`,
+double backprop of each loss; also for CAVIA's context-extended policies).
 """
 from __future__ import annotations
 
@@ -20,25 +23,55 @@ from typing import Callable
 import torch
 
 from ..functional import Params
+from ..meta import adapt
+from .r_operator import fisher_vp, mlp_names, reinforce_hvp
 from .trpo import flat, unflat
 
+METHODS = ("r_operator", "autograd")
 
-def meta_kl_curvature(theta: Params, names: list[str], batch, alpha: float,
-                      first_order: bool = False) -> Callable[[torch.Tensor], torch.Tensor]:
+
+def meta_kl_curvature(theta: Params, names: list[str], batch, alpha: float, first_order: bool = False,
+                      method: str = "r_operator") -> Callable[[torch.Tensor], torch.Tensor]:
     """v ↦ H v at θ (θ must be the parameters the query episodes were sampled after adapting)."""
+    if method not in METHODS:
+        raise ValueError(f"method must be one of {METHODS}, got {method!r}")
+    plain_mlp = set(names) == {n for pair in mlp_names(batch.policy) for n in pair} | {"log_std"}
+    if method == "autograd" or getattr(batch.policy, "context_dim", 0) or not plain_mlp:
+        return _autograd_curvature(theta, names, batch, alpha, first_order)
+    T = batch.n_tasks
+    theta = {k: theta[k].detach() for k in names}
+    with torch.enable_grad():
+        phi = adapt({k: v.clone().requires_grad_(True) for k, v in theta.items()}, batch, alpha, 1, True)
+    H_kl = fisher_vp(batch.policy, {k: v.detach() for k, v in phi.items()}, batch.query, scale=1 / T)
+    H_support = reinforce_hvp(batch.policy, theta, batch.support)
+
+    def jacobian(u: Params) -> Params:
+        """J_i u_i = u_i − α ∇²L_i u_i for every task at once (J symmetric, so also J_iᵀ u_i)."""
+        if first_order:                                  # FOMAML: θ' = θ − α·stop_grad(∇L), so J = I
+            return {k: u[k].expand(T, *theta[k].shape) for k in names}
+        Hu = H_support(u)
+        return {k: u[k] - alpha * Hu[k] for k in names}
+
+    def hvp(v: torch.Tensor) -> torch.Tensor:
+        JHJv = jacobian(H_kl(jacobian(dict(zip(names, unflat(v, list(theta.values())))))))
+        return flat([JHJv[k].sum(0) for k in names])
+    return hvp
+
+
+def _autograd_curvature(theta: Params, names: list[str], batch, alpha: float, first_order: bool):
+    """The same Σ_i J_i H'_i J_i v with both products by double backprop."""
     T = batch.n_tasks
     like = [theta[k] for k in names]
     per_task = [p.detach().unsqueeze(0).expand(T, *p.shape).clone().requires_grad_(True) for p in like]
     loss = batch.support_loss(dict(zip(names, per_task))).sum()
     inner_grad = torch.autograd.grad(loss, per_task, create_graph=not first_order)
     phi = [(p - alpha * g).detach().requires_grad_(True) for p, g in zip(per_task, inner_grad)]
-    if first_order:                                  # FOMAML: θ' = θ − α·stop_grad(∇L), so J = I
+    if first_order:
         inner_grad = None
     kl = batch.query_loss_and_kl(dict(zip(names, phi)))[1].mean()
     kl_grad = torch.autograd.grad(kl, phi, create_graph=True)
 
     def jacobian(u: list[torch.Tensor]) -> list[torch.Tensor]:
-        """J_i u_i = u_i − α ∇²L_i u_i for every task at once (J symmetric, so also J_iᵀ u_i)."""
         if inner_grad is None:
             return u
         hessian_u = torch.autograd.grad(inner_grad, per_task, grad_outputs=u, retain_graph=True)

@@ -32,6 +32,9 @@ from .tasks import PolicyTaskBatch, SamplingPolicy, with_advantages
 from .trpo import trpo_step
 
 ALGOS = ("maml", "fomaml", "cavia", "reptile", "pretrain", "oracle", "random")
+# TRPO's H·v of the meta-KL: the chain rule Σ J_i H'_i J_i v (exact at θ_old; one-step MAML/FOMAML) with
+# products by the R-operator or by autograd; double backprop through θ'(θ) ("exact"); finite differences.
+HVPS = ("chain_rule", "chain_rule_autograd", "exact", "finite_difference")
 
 
 @dataclass
@@ -54,7 +57,7 @@ class RLConfig:
     cg_damping: float = 1e-5
     ls_backtrack: float = 0.8
     ls_steps: int = 15
-    hvp: str = "chain_rule"         # H·v of the meta-KL: chain_rule (exact at θ_old), exact, finite_difference
+    hvp: str = "chain_rule"         # H·v of the meta-KL, see HVPS
     fisher_tasks: int = 5           # tasks in the KL-Hessian estimate (0: all; TRPO App. C subsamples)
     hidden: tuple[int, ...] = (100, 100)
     normalize_actions: bool = True   # policy acts in [−1, 1], scaled to the action bounds (rllab's normalize)
@@ -84,8 +87,8 @@ class RLConfig:
         self.hidden = tuple(self.hidden)
         if self.algo == "cavia" and self.context_dim < 1:
             raise ValueError("context_dim must be an integer in [1, inf) for algo='cavia'")
-        if self.hvp not in ("chain_rule", "exact", "finite_difference"):
-            raise ValueError(f"hvp must be one of ('chain_rule', 'exact', 'finite_difference'), got {self.hvp!r}")
+        if self.hvp not in HVPS:
+            raise ValueError(f"hvp must be one of {HVPS}, got {self.hvp!r}")
         if self.algo == "cavia" and ENVS[self.env].mujoco is not None:
             raise ValueError(f"algo 'cavia' is available for navigation2d and point_velocity, not for {self.env!r}")
         if self.algo == "reptile" and self.meta_optimizer != "adam":
@@ -170,9 +173,10 @@ def curvature(theta: Params, batch: PolicyTaskBatch, config: RLConfig, generator
     tasks (all if 0; TRPO App. C), by the chain rule for one-step MAML/FOMAML, else by autograd."""
     if config.fisher_tasks and config.fisher_tasks < batch.n_tasks:
         batch = batch.subset(torch.randperm(batch.n_tasks, generator=generator)[:config.fisher_tasks])
-    if config.hvp == "chain_rule" and config.algo in ("maml", "fomaml") and config.steps == 1:
+    if config.hvp.startswith("chain_rule") and config.algo in ("maml", "fomaml") and config.steps == 1:
         names = [k for k in theta if k != CONTEXT]
-        return meta_kl_curvature(theta, names, batch, config.alpha, config.algo == "fomaml"), None
+        method = "autograd" if config.hvp == "chain_rule_autograd" else "r_operator"
+        return meta_kl_curvature(theta, names, batch, config.alpha, config.algo == "fomaml", method), None
     hvp = "finite_difference" if config.hvp == "finite_difference" else "exact"
     return hvp, lambda th: meta_loss_and_kl(th, batch, config)[1]
 
