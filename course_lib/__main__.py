@@ -40,7 +40,9 @@ def main(argv=None) -> int:
     train.add_argument("--checkpoint-every", type=int)
     train.add_argument("--out", type=Path, help="checkpoint path (default runs/<problem>_<algo>.pt)")
     train.add_argument("--resume", action="store_true", help="continue from --out if it exists")
-    train.add_argument("--threads", type=int, default=1, help="torch threads (small nets: 1 is fastest)")
+    train.add_argument("--threads", type=int, default=1,
+                       help="torch threads for the learner (default 1; a run repeats exactly only with the "
+                            "same count; 2 is ~1.6× faster for MuJoCo MAML on 2 cores)")
     sub.add_parser("doctor", help="installed versions against requirements.txt and a seeded fingerprint")
     args = parser.parse_args(argv)
     if args.command == "doctor":
