@@ -263,7 +263,10 @@ navigation_widget(models=("maml", "fomaml"), goal_x=-0.3, goal_y=0.4, alpha=0.1,
 # **A surprise on the half-cheetah.** In RL the second-order term is itself an estimate, from the same
 # 20 episodes per task: the Hessian of the REINFORCE surrogate. It is noisy, and it leaves out how θ
 # changes the distribution the pre-update episodes are drawn from (Foerster et al. 2018, *DiCE*;
-# Rothfuss et al. 2019, *ProMP*). On HalfCheetahDir (notebook 08; README for the 40-task table) our
+# Rothfuss et al. 2019, *ProMP*). It is not mainly noise: `python bench/meta_gradients.py --env
+# halfcheetah_dir` finds it about as large as the first-order part and pointing the same way from one
+# meta-batch to the next (mean cosine 0.64 between four batches at the shipped MAML checkpoint) — so
+# where it misleads, the left-out term is the likelier culprit. On HalfCheetahDir (notebook 08; README for the 40-task table) our
 # first-order run did *better* than the second-order one: 219 against 184 on the validation tasks after
 # the same 75 iterations; then MAML levelled off while FOMAML kept improving, to 287 against MAML's 174
 # after one step on the 40 test tasks (means over four evaluation seeds). A second training seed gave

@@ -139,21 +139,38 @@ def test_summarize_single_value_and_constant_values():
     assert summarize([0.0, 2.0]).ci95 == pytest.approx(1.96 * math.sqrt(2) / math.sqrt(2))
 
 
-def _bench_navigation():
+def _bench(name="navigation"):
     import importlib.util
     from pathlib import Path
-    path = Path(__file__).resolve().parents[1] / "bench" / "navigation.py"
-    spec = importlib.util.spec_from_file_location("bench_navigation", path)
+    path = Path(__file__).resolve().parents[1] / "bench" / f"{name}.py"
+    spec = importlib.util.spec_from_file_location(f"bench_{name}", path)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
+
+
+
+def test_bench_meta_gradients_splits_maml_into_fomaml_and_the_second_order_term():
+    """`bench/meta_gradients.py`: per meta-batch the MAML and FOMAML gradients of one checkpoint, and
+    their difference; seeded, so the same batches give the same gradients."""
+    from course_lib import checkpoints
+    bench = _bench("meta_gradients")
+    path = checkpoints.shipped("navigation2d_maml")
+    grads = bench.meta_gradients(path, batches=2, seed=3)
+    assert set(grads) == {"maml", "fomaml", "second-order term"}
+    for m, f, d in zip(grads["maml"], grads["fomaml"], grads["second-order term"]):
+        assert torch.equal(d, m - f) and float(d.norm()) > 1e-3 * float(m.norm())
+    assert not torch.equal(grads["maml"][0], grads["maml"][1])            # two different meta-batches
+    again = bench.meta_gradients(path, batches=2, seed=3)
+    assert all(torch.equal(a, b) for a, b in zip(grads["maml"], again["maml"]))
+    assert bench.cosine(grads["maml"][0], 2 * grads["maml"][0]) == pytest.approx(1.0)
 
 
 def test_bench_splits_the_one_step_return_by_task():
     """`bench/navigation.py --by-task`: directions apart, velocity goals in quarters of [0, 2]; the
     oracle (not adapted) has no column; the test tasks' mean is printed beside the distribution's."""
     from types import SimpleNamespace
-    by_task = _bench_navigation().by_task
+    by_task = _bench("navigation").by_task
     tasks = np.array([0.1, 0.2, 1.0, 1.9])                                          # 1.0: an edge, counted once
     maml = np.array([[0.0] * 4, [-10.0, -20.0, -30.0, -40.0]])
     text = by_task(SimpleNamespace(env="halfcheetah_vel", returns={"maml": maml, "oracle": np.zeros((1, 4))}), tasks)
@@ -171,7 +188,7 @@ def test_bench_prints_the_return_per_evaluation_seed():
     """`bench/navigation.py --seeds K`: per adapted model and step ≥ 1, mean ± s.e. over the tasks for
     each seed, then the mean over the seeds; the oracle (not adapted) has no row."""
     from course_lib.rl.widgets import ReproductionTable
-    by_seed = _bench_navigation().by_seed
+    by_seed = _bench("navigation").by_seed
 
     def table(seed, after_one_step):
         returns = {"maml": np.array([[0.0, 0.0, 0.0], after_one_step]), "oracle": np.zeros((1, 3))}
