@@ -198,10 +198,10 @@ for env, table in tables.items():
 # policy that runs fast — either way — still scores near zero until the step tells it which way.
 #
 # The first-order row (FOMAML, notebook 05) is the surprise on the directions: on the
-# 40-task table in the README it beats second-order MAML after one step, 315 against 178 (but from 244
-# to 316 over four evaluation seeds: a step sometimes sends the cheetah the wrong way), and passes the
-# paper after two steps (331; paper 313) and three (341; paper 316); a second training seed of each gave
-# the same order. Two seeds
+# 40-task table in the README it beats second-order MAML after one step, 317 against 178 (from 296
+# to 319 over four evaluation seeds: a step sometimes sends the cheetah the wrong way), and it passes
+# the paper's MAML after one step (293), two (357; paper 313) and three (373; paper 316); a second
+# training seed of each gave the same order. Two seeds
 # are a hint rather than a verdict — but a reminder that in RL the second-order term is itself
 # estimated from 20 noisy episodes per task (notebook 05, end). On the velocities FOMAML (500
 # iterations) ended level with MAML at 480 iterations; the shipped MAML, continued to 780, is ahead.
@@ -328,7 +328,7 @@ locomotion_widget(env="halfcheetah_dir", direction=1.0, velocity=1.5, alpha=0.1,
 # **Mini-project (suggested, hours of CPU).** Resume a run with the command from section 2 for more
 # iterations and watch the adaptation curve of section 3 move towards the paper's. The open question
 # is the direction MAML run: it levelled off near 180 after ~70 iterations and was still there after
-# 310 (README) — does another seed, or `--fisher-tasks 0`, get it past FOMAML's ~290? Or try the Ant
+# 310 (README) — does another seed, or `--fisher-tasks 0`, get it past FOMAML's ~310? Or try the Ant
 # (`ant_vel`, `ant_dir`: same commands, a 105-D observation).
 #
 # **Next:** notebook 09 — pitfalls and ablations.
