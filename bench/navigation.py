@@ -1,12 +1,19 @@
 """Meta-RL reproduction table (MAML paper §5.3, Fig. 4–5): returns after 0..k policy-gradient steps on
-40 held-out tasks, α = 0.1 then 0.05, mean ± standard error over tasks, for every shipped checkpoint
-of an environment, beside the paper's numbers; plus each checkpoint's meta-training iterations and
-wall time. Episodes per step as in the paper: 40 for navigation, 20 for the MuJoCo tasks.
+the paper's own 40 test tasks, α = 0.1 then 0.05, mean ± standard error over tasks, for every shipped
+checkpoint of an environment, beside the paper's numbers and, task by task, the mean difference from
+the paper's returns on the same tasks (± the s.e. of the paired differences); plus each checkpoint's
+meta-training iterations and wall time. Episodes per step as in the paper: 40 for navigation, 20 for
+the MuJoCo tasks.
 
     python bench/navigation.py [--env navigation2d] [--steps 3] [--episodes N] [--seed 0] [--seeds 1]
     python bench/navigation.py --env halfcheetah_dir          # or halfcheetah_vel (MuJoCo, ~1 min per row)
     python bench/navigation.py --env halfcheetah_vel --by-task   # also: the one-step return by task
     python bench/navigation.py --env halfcheetah_dir --seeds 4   # also: seeds 0-3, each other episodes
+    python bench/navigation.py --env halfcheetah_vel --test-tasks 2017   # our own draw of 40 tasks instead
+
+The paper's test tasks are regenerated as the authors' test scripts drew them
+(`course_lib.rl.evaluate.paper_test_tasks`); `--test-tasks SEED` evaluates on `held_out_tasks(env, 40,
+seed=SEED)` instead (2017: the draw this workbook used before; no paired comparison then).
 
 `--by-task` (one-dimensional tasks) splits the one-step return by task — the directions, or four equal
 bins of the goal velocities — with the test tasks' mean beside the distribution's: a draw of 40 tasks
@@ -24,7 +31,7 @@ import torch
 
 from course_lib.checkpoints import SHIPPED, load_checkpoint
 from course_lib.rl.envs import ENVS
-from course_lib.rl.evaluate import held_out_tasks
+from course_lib.rl.evaluate import reference_returns
 from course_lib.rl.widgets import NAVIGATION_MODELS, reproduction_table
 
 MUJOCO_MODELS = ("maml", "fomaml", "pretrain", "random", "oracle")   # CAVIA is for the point tasks only
@@ -40,11 +47,14 @@ def by_task(table, tasks: np.ndarray) -> str:
         edges = np.linspace(low, high, 5)
         quarter = np.digitize(tasks, edges[1:-1])                # each task in one bin: [a, b), the last [a, b]
         bins = [(f"[{a:.2f}, {b:.2f}]", quarter == i) for i, (a, b) in enumerate(zip(edges[:-1], edges[1:]))]
+    columns = {name: r[1] for name, r in table.returns.items() if len(r) > 1}
+    if table.on_paper_tasks:     # the same tasks: the paper's MAML beside ours
+        columns["paper maml"] = np.asarray(reference_returns(table.env)["maml"][1][:len(tasks)], dtype=np.float64)
     lines = [f"one-step return by task (test tasks' mean {tasks.mean():.3f}; the distribution's {(low + high) / 2:.3f}):",
-             f"{'tasks':>16} {'n':>3} " + " ".join(f"{name:>17}" for name, r in table.returns.items() if len(r) > 1)]
+             f"{'tasks':>16} {'n':>3} " + " ".join(f"{name:>17}" for name in columns)]
     for label, where in bins:
-        cells = [f"{r[1][where].mean():8.2f} ± {r[1][where].std() / where.sum() ** 0.5:6.2f}" if where.any()
-                 else f"{'—':>17}" for r in table.returns.values() if len(r) > 1]
+        cells = [f"{r[where].mean():8.2f} ± {r[where].std() / where.sum() ** 0.5:6.2f}" if where.any()
+                 else f"{'—':>17}" for r in columns.values()]
         lines.append(f"{label:>16} {where.sum():3d} " + " ".join(cells))
     return "\n".join(lines)
 
@@ -71,21 +81,25 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--by-task", action="store_true", help="also the one-step return by task (1-D tasks)")
     parser.add_argument("--seeds", type=int, default=1, help="also evaluate with seeds seed+1 … seed+K-1")
+    parser.add_argument("--test-tasks", default="paper", type=lambda v: v if v == "paper" else int(v),
+                        help="'paper' (the paper's own test tasks; default) or the seed of our own draw")
     args = parser.parse_args()
     torch.set_num_threads(1)
     if args.episodes is None:
         args.episodes = 40 if ENVS[args.env].mujoco is None else 20
-    if args.by_task and (held_out_tasks(args.env, 2).ndim > 1 or args.steps < 1):
+    if args.by_task and (ENVS[args.env].distribution.sample_tasks(2, np.random.default_rng(0)).ndim > 1
+                         or args.steps < 1):
         parser.error("--by-task needs one-dimensional tasks (not navigation2d) and --steps >= 1")
     if args.seeds < 1 or (args.seeds > 1 and args.steps < 1):
         parser.error(f"--seeds must be >= 1 (and needs --steps >= 1), got {args.seeds}")
     models = NAVIGATION_MODELS if ENVS[args.env].mujoco is None else MUJOCO_MODELS
     tables = [reproduction_table(args.env, models, steps=args.steps, episodes=args.episodes, seed=seed,
-                                 n_tasks=args.tasks) for seed in range(args.seed, args.seed + args.seeds)]
+                                 n_tasks=args.tasks, tasks=args.test_tasks)
+              for seed in range(args.seed, args.seed + args.seeds)]
     table = tables[0]
     print(table.summary())
     if args.by_task:
-        print("\n" + by_task(table, held_out_tasks(args.env, args.tasks)))
+        print("\n" + by_task(table, table.tasks))
     if args.seeds > 1:
         print("\n" + by_seed(tables))
     print("\nmeta-training of the shipped checkpoints (wall time on this 2-core machine, shared with other jobs):")

@@ -11,7 +11,7 @@ iteration on this 2-core machine at the same sizes (../shared/reference/README.m
 tanh policy (`--hidden 64 64`; the paper's, and our default, is 100×100).
 
 --time-to-target meta-trains MAML-TRPO from scratch (paper settings) and every 10 iterations
-measures the return after one adaptation step on 40 held-out tasks (40 episodes each); it prints the
+measures the return after one adaptation step on the paper's 40 test tasks (40 episodes each); it prints the
 training wall time (evaluation excluded) at which the paper's −11.68 is first reached.
 
 --profile runs second-order MAML-TRPO under torch.profiler and prints where an iteration's time goes,
@@ -30,7 +30,7 @@ import torch
 
 from course_lib.functional import parameters_of
 from course_lib.rl.envs import ENVS, make_batched_env
-from course_lib.rl.evaluate import adaptation_returns, held_out_tasks
+from course_lib.rl.evaluate import adaptation_returns, paper_test_tasks
 from course_lib.rl.episodes import sample_episodes
 from course_lib.rl.train import HVPS, build_policy, default_rl_config, initial_params, train_rl
 
@@ -39,7 +39,7 @@ TARGET_RETURN = -11.68   # MAML paper, 2D navigation, after one gradient step
 
 
 def time_to_target(budget_minutes: float, every: int = 10, seed: int = 0) -> None:
-    tasks = held_out_tasks("navigation2d")
+    tasks = paper_test_tasks("navigation2d")
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp) / "maml.pt"
         iterations = 0

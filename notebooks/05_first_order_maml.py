@@ -209,8 +209,8 @@ for algo in ("maml", "fomaml"):
 #
 # ## 3. What it loses: adaptation on the same held-out goals
 #
-# The paper's protocol (notebook 04): 40 held-out goals, 40 episodes per step, α = 0.1 then 0.05, both
-# policies with the same action noise.
+# The paper's protocol (notebook 04): the paper's own 40 test goals, 40 episodes per step, α = 0.1 then
+# 0.05, both policies with the same action noise.
 
 # %%
 # NBVAL_CHECK_OUTPUT
@@ -268,12 +268,13 @@ navigation_widget(models=("maml", "fomaml"), goal_x=-0.3, goal_y=0.4, alpha=0.1,
 # meta-batch to the next (mean cosine 0.64 between four batches at the shipped MAML checkpoint) — so
 # where it misleads, the left-out term is the likelier culprit. On HalfCheetahDir (notebook 08; README for the 40-task table) our
 # first-order run did *better* than the second-order one: 219 against 184 on the validation tasks after
-# the same 75 iterations; then MAML levelled off while FOMAML kept improving, to 310 against MAML's 174
-# after one step on the 40 test tasks (means over four evaluation seeds; the paper's MAML: 293). A second training seed gave
+# the same 75 iterations; then MAML levelled off while FOMAML kept improving, to 300 against MAML's 178
+# after one step on the paper's 40 test tasks (means over four evaluation seeds; the paper's MAML: 293). A second training seed gave
 # the same order, more starkly (164 against 41 after 75 iterations). Two seeds are a hint, not a
 # verdict. On HalfCheetahVel, trained about equally long (500 and 480 iterations), the two ended level
-# (−96.9 and −94.7); continued to 780 iterations, MAML reaches −88.4. On 2-D navigation above, second
-# order is ahead after two steps.
+# (−96.9 and −94.7 on our own earlier draw of test tasks); MAML continued to 780 iterations is ahead,
+# −75.7 against FOMAML's −82.3 on the paper's tasks (the paper's MAML: −78.6). On 2-D navigation above,
+# second order is ahead after two steps.
 #
 # ## Check your understanding
 #

@@ -152,7 +152,7 @@ for algo in ("maml", "reptile"):
 # %% [markdown]
 # ## 4. Adaptation on the same held-out goals
 #
-# The paper's protocol (notebook 04): 40 held-out goals, 40 episodes per step, α = 0.1 then 0.05. Reptile
+# The paper's protocol (notebook 04): its 40 test goals, 40 episodes per step, α = 0.1 then 0.05. Reptile
 # was meta-trained with three steps of α = 0.1; it is evaluated like every other policy. The pretrained
 # row is what Reptile would be with $k = 1$.
 

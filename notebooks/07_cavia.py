@@ -133,7 +133,7 @@ for name, row in bench.items():
 #
 # ## 3. CAVIA on 2-D navigation
 #
-# The same protocol as before (notebook 04): 40 held-out goals, 40 episodes per step; CAVIA adapts its
+# The same protocol as before (notebook 04): the paper's 40 test goals, 40 episodes per step; CAVIA adapts its
 # context with its own α = 1 (then 0.5), MAML its weights with α = 0.1 (then 0.05).
 
 # %%

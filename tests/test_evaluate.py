@@ -11,6 +11,7 @@ from course_lib import MLP
 from course_lib.evaluate import adaptation_curve, adapted_params, summarize
 from course_lib.functional import parameters_of
 from course_lib.tasks import RegressionBatch, SinusoidDistribution
+from course_lib.rl.evaluate import paper_test_tasks, reference_returns
 
 
 def setup(context_dim=0, n_tasks=6, k=5, n_query=20, seed=0):
@@ -173,15 +174,25 @@ def test_bench_splits_the_one_step_return_by_task():
     by_task = _bench("navigation").by_task
     tasks = np.array([0.1, 0.2, 1.0, 1.9])                                          # 1.0: an edge, counted once
     maml = np.array([[0.0] * 4, [-10.0, -20.0, -30.0, -40.0]])
-    text = by_task(SimpleNamespace(env="halfcheetah_vel", returns={"maml": maml, "oracle": np.zeros((1, 4))}), tasks)
+    text = by_task(SimpleNamespace(env="halfcheetah_vel", returns={"maml": maml, "oracle": np.zeros((1, 4))},
+                                   on_paper_tasks=False), tasks)
     rows = {line.split()[0] + line.split()[1]: line.split()[2:] for line in text.splitlines()[2:]}
     assert "test tasks' mean 0.800; the distribution's 1.000" in text and "oracle" not in text
     assert rows["[0.00,0.50]"][:2] == ["2", "-15.00"] and rows["[1.50,2.00]"][:2] == ["1", "-40.00"]
     assert rows["[0.50,1.00]"] == ["0", "—"]                                      # an empty bin
     assert rows["[1.00,1.50]"][:2] == ["1", "-30.00"]
-    directions = by_task(SimpleNamespace(env="halfcheetah_dir", returns={"maml": maml}), np.array([-1.0, 1, 1, -1]))
+    directions = by_task(SimpleNamespace(env="halfcheetah_dir", returns={"maml": maml}, on_paper_tasks=False),
+                         np.array([-1.0, 1, 1, -1]))
     assert [line.split()[:4] for line in directions.splitlines()[2:]] == [["task", "-1", "2", "-25.00"],
                                                                           ["task", "+1", "2", "-25.00"]]
+    # on the paper's own tasks the paper's MAML is a column too: its one-step returns on those tasks
+    paper_tasks = paper_test_tasks("halfcheetah_dir", 4)
+    theirs = np.asarray(reference_returns("halfcheetah_dir")["maml"][1][:4])
+    text = by_task(SimpleNamespace(env="halfcheetah_dir", returns={"maml": maml}, on_paper_tasks=True), paper_tasks)
+    assert "paper maml" in text.splitlines()[1]
+    for line in text.splitlines()[2:]:
+        where = paper_tasks == float(line.split()[1])
+        assert float(line.split()[-3]) == pytest.approx(theirs[where].mean(), abs=0.006)
 
 
 def test_bench_prints_the_return_per_evaluation_seed():

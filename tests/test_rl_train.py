@@ -13,7 +13,8 @@ from course_lib.functional import parameters_of
 from course_lib.meta import CONTEXT
 from course_lib.rl.envs import make_batched_env
 from course_lib.rl.episodes import sample_episodes
-from course_lib.rl.evaluate import adaptation_returns, held_out_tasks, reference_returns
+from course_lib.rl.evaluate import (PAPER_TEST_DRAWS, adaptation_returns, held_out_tasks, paper_test_tasks,
+                                     reference_returns, reproduction_tasks)
 from course_lib.rl.losses import reinforce_loss
 from course_lib.rl.tasks import with_advantages
 from course_lib.rl.train import ALGOS, RLConfig, build_policy, default_rl_config, initial_params, load_policy, train_rl
@@ -254,6 +255,51 @@ def test_held_out_tasks_are_fixed_and_checked():
     assert held_out_tasks("point_velocity", 3).shape == (3,)
     with pytest.raises(ValueError, match="n_tasks must be an integer"):
         held_out_tasks("navigation2d", 0)
+
+
+def _step0(env, method):
+    return np.asarray(reference_returns(env)[method][0], dtype=np.float64)
+
+
+def _direction_gap(tasks, returns):
+    """Mean return on the forward tasks minus on the backward ones."""
+    return returns[tasks > 0].mean() - returns[tasks < 0].mean()
+
+
+def test_paper_test_tasks_are_the_reference_datas_tasks():
+    """The reference's per-task returns follow the regenerated tasks: returns fall with the goal's
+    distance or speed, and a policy that drifts forwards scores better on the forward tasks. Our own
+    draw (seed 2017) shows none of it, so each check can fail."""
+    goals = {env: paper_test_tasks(env) for env in PAPER_TEST_DRAWS}
+    ours = {env: held_out_tasks(env, 40) for env in PAPER_TEST_DRAWS}
+    paper_d, our_d = np.linalg.norm(goals["navigation2d"], axis=1), np.linalg.norm(ours["navigation2d"], axis=1)
+    pre = _step0("navigation2d", "maml")           # before adaptation: −Σ‖x − g‖ grows with ‖g‖
+    assert np.corrcoef(paper_d, pre)[0, 1] < -0.99 and abs(np.corrcoef(our_d, pre)[0, 1]) < 0.5
+    for env in ("halfcheetah_vel", "ant_vel"):      # an untrained policy barely moves: −|v − v*| ≈ −v*
+        r = _step0(env, "random_init")
+        assert np.corrcoef(goals[env], r)[0, 1] < -0.99 and abs(np.corrcoef(ours[env], r)[0, 1]) < 0.5
+    for env in ("halfcheetah_dir", "ant_dir"):      # the pretrained policy runs forwards a little
+        r = _step0(env, "pretrained")
+        assert _direction_gap(goals[env], r) > 50 and abs(_direction_gap(ours[env], r)) < 50
+    assert _direction_gap(np.where(np.random.RandomState(1).uniform(0, 3, 40) < 1.5, -1, 1),
+                          _step0("ant_dir", "pretrained")) < 50   # the Ant directions' seed is 2, not 1
+
+
+def test_paper_test_tasks_shapes_and_checks():
+    for env, (_, low, high, shape, directions) in PAPER_TEST_DRAWS.items():
+        tasks = paper_test_tasks(env)
+        assert tasks.shape == (40, *shape) and np.array_equal(tasks, paper_test_tasks(env))
+        assert np.array_equal(paper_test_tasks(env, 5), tasks[:5])
+        assert set(np.unique(tasks)) == {-1.0, 1.0} if directions else (tasks.min() >= low and tasks.max() <= high)
+        assert np.array_equal(reproduction_tasks(env), tasks)
+    assert np.array_equal(reproduction_tasks("point_velocity", 3), held_out_tasks("point_velocity", 3))
+    assert np.array_equal(reproduction_tasks("navigation2d", 3, source=5), held_out_tasks("navigation2d", 3, seed=5))
+    with pytest.raises(ValueError, match="env"):
+        paper_test_tasks("point_velocity")
+    with pytest.raises(ValueError, match="n_tasks"):
+        paper_test_tasks("navigation2d", 41)
+    with pytest.raises(ValueError, match="source"):
+        reproduction_tasks("navigation2d", source="mine")
 
 
 def test_reference_returns_navigation():

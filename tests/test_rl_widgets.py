@@ -15,7 +15,8 @@ import torch  # noqa: E402
 
 from course_lib import checkpoints  # noqa: E402
 from course_lib.rl import widgets as W  # noqa: E402
-from course_lib.rl.evaluate import adaptation_returns, held_out_tasks  # noqa: E402
+from course_lib.rl.evaluate import (adaptation_returns, held_out_tasks, mean_and_stderr,  # noqa: E402
+                                     paper_test_tasks, reference_returns)
 from course_lib.rl.train import default_rl_config, load_policy, train_rl  # noqa: E402
 from course_lib.tasks.navigation import MAX_SPEED  # noqa: E402
 
@@ -242,11 +243,20 @@ def test_velocity_widget_controls_update_the_result(untrained):
 def test_reproduction_table_matches_adaptation_returns(only_maml_shipped):
     t = W.reproduction_table(models=("maml", "oracle"), steps=1, episodes=3, n_tasks=4, seed=2)
     policy, theta, config = load_policy(checkpoints.shipped("navigation2d_maml"))
-    expected = adaptation_returns(policy, theta, config, held_out_tasks("navigation2d", 4), 1, 3, seed=2)
+    expected = adaptation_returns(policy, theta, config, paper_test_tasks("navigation2d", 4), 1, 3, seed=2)
     np.testing.assert_array_equal(t.returns["maml"], expected.numpy())
     assert t.missing == ("oracle",)
     text = t.summary()
     assert "| maml" in text and "| oracle   |  not shipped yet" in text
+    assert "the paper's own test tasks" in text and "ours − paper, task by task" in text
+    theirs = np.asarray(reference_returns("navigation2d")["maml"], dtype=np.float64)[:2, :4]   # the same 4 tasks
+    for k in range(2):
+        assert t.paired["maml"][k] == pytest.approx(mean_and_stderr(expected[k].double().numpy() - theirs[k]))
+    own = W.reproduction_table(models=("maml",), steps=1, episodes=3, n_tasks=4, seed=2, tasks=2017)
+    on_ours = adaptation_returns(policy, theta, config, held_out_tasks("navigation2d", 4), 1, 3, seed=2)
+    np.testing.assert_array_equal(own.returns["maml"], on_ours.numpy())
+    assert t.paired_with == {"maml": "maml"}
+    assert own.paired == {} and "held-out tasks (seed 2017)" in own.summary()
     assert "-40.41 / -11.68" in text and "-2.29" in text                # the paper's means
     assert t.paper["maml"] == pytest.approx([-40.41, -11.68], abs=0.01)
     mean, se = t.mean_and_stderr("maml")[1]
@@ -259,7 +269,8 @@ def test_reproduction_table_oracle_is_not_adapted(untrained, tmp_path, monkeypat
     monkeypatch.setattr(checkpoints, "SHIPPED", tmp_path)
     t = W.reproduction_table(models=("oracle",), steps=2, episodes=2, n_tasks=3)
     assert t.returns["oracle"].shape == (1, 3)
-    assert "—" in t.summary().splitlines()[-1]
+    row = next(line for line in t.summary().splitlines() if line.startswith("| oracle"))
+    assert "—" in row
     with pytest.raises(ValueError, match="n_tasks"):
         W.reproduction_table(models=("oracle",), n_tasks=1)
     with pytest.raises(ValueError, match="env"):

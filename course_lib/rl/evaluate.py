@@ -24,10 +24,48 @@ from .tasks import with_advantages
 REFERENCE = Path(__file__).resolve().parents[1] / "reference" / "maml_paper_rl_returns.json"
 
 
-def held_out_tasks(env: str, n_tasks: int = 40, seed: int = 2017) -> np.ndarray:
+# The 40 test tasks behind the paper's RL figures, as the authors' test scripts drew them
+# (cbfinn/maml_rl, maml_examples/test_maml_{point,cheetah,cheetah_direc,ant,ant_direc}.py): NumPy's
+# legacy global generator, np.random.seed(seed) then np.random.uniform(low, high, shape). A direction
+# task turns its draw g into −1 if g < (low + high) / 2, else +1. The reference's per-task returns follow
+# these tasks in order (tests/test_rl_train.py checks it against the reference data).
+PAPER_TEST_DRAWS = {            # env: (seed, low, high, task shape, direction tasks)
+    "navigation2d": (1, -0.5, 0.5, (2,), False),
+    "halfcheetah_vel": (1, 0.0, 2.0, (), False),
+    "halfcheetah_dir": (1, 0.0, 2.0, (), True),
+    "ant_vel": (1, 0.0, 3.0, (), False),
+    "ant_dir": (2, 0.0, 3.0, (), True),
+}
+PAPER_TEST_TASKS = 40
+HELD_OUT_SEED = 2017            # our own draw, for the environments the paper has no test tasks of
+
+
+def held_out_tasks(env: str, n_tasks: int = 40, seed: int = HELD_OUT_SEED) -> np.ndarray:
     """A fixed set of test tasks, disjoint in seed from training."""
     check_int(n_tasks, "n_tasks", 1)
     return ENVS[env].distribution.sample_tasks(n_tasks, np.random.default_rng(seed))
+
+
+def paper_test_tasks(env: str, n_tasks: int = PAPER_TEST_TASKS) -> np.ndarray:
+    """The paper's own test tasks (the first `n_tasks` of its 40), in the reference data's order."""
+    if env not in PAPER_TEST_DRAWS:
+        raise ValueError(f"env: the paper has test tasks for {sorted(PAPER_TEST_DRAWS)}, not {env!r}")
+    check_int(n_tasks, "n_tasks", 1, PAPER_TEST_TASKS)
+    seed, low, high, shape, directions = PAPER_TEST_DRAWS[env]
+    draw = np.random.RandomState(seed).uniform(low, high, (PAPER_TEST_TASKS, *shape))[:n_tasks]
+    if directions:
+        draw = np.where(draw < (low + high) / 2, -1.0, 1.0)
+    return draw.astype(held_out_tasks(env, 1).dtype)
+
+
+def reproduction_tasks(env: str, n_tasks: int = PAPER_TEST_TASKS, source: str | int = "paper") -> np.ndarray:
+    """The reproduction's test tasks: `source="paper"`, the paper's own where it has them (else our
+    `held_out_tasks` draw, seed 2017), or an int, the seed of a `held_out_tasks` draw."""
+    if source == "paper":
+        return paper_test_tasks(env, n_tasks) if env in PAPER_TEST_DRAWS else held_out_tasks(env, n_tasks)
+    if isinstance(source, bool) or not isinstance(source, int) or source < 0:
+        raise ValueError(f"source must be 'paper' or a seed (an int >= 0), got {source!r}")
+    return held_out_tasks(env, n_tasks, seed=source)
 
 
 def adaptation_episodes(policy, theta: Params, config, tasks: np.ndarray, steps: int = 3, episodes: int = 40,

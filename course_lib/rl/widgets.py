@@ -37,7 +37,8 @@ from ..validation import check_alpha, check_int, check_range
 from ..widgets import controls
 from .envs import ENVS
 from .episodes import Episodes
-from .evaluate import adaptation_episodes, held_out_tasks, mean_and_stderr, reference_returns
+from .evaluate import (PAPER_TEST_DRAWS, adaptation_episodes, mean_and_stderr, reference_returns,
+                       reproduction_tasks)
 from .train import ALGOS, load_policy
 
 NOT_SHIPPED = "not shipped yet"
@@ -438,6 +439,14 @@ class ReproductionTable:
     missing: tuple[str, ...]
     paper: dict[str, list[float]]         # the paper's mean over its 40 tasks, per step
     figure: plt.Figure = field(repr=False)
+    source: str | int = "paper"           # the test tasks: the paper's own, or the seed of our draw
+    tasks: np.ndarray | None = field(default=None, repr=False)
+    paired: dict[str, list[tuple[float, float]]] = field(default_factory=dict)   # ours − paper, task by task
+    paired_with: dict[str, str] = field(default_factory=dict)   # … against which of the paper's rows
+
+    @property
+    def on_paper_tasks(self) -> bool:
+        return self.source == "paper" and self.env in PAPER_TEST_DRAWS
 
     def mean_and_stderr(self, name: str) -> list[tuple[float, float]]:
         """(mean, standard error over tasks) after each step."""
@@ -448,7 +457,8 @@ class ReproductionTable:
         cols = self.steps + 1
         head = " | ".join(f"{f'{s} step' + ('s' if s != 1 else ''):>16}" for s in range(cols))
         paper_head = " / ".join(str(s) for s in range(cols))
-        lines = [f"{self.env}: mean return ± s.e. over {self.n_tasks} held-out tasks, {self.episodes} episodes "
+        where = "of the paper's own test tasks" if self.on_paper_tasks else f"held-out tasks (seed {self.source})"
+        lines = [f"{self.env}: mean return ± s.e. over {self.n_tasks} {where}, {self.episodes} episodes "
                  f"per step, α = 0.1 then 0.05 (CAVIA: its context α)\n",
                  f"| {'model':8} | {head} | {'paper ' + paper_head:>30} |",
                  "|" + "|".join("-" * w for w in [10] + [18] * cols + [32]) + "|"]
@@ -461,15 +471,24 @@ class ReproductionTable:
                 cells = [f"{f'{m:7.2f} ± {s:5.2f}':>16}" for m, s in self.mean_and_stderr(name)]
                 cells += [f"{'—':>16}"] * (cols - len(cells))
             lines.append(f"| {name:8} | " + " | ".join(cells) + f" | {ref:>30} |")
+        if self.paired:
+            lines.append(f"\nours − paper, task by task (mean ± s.e. of the {self.n_tasks} paired differences):")
+            width = max(len(f"{n} − paper {p}") for n, p in self.paired_with.items())
+            lines += [f"  {f'{name} − paper {self.paired_with[name]}':{width}} "
+                      + "  ".join(f"{k} step{'s' if k != 1 else ''}: {m:+7.2f} ± {e:5.2f}" for k, (m, e) in enumerate(d))
+                      for name, d in self.paired.items()]
         return "\n".join(lines)
 
 
 def reproduction_table(env: str = "navigation2d", models=NAVIGATION_MODELS, steps: int = 3, episodes: int = 40,
-                       seed: int = 0, n_tasks: int = 40) -> ReproductionTable:
-    """Returns after 0..steps policy-gradient steps on `n_tasks` held-out tasks (`held_out_tasks`), with
-    `episodes` per task and step (`adaptation_returns`, α then α/2), for every shipped `env`_<model>.pt;
-    the oracle is told the goal and is not adapted (step 0 only). The paper's numbers come from
-    `reference_returns(env)`. The function behind `bench/navigation.py`'s table.
+                       seed: int = 0, n_tasks: int = 40, tasks: str | int = "paper") -> ReproductionTable:
+    """Returns after 0..steps policy-gradient steps on `n_tasks` test tasks, with `episodes` per task and
+    step (`adaptation_returns`, α then α/2), for every shipped `env`_<model>.pt; the oracle is told the
+    goal and is not adapted (step 0 only). The paper's numbers come from `reference_returns(env)`.
+
+    tasks: "paper", the paper's own test tasks where it has them (`paper_test_tasks`; then every model
+    with a paper counterpart is also compared task by task: `paired`), or the seed of a `held_out_tasks`
+    draw. The function behind `bench/navigation.py`'s table.
     """
     from .evaluate import adaptation_returns
 
@@ -478,16 +497,24 @@ def reproduction_table(env: str = "navigation2d", models=NAVIGATION_MODELS, step
     check_int(seed, "seed", 0)
     check_int(n_tasks, "n_tasks", 2)
     paths, missing = shipped_policies(env, models)
-    tasks = held_out_tasks(env, n_tasks)
+    task_array = reproduction_tasks(env, n_tasks, source=tasks)
     returns = {}
     for name, path in paths.items():
         policy, theta, config = _load(path)
         k = 0 if config.algo == "oracle" else steps
-        returns[name] = adaptation_returns(policy, theta, config, tasks, k, episodes, seed=seed).numpy()
+        returns[name] = adaptation_returns(policy, theta, config, task_array, k, episodes, seed=seed).numpy()
     reference = reference_returns(env)
     paper = {name: [float(np.mean(r)) for r in reference[paper_name(name, reference)][:steps + 1]]
              for name in [*paths, *missing] if paper_name(name, reference)}
-    table = ReproductionTable(env, steps, episodes, n_tasks, seed, returns, missing, paper, figure=None)
+    table = ReproductionTable(env, steps, episodes, n_tasks, seed, returns, missing, paper, figure=None,
+                              source=tasks, tasks=task_array)
+    if table.on_paper_tasks:     # the same tasks in the same order: compare task by task
+        # each model with its own row in the paper; the other adapted ones (FOMAML, …) with the paper's MAML
+        table.paired_with = {name: paper_name(name, reference) or "maml" for name, r in returns.items()
+                             if paper_name(name, reference) or (len(r) > 1 and "maml" in reference)}
+        table.paired = {name: [mean_and_stderr(ours - np.asarray(theirs[:n_tasks], dtype=np.float64))
+                               for ours, theirs in zip(returns[name], reference[row])]
+                        for name, row in table.paired_with.items()}
     table.figure = _table_figure(table)
     return table
 
@@ -512,7 +539,8 @@ def _table_figure(table: ReproductionTable) -> plt.Figure:
     ax.relim()
     ax.autoscale_view()
     ax.set_ylim(*sorted(ax.get_ylim()))      # … and keep the axis the right way up
-    ax.set_title(f"{table.env}: {table.n_tasks} held-out tasks, {table.episodes} episodes per step", fontsize=10)
+    which = "of the paper's test tasks" if table.on_paper_tasks else "held-out tasks"
+    ax.set_title(f"{table.env}: {table.n_tasks} {which}, {table.episodes} episodes per step", fontsize=10)
     ax.legend(fontsize=7, loc="lower right", ncols=2, framealpha=0.85)
     plt.close(fig)
     return fig
