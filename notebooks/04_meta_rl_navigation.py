@@ -57,8 +57,8 @@ from course_lib.rl.returns import discounted_returns, gae
 from course_lib.rl.train import (build_policy, default_rl_config, initial_params, meta_loss_and_kl,
                                  sample_meta_batch, train_rl)
 from course_lib.rl.trpo import conjugate_gradient, flat, hvp_double_backprop
-from course_lib.rl.widgets import (navigation_adaptation, navigation_widget, plot_training_returns,
-                                   reproduction_table, shipped_checkpoint)
+from course_lib.rl.widgets import (navigation_adaptation, navigation_widget, plot_paired_returns,
+                                   plot_training_returns, reproduction_table, shipped_checkpoint)
 
 torch.set_num_threads(1)          # small networks: one thread is fastest, and leaves a core free
 
@@ -317,6 +317,16 @@ print(table.summary())
 
 # %%
 table.figure
+
+# %% [markdown]
+# Same goals, same order: so we can compare **goal by goal**. Each point below is one goal — the
+# paper's MAML return after one step (x) against ours (y); above the dashed diagonal ours did better on
+# that goal. Far goals cost both policies more (bottom left): that spread is what makes the returns'
+# own standard errors large, and what the paired differences cancel.
+
+# %%
+fig, ax = new_figure(width=5.0, height=4.6)
+plot_paired_returns(ax, table, step=1, models=("maml",));
 
 # %% [markdown]
 # How to read it:

@@ -257,6 +257,17 @@ def test_reproduction_table_matches_adaptation_returns(only_maml_shipped):
     np.testing.assert_array_equal(own.returns["maml"], on_ours.numpy())
     assert t.paired_with == {"maml": "maml"}
     assert own.paired == {} and "held-out tasks (seed 2017)" in own.summary()
+    ax = W.plot_paired_returns(plt.subplots()[1], t, step=1)
+    points = ax.collections[0].get_offsets()                                   # (paper, ours) per task
+    np.testing.assert_allclose(points[:, 0], theirs[1])
+    np.testing.assert_allclose(points[:, 1], t.returns["maml"][1])
+    with pytest.raises(ValueError, match="paper's own test tasks"):
+        W.plot_paired_returns(plt.subplots()[1], own)
+    with pytest.raises(ValueError, match="step"):
+        W.plot_paired_returns(plt.subplots()[1], t, step=3)
+    plt.close("all")
+    no_paper_tasks = W.ReproductionTable("point_velocity", 1, 2, 3, 0, {"maml": np.zeros((2, 3))}, (), {}, figure=None)
+    assert not no_paper_tasks.on_paper_tasks and "held-out tasks (seed 2017)" in no_paper_tasks.summary()
     assert "-40.41 / -11.68" in text and "-2.29" in text                # the paper's means
     assert t.paper["maml"] == pytest.approx([-40.41, -11.68], abs=0.01)
     mean, se = t.mean_and_stderr("maml")[1]

@@ -37,7 +37,7 @@ from ..validation import check_alpha, check_int, check_range
 from ..widgets import controls
 from .envs import ENVS
 from .episodes import Episodes
-from .evaluate import (PAPER_TEST_DRAWS, adaptation_episodes, mean_and_stderr, reference_returns,
+from .evaluate import (HELD_OUT_SEED, PAPER_TEST_DRAWS, adaptation_episodes, mean_and_stderr, reference_returns,
                        reproduction_tasks)
 from .train import ALGOS, load_policy
 
@@ -457,7 +457,8 @@ class ReproductionTable:
         cols = self.steps + 1
         head = " | ".join(f"{f'{s} step' + ('s' if s != 1 else ''):>16}" for s in range(cols))
         paper_head = " / ".join(str(s) for s in range(cols))
-        where = "of the paper's own test tasks" if self.on_paper_tasks else f"held-out tasks (seed {self.source})"
+        where = ("of the paper's own test tasks" if self.on_paper_tasks else
+                 f"held-out tasks (seed {HELD_OUT_SEED if self.source == 'paper' else self.source})")
         lines = [f"{self.env}: mean return ± s.e. over {self.n_tasks} {where}, {self.episodes} episodes "
                  f"per step, α = 0.1 then 0.05 (CAVIA: its context α)\n",
                  f"| {'model':8} | {head} | {'paper ' + paper_head:>30} |",
@@ -487,8 +488,9 @@ def reproduction_table(env: str = "navigation2d", models=NAVIGATION_MODELS, step
     goal and is not adapted (step 0 only). The paper's numbers come from `reference_returns(env)`.
 
     tasks: "paper", the paper's own test tasks where it has them (`paper_test_tasks`; then every model
-    with a paper counterpart is also compared task by task: `paired`), or the seed of a `held_out_tasks`
-    draw. The function behind `bench/navigation.py`'s table.
+    is also compared task by task, `paired`: with its own row of the paper's, an adapted model without
+    one with the paper's MAML), or the seed of a `held_out_tasks` draw. The function behind
+    `bench/navigation.py`'s table.
     """
     from .evaluate import adaptation_returns
 
@@ -546,6 +548,31 @@ def _table_figure(table: ReproductionTable) -> plt.Figure:
     return fig
 
 
+def plot_paired_returns(ax, table: ReproductionTable, step: int = 1, models: Sequence[str] | None = None):
+    """Task by task on the paper's own test tasks: the paper's return (x) against ours (y) after `step`
+    policy-gradient steps, one point per task and model; above the diagonal, ours is better there."""
+    if not table.paired:
+        raise ValueError("table: task-by-task returns need the paper's own test tasks (reproduction_table(tasks='paper'))")
+    names = [n for n in (models or table.paired) if n in table.paired and table.returns[n].shape[0] > step]
+    if not names:
+        raise ValueError(f"step must be a step every chosen model was evaluated at (0–{table.steps}), got {step}")
+    reference = reference_returns(table.env)
+    lows, highs = [], []
+    for i, name in enumerate(names):
+        theirs = np.asarray(reference[table.paired_with[name]][step][:table.n_tasks], dtype=np.float64)
+        ours = table.returns[name][step]
+        ax.scatter(theirs, ours, s=14, color=plots.color_for(name, i), alpha=0.8,
+                   label=f"{plots.label_for(name)} against the paper's {plots.label_for(table.paired_with[name])}")
+        lows.append(min(theirs.min(), ours.min())), highs.append(max(theirs.max(), ours.max()))
+    lo, hi = min(lows), max(highs)
+    ax.plot([lo, hi], [lo, hi], color="black", lw=0.8, ls="--", label="equal")
+    ax.set_xlabel(f"paper: return after {step} step{'s' if step != 1 else ''}, per task")
+    ax.set_ylabel(f"ours: return after {step} step{'s' if step != 1 else ''}, per task")
+    ax.set_title(f"{table.env}: {table.n_tasks} of the paper's test tasks, task by task", fontsize=10)
+    ax.legend(fontsize=7, loc="upper left", framealpha=0.85)
+    return ax
+
+
 # --------------------------------------------------------------------------------------------------
 def plot_training_returns(ax, histories: Mapping[str, list], reference: Mapping[str, float] | None = None,
                           title: str | None = None):
@@ -586,4 +613,4 @@ def _display(result) -> None:
 __all__ = ["NOT_SHIPPED", "NAVIGATION_MODELS", "is_shipped", "shipped_checkpoint", "shipped_policies", "adaptation_episodes",
            "NavigationAdaptation", "navigation_adaptation", "navigation_widget", "VelocityAdaptation",
            "velocity_adaptation", "velocity_widget", "ReproductionTable", "reproduction_table",
-           "plot_training_returns", "controls"]
+           "plot_paired_returns", "plot_training_returns", "controls"]
