@@ -198,7 +198,7 @@ for env, table in tables.items():
 # the README: −76.9 against −78.6, +1.7 ± 3.3 task by task); on the directions second-order MAML is
 # behind it (over all 40: 180 against 293), while the baselines bracket it as in the paper — the
 # oracle, which is told its task, is the ceiling; the pretrained policy, which averaged over all tasks,
-# gains little from a step. The first 10 of the paper's tasks are not a fair tenth of the 40 (slower
+# gains far less from a step. The first 10 of the paper's tasks are not a fair tenth of the 40 (slower
 # goals, mostly backwards), which is why the paired lines, not the open squares, are the comparison.
 # Third, in the direction task the return before adaptation averages over both directions, so a
 # policy that runs fast — either way — still scores near zero until the step tells it which way.
