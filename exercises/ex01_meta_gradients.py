@@ -32,11 +32,16 @@
 #
 # **How the exercises work.** Each exercise is a function with a `# YOUR CODE HERE` line that
 # raises `NotImplementedError`; replace it with your code. The cell after it, marked
-# `# GRADED TEST: … (N points)`, checks your function — run it to see whether you pass. The grader
-# re-inserts the official version of every test cell, so editing or deleting one changes nothing.
-# Later cells call your functions through `fallback(...)`: while an exercise is not done they use
-# course_lib's reference implementation (and say so), so you can always run the whole notebook.
-# Written answers are marked **GRADED BY HAND**.
+# `# GRADED TEST: … (N points)`, tries your function on inputs it draws at random and prints ✓ when
+# its self-checks pass, or ✗ with a hint — either way the notebook goes on, so Run All always
+# reaches the end. The grade does not come from what the cell prints: the grader runs your notebook
+# with inputs drawn at grading time and compares the values each graded cell submits
+# (`t.submit(...)`) with the model solution's for the same inputs, so editing a test cell or its
+# asserts changes nothing. Your function may not call the course_lib function that already does the
+# exercise (named on the cell's `# MUST NOT CALL:` line). Later cells call your functions through
+# `fallback(...)`: while an exercise is not done (or fails its graded cell) they use course_lib's
+# implementation (and say so), so you can always run the whole notebook. Written answers are
+# marked **GRADED BY HAND**.
 #
 # | exercise | what | points |
 # |---|---|---|
@@ -56,14 +61,15 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from course_lib import MLP, batched, detached, forward, parameters_of
+from course_lib import MLP, batched, detached, forward, inner_update, parameters_of
 from course_lib.checkpoints import shipped
+from course_lib.checks import fallback, graded
 from course_lib.evaluate import adaptation_curve
-from course_lib.grading import fallback, reference
+from course_lib.fallbacks import reference
 from course_lib.meta import CONTEXT, adapt_context, cavia_objective
 from course_lib.plots import new_figure, plot_adaptation_curve, plot_sinusoid_fit, setting_colors
 from course_lib.tasks.sinusoid import RegressionBatch, SinusoidDistribution, sine
-from course_lib.toy import QuadraticTasks, closed_form_directions, toy_task
+from course_lib.toy import QuadraticTasks, closed_form_directions
 from course_lib.train import load_trained
 
 torch.set_num_threads(1)
@@ -82,6 +88,15 @@ def sinusoid_task(model, rng, k=10, dtype=torch.float32):
     support_loss = lambda p: ((forward(model, p, xs) - ys) ** 2).mean()
     query_loss = lambda p: ((forward(model, p, xq) - yq) ** 2).mean()
     return support_loss, query_loss, dict(task=task, x=xs, y=ys)
+
+
+def random_quadratic_tasks(rng, n_tasks=1):
+    """n_tasks random quadratic tasks (course_lib.toy): L_s = ½θᵀAθ − bᵀθ, L_q = ½θᵀCθ − dᵀθ with A, C
+    symmetric positive definite — every meta-gradient on them has a closed form."""
+    def spd():
+        R = 0.8 * rng.normal(size=(n_tasks, 2, 2))
+        return R @ R.transpose(0, 2, 1) + 0.3 * np.eye(2)
+    return QuadraticTasks(spd(), rng.normal(size=(n_tasks, 2)), spd(), rng.normal(size=(n_tasks, 2)))
 
 
 # %% [markdown]
@@ -106,30 +121,39 @@ def inner_step(params, loss_fn, alpha, first_order=False):
 
 # %%
 # GRADED TEST: ex1.1 inner_step (2 points)
-# L(θ) = ½ wᵀAw − bᵀw + c²: gradient (Aw − b, 2c), Hessian A for w — everything is known exactly.
-A = torch.tensor([[2.0, 0.5], [0.5, 1.0]], dtype=torch.float64)
-b = torch.tensor([1.0, -1.0], dtype=torch.float64)
-params = {"w": torch.tensor([0.3, -0.7], dtype=torch.float64, requires_grad=True),
-          "c": torch.tensor(1.5, dtype=torch.float64, requires_grad=True)}
-loss_fn = lambda p: 0.5 * p["w"] @ A @ p["w"] - b @ p["w"] + p["c"] ** 2
-alpha, v = 0.1, torch.tensor([1.0, 2.0], dtype=torch.float64)
-before = {k: t.detach().clone() for k, t in params.items()}
-expected_w = before["w"] - alpha * (A @ before["w"] - b)
+# MUST NOT CALL: course_lib.inner.inner_update
+# L(θ) = ½ wᵀAw − bᵀw + c²: gradient (Aw − b, 2c), Hessian A for w — everything is known exactly,
+# for any A, b, w, c, α (the grader draws its own).
+with graded("ex1.1") as t:
+    R = torch.tensor(t.rng.normal(size=(2, 2)))
+    A = R @ R.T + 0.5 * torch.eye(2, dtype=torch.float64)               # symmetric positive definite
+    b, v = torch.tensor(t.rng.normal(size=2)), torch.tensor(t.rng.normal(size=2))
+    params = {"w": torch.tensor(t.rng.normal(size=2), requires_grad=True),
+              "c": torch.tensor(t.rng.normal(), dtype=torch.float64, requires_grad=True)}
+    loss_fn = lambda p: 0.5 * p["w"] @ A @ p["w"] - b @ p["w"] + p["c"] ** 2
+    alpha = float(t.rng.uniform(0.05, 0.3))
+    before = {k: x.detach().clone() for k, x in params.items()}
+    expected_w = before["w"] - alpha * (A @ before["w"] - b)
+    close = lambda got, want: torch.allclose(got, want, rtol=1e-8, atol=1e-10)
 
-new = inner_step(params, loss_fn, alpha)
-assert isinstance(new, dict) and set(new) == {"w", "c"}, "inner_step must return a dict with the same keys"
-assert all(torch.equal(params[k].detach(), before[k]) for k in params), "inner_step must not change params in place"
-assert torch.allclose(new["w"], expected_w), f"θ' must be θ − α∇L(θ): expected {expected_w.tolist()}, got {new['w'].tolist()}"
-assert torch.allclose(new["c"], before["c"] * (1 - 2 * alpha)), "θ' must be θ − α∇L(θ) for every entry of the dict"
-(jv,) = torch.autograd.grad(new["w"] @ v, params["w"])
-assert torch.allclose(jv, v - alpha * A @ v), ("with first_order=False, ∂θ'/∂θ must be I − α∇²L: "
-                                               "compute the gradient with create_graph=True")
+    new = inner_step(params, loss_fn, alpha)
+    assert isinstance(new, dict) and set(new) == {"w", "c"}, "inner_step must return a dict with the same keys"
+    (jv,) = torch.autograd.grad(new["w"] @ v, params["w"])                 # (∂θ'/∂θ) v
+    t.submit("second order: θ'", new, rtol=1e-8, atol=1e-10)
+    t.submit("second order: (∂w'/∂w) v", jv, rtol=1e-8, atol=1e-10)
+    t.submit("θ after the call", params, rtol=1e-8, atol=1e-10)
+    assert all(torch.equal(params[k].detach(), before[k]) for k in params), "inner_step must not change params in place"
+    assert close(new["w"], expected_w), f"θ' must be θ − α∇L(θ): expected {expected_w.tolist()}, got {new['w'].tolist()}"
+    assert close(new["c"], before["c"] * (1 - 2 * alpha)), "θ' must be θ − α∇L(θ) for every entry of the dict"
+    assert close(jv, v - alpha * A @ v), ("with first_order=False, ∂θ'/∂θ must be I − α∇²L: "
+                                          "compute the gradient with create_graph=True")
 
-new_fo = inner_step(params, loss_fn, alpha, first_order=True)
-assert torch.allclose(new_fo["w"], expected_w), "first_order=True must take the same step θ − α∇L(θ)"
-(jv_fo,) = torch.autograd.grad(new_fo["w"] @ v, params["w"])
-assert torch.allclose(jv_fo, v), "with first_order=True, ∂θ'/∂θ must be I: do not keep the graph of the gradient"
-print("ex1.1 inner_step: all checks passed")
+    new_fo = inner_step(params, loss_fn, alpha, first_order=True)
+    (jv_fo,) = torch.autograd.grad(new_fo["w"] @ v, params["w"])
+    t.submit("first order: θ'", new_fo, rtol=1e-8, atol=1e-10)
+    t.submit("first order: (∂w'/∂w) v", jv_fo, rtol=1e-8, atol=1e-10)
+    assert close(new_fo["w"], expected_w), "first_order=True must take the same step θ − α∇L(θ)"
+    assert close(jv_fo, v), "with first_order=True, ∂θ'/∂θ must be I: do not keep the graph of the gradient"
 
 # %% [markdown]
 # **Your inner step in action.** Start from the shipped MAML initialisation for sinusoids (trained
@@ -181,32 +205,38 @@ def maml_meta_gradient(theta, support_loss, query_loss, alpha):
 
 # %%
 # GRADED TEST: ex1.2 maml_meta_gradient (3 points)
-# 1) a quadratic task (course_lib.toy) on which the MAML gradient has a closed form
-toy = toy_task()
-L_s = lambda p: toy.support_loss({"theta": p["theta"][None]})[0]
-L_q = lambda p: toy.query_loss({"theta": p["theta"][None]})[0]
-theta0 = {"theta": torch.tensor([0.5, -1.0], dtype=torch.float64, requires_grad=True)}
-for alpha in (0.1, 0.6):
-    g = maml_meta_gradient(theta0, L_s, L_q, alpha)
-    assert isinstance(g, dict) and set(g) == {"theta"}, "return a dict with the same keys as theta"
-    exact = closed_form_directions(toy, [0.5, -1.0], alpha)
-    got = g["theta"].detach().numpy()
-    hint = ("  (this is the FIRST-order gradient: keep the graph of the inner step, create_graph=True)"
-            if np.allclose(got, exact["fomaml"]) else "")
-    assert np.allclose(got, exact["maml"], atol=1e-10), f"α={alpha}: expected {exact['maml']}, got {got}{hint}"
-assert torch.equal(theta0["theta"].detach(), torch.tensor([0.5, -1.0], dtype=torch.float64)), "θ must not change"
+# MUST NOT CALL: course_lib.meta.maml.maml_objective
+with graded("ex1.2") as t:
+    # 1) a random quadratic task (course_lib.toy), on which the MAML gradient has a closed form
+    toy = random_quadratic_tasks(t.rng)
+    L_s = lambda p: toy.support_loss({"theta": p["theta"][None]})[0]
+    L_q = lambda p: toy.query_loss({"theta": p["theta"][None]})[0]
+    start = t.rng.normal(size=2)
+    theta0 = {"theta": torch.tensor(start, requires_grad=True)}
+    for size, alpha in (("small", float(t.rng.uniform(0.05, 0.15))), ("large", float(t.rng.uniform(0.4, 0.6)))):
+        g = maml_meta_gradient(theta0, L_s, L_q, alpha)
+        assert isinstance(g, dict) and set(g) == {"theta"}, "return a dict with the same keys as theta"
+        t.submit(f"quadratic task, {size} α", g, rtol=1e-8, atol=1e-10)
+        exact = closed_form_directions(toy, start, alpha)
+        got = g["theta"].detach().numpy()
+        hint = ("  (this is the FIRST-order gradient: keep the graph of the inner step, create_graph=True)"
+                if np.allclose(got, exact["fomaml"]) else "")
+        assert np.allclose(got, exact["maml"], rtol=1e-8, atol=1e-10), f"α={alpha:.3f}: expected {exact['maml']}, got {got}{hint}"
+    assert np.array_equal(theta0["theta"].detach().numpy(), start), "θ must not change"
 
-# 2) a small float64 network on a sine task, against course_lib's implementation
-torch.manual_seed(0)
-net = MLP(1, 1, hidden=(8, 8)).double()
-theta_net = parameters_of(net)
-L_s, L_q, _ = sinusoid_task(net, np.random.default_rng(3), dtype=torch.float64)
-g = maml_meta_gradient(theta_net, L_s, L_q, 0.05)
-expected = reference.maml_meta_gradient(theta_net, L_s, L_q, 0.05)
-assert set(g) == set(theta_net), "one gradient per parameter tensor"
-for k in theta_net:
-    assert torch.allclose(g[k], expected[k], rtol=1e-8, atol=1e-10), f"the meta-gradient of {k!r} is wrong"
-print("ex1.2 maml_meta_gradient: all checks passed")
+    # 2) a small float64 network on a sine task, against course_lib's inner_update and double backprop
+    torch.manual_seed(t.torch_seed)
+    net = MLP(1, 1, hidden=(8, 8)).double()
+    theta_net = parameters_of(net)
+    L_s, L_q, _ = sinusoid_task(net, t.rng, dtype=torch.float64)
+    alpha = float(t.rng.uniform(0.02, 0.1))
+    g = maml_meta_gradient(theta_net, L_s, L_q, alpha)
+    assert isinstance(g, dict) and set(g) == set(theta_net), "one gradient per parameter tensor"
+    t.submit("sine network", g, rtol=1e-8, atol=1e-10)
+    adapted = inner_update(theta_net, L_s, alpha, first_order=False)
+    expected = dict(zip(theta_net, torch.autograd.grad(L_q(adapted), list(theta_net.values()))))
+    for k in theta_net:
+        assert torch.allclose(g[k], expected[k], rtol=1e-8, atol=1e-10), f"the meta-gradient of {k!r} is wrong"
 
 # %% [markdown]
 # ## Exercise 1.3 — the first-order approximation (2 points)
@@ -227,32 +257,38 @@ def fomaml_meta_gradient(theta, support_loss, query_loss, alpha):
 
 # %%
 # GRADED TEST: ex1.3 fomaml_meta_gradient (2 points)
-toy = toy_task()
-L_s = lambda p: toy.support_loss({"theta": p["theta"][None]})[0]
-L_q = lambda p: toy.query_loss({"theta": p["theta"][None]})[0]
-theta0 = {"theta": torch.tensor([0.5, -1.0], dtype=torch.float64, requires_grad=True)}
-for alpha in (0.1, 0.6):
-    g = fomaml_meta_gradient(theta0, L_s, L_q, alpha)
-    assert isinstance(g, dict) and set(g) == {"theta"}, "return a dict with the same keys as theta"
-    exact = closed_form_directions(toy, [0.5, -1.0], alpha)
-    got = g["theta"].detach().numpy()
-    hint = ("  (this is the SECOND-order MAML gradient: FOMAML treats ∇L_s as a constant)"
-            if np.allclose(got, exact["maml"]) else "")
-    at_theta = (toy.C[0] @ theta0["theta"].detach() - toy.d[0]).numpy()
-    if np.allclose(got, at_theta):
-        hint = "  (this is ∇L_q(θ), at the unadapted θ: evaluate the query gradient at θ')"
-    assert np.allclose(got, exact["fomaml"], atol=1e-10), f"α={alpha}: expected {exact['fomaml']}, got {got}{hint}"
+# MUST NOT CALL: course_lib.meta.maml.maml_objective
+with graded("ex1.3") as t:
+    toy = random_quadratic_tasks(t.rng)
+    L_s = lambda p: toy.support_loss({"theta": p["theta"][None]})[0]
+    L_q = lambda p: toy.query_loss({"theta": p["theta"][None]})[0]
+    start = t.rng.normal(size=2)
+    theta0 = {"theta": torch.tensor(start, requires_grad=True)}
+    for size, alpha in (("small", float(t.rng.uniform(0.05, 0.15))), ("large", float(t.rng.uniform(0.4, 0.6)))):
+        g = fomaml_meta_gradient(theta0, L_s, L_q, alpha)
+        assert isinstance(g, dict) and set(g) == {"theta"}, "return a dict with the same keys as theta"
+        t.submit(f"quadratic task, {size} α", g, rtol=1e-8, atol=1e-10)
+        exact = closed_form_directions(toy, start, alpha)
+        got = g["theta"].detach().numpy()
+        hint = ("  (this is the SECOND-order MAML gradient: FOMAML treats ∇L_s as a constant)"
+                if np.allclose(got, exact["maml"]) else "")
+        at_theta = (toy.C[0] @ theta0["theta"].detach() - toy.d[0]).numpy()
+        if np.allclose(got, at_theta):
+            hint = "  (this is ∇L_q(θ), at the unadapted θ: evaluate the query gradient at θ')"
+        assert np.allclose(got, exact["fomaml"], rtol=1e-8, atol=1e-10), f"α={alpha:.3f}: expected {exact['fomaml']}, got {got}{hint}"
 
-torch.manual_seed(0)
-net = MLP(1, 1, hidden=(8, 8)).double()
-theta_net = parameters_of(net)
-L_s, L_q, _ = sinusoid_task(net, np.random.default_rng(3), dtype=torch.float64)
-g = fomaml_meta_gradient(theta_net, L_s, L_q, 0.05)
-expected = reference.fomaml_meta_gradient(theta_net, L_s, L_q, 0.05)
-assert set(g) == set(theta_net), "one gradient per parameter tensor"
-for k in theta_net:
-    assert torch.allclose(g[k], expected[k], rtol=1e-8, atol=1e-10), f"the first-order gradient of {k!r} is wrong"
-print("ex1.3 fomaml_meta_gradient: all checks passed")
+    torch.manual_seed(t.torch_seed)
+    net = MLP(1, 1, hidden=(8, 8)).double()
+    theta_net = parameters_of(net)
+    L_s, L_q, _ = sinusoid_task(net, t.rng, dtype=torch.float64)
+    alpha = float(t.rng.uniform(0.02, 0.1))
+    g = fomaml_meta_gradient(theta_net, L_s, L_q, alpha)
+    assert isinstance(g, dict) and set(g) == set(theta_net), "one gradient per parameter tensor"
+    t.submit("sine network", g, rtol=1e-8, atol=1e-10)
+    adapted = detached(inner_update(theta_net, L_s, alpha, first_order=True), requires_grad=True)
+    expected = dict(zip(theta_net, torch.autograd.grad(L_q(adapted), list(adapted.values()))))
+    for k in theta_net:
+        assert torch.allclose(g[k], expected[k], rtol=1e-8, atol=1e-10), f"the first-order gradient of {k!r} is wrong"
 
 # %% [markdown]
 # **How far apart are the two, and what does the Hessian cost?** On the sinusoid network (1 761
@@ -302,23 +338,27 @@ def reptile_update(theta, task_losses, alpha, steps, epsilon):
 
 # %%
 # GRADED TEST: ex1.4 reptile_update (2 points)
-# two quadratic tasks L_i(θ) = ½ θᵀA_iθ − b_iᵀθ; the k-step SGD iterates have a closed form (course_lib.toy)
-A = torch.tensor([[[1.6, 0.6], [0.6, 0.9]], [[1.0, -0.2], [-0.2, 0.5]]], dtype=torch.float64)
-b = torch.tensor([[1.0, 0.5], [-0.5, 0.3]], dtype=torch.float64)
-two_tasks = QuadraticTasks(A, b, A, b)                     # Reptile has no query set: C, d are unused
-losses = [lambda p, i=i: 0.5 * p["theta"] @ A[i] @ p["theta"] - b[i] @ p["theta"] for i in range(2)]
-start = [0.5, -1.0]
-for steps in (1, 3):
-    theta0 = {"theta": torch.tensor(start, dtype=torch.float64, requires_grad=True)}
-    new = reptile_update(theta0, losses, alpha=0.3, steps=steps, epsilon=0.5)
-    assert isinstance(new, dict) and set(new) == {"theta"}, "return a dict with the same keys as theta"
-    assert torch.equal(theta0["theta"].detach(), torch.tensor(start, dtype=torch.float64)), "θ must not change in place"
-    toward = -closed_form_directions(two_tasks, start, 0.3, steps=steps)["reptile"]   # mean_i (φ_i − θ)
-    expected = np.array(start) + 0.5 * toward
-    got = new["theta"].detach().numpy()
-    hint = "  (you moved AWAY from the adapted parameters)" if np.allclose(got, np.array(start) - 0.5 * toward) else ""
-    assert np.allclose(got, expected, atol=1e-10), f"steps={steps}: expected θ_new = {expected}, got {got}{hint}"
-print("ex1.4 reptile_update: all checks passed")
+# MUST NOT CALL: course_lib.meta.reptile.reptile_direction
+# three random quadratic tasks L_i(θ) = ½ θᵀA_iθ − b_iᵀθ; the k-step SGD iterates have a closed form (course_lib.toy)
+with graded("ex1.4") as t:
+    quadratics = random_quadratic_tasks(t.rng, n_tasks=3)      # Reptile has no query set: C, d are unused
+    losses = [lambda p, i=i: 0.5 * p["theta"] @ quadratics.A[i] @ p["theta"] - quadratics.b[i] @ p["theta"]
+              for i in range(3)]
+    start = t.rng.normal(size=2)
+    alpha, epsilon = float(t.rng.uniform(0.1, 0.3)), float(t.rng.uniform(0.3, 1.0))
+    for steps in (1, 3):
+        theta0 = {"theta": torch.tensor(start, requires_grad=True)}
+        new = reptile_update(theta0, losses, alpha=alpha, steps=steps, epsilon=epsilon)
+        assert isinstance(new, dict) and set(new) == {"theta"}, "return a dict with the same keys as theta"
+        t.submit(f"θ_new after {steps} inner step(s)", new, rtol=1e-8, atol=1e-10)
+        t.submit(f"θ_new requires grad ({steps} step(s))", new["theta"].requires_grad)
+        assert np.array_equal(theta0["theta"].detach().numpy(), start), "θ must not change in place"
+        toward = -closed_form_directions(quadratics, start, alpha, steps=steps)["reptile"]   # mean_i (φ_i − θ)
+        expected = start + epsilon * toward
+        got = new["theta"].detach().numpy()
+        hint = "  (you moved AWAY from the adapted parameters)" if np.allclose(got, start - epsilon * toward) else ""
+        assert np.allclose(got, expected, rtol=1e-8, atol=1e-10), f"steps={steps}: expected θ_new = {expected}, got {got}{hint}"
+        assert new["theta"].requires_grad, "return tensors with requires_grad=True, so that θ_new can be the next θ"
 
 # %% [markdown]
 # **Reptile on sinusoids in a few seconds.** 300 meta-updates with your `reptile_update` (5 tasks
@@ -372,38 +412,43 @@ plt.show()
 def cavia_context_step(theta, support_loss, alpha, context_dim, first_order=False):
     """{**theta, "context": φ} with φ = 0 − α ∇_φ L_support(θ, φ) at φ = 0 (only the context adapts)."""
     # YOUR CODE HERE
-    raise NotImplementedError("Exercise 1.5: start from torch.zeros(context_dim, requires_grad=True) and differentiate the support loss with respect to the context only.")
+    raise NotImplementedError("Exercise 1.5: start from torch.zeros(context_dim, dtype=<the dtype of theta's tensors>, requires_grad=True) and differentiate the support loss with respect to the context only.")
 
 
 # %%
 # GRADED TEST: ex1.5 cavia_context_step (3 points)
-torch.manual_seed(0)
-cnet = MLP(1, 1, hidden=(16, 16), context_dim=2).double()
-shared = {k: v for k, v in parameters_of(cnet).items() if k != CONTEXT}
-rng = np.random.default_rng(5)
-sine_task = dist.sample_tasks(1, rng)
-(xs, ys), (xq, yq) = dist.sample_points(sine_task, 10, rng), dist.sample_points(sine_task, 10, rng)
-batch = RegressionBatch(cnet, xs.double(), ys.double(), xq.double(), yq.double())   # one task, for course_lib
-L_s = lambda p: batch.support_loss(batched(p, 1))[0]
-L_q = lambda p: batch.query_loss(batched(p, 1))[0]
-alpha = 1.0                                               # CAVIA's sinusoid setting
-for first_order in (False, True):
-    new = cavia_context_step(shared, L_s, alpha, 2, first_order=first_order)
-    assert isinstance(new, dict) and set(new) == set(shared) | {CONTEXT}, "return {**theta, 'context': φ}"
-    for k in shared:
-        assert torch.equal(new[k].detach(), shared[k].detach()), f"CAVIA adapts only the context: {k!r} changed"
-    expected = adapt_context(shared, batch, alpha, 1, first_order, context_dim=2)[CONTEXT].reshape(-1)
-    got = new[CONTEXT].reshape(-1)
-    assert got.shape == (2,), f"the context must have context_dim = 2 entries, got shape {tuple(new[CONTEXT].shape)}"
-    assert torch.allclose(got, expected, atol=1e-10), (
-        f"φ must be 0 − α∇_φL_s at φ = 0: expected {expected.tolist()}, got {got.tolist()}")
-    meta = torch.autograd.grad(L_q(new), list(shared.values()), allow_unused=True, materialize_grads=True)
-    meta_expected = torch.autograd.grad(cavia_objective(shared, batch, alpha, 1, first_order, 2), list(shared.values()))
-    order = "first" if first_order else "second"
-    assert all(torch.allclose(a, e, atol=1e-10) for a, e in zip(meta, meta_expected)), (
-        f"the {order}-order meta-gradient w.r.t. the shared weights is wrong"
-        + ("" if first_order else ": keep the graph of ∇_φ L (create_graph=True) so it flows through φ(θ)"))
-print("ex1.5 cavia_context_step: all checks passed")
+# MUST NOT CALL: course_lib.meta.cavia.adapt_context, course_lib.meta.cavia.cavia_objective
+with graded("ex1.5") as t:
+    torch.manual_seed(t.torch_seed)
+    cnet = MLP(1, 1, hidden=(16, 16), context_dim=2).double()
+    shared = {k: v for k, v in parameters_of(cnet).items() if k != CONTEXT}
+    sine_task = dist.sample_tasks(1, t.rng)
+    (xs, ys), (xq, yq) = dist.sample_points(sine_task, 10, t.rng), dist.sample_points(sine_task, 10, t.rng)
+    batch = RegressionBatch(cnet, xs.double(), ys.double(), xq.double(), yq.double())   # one task, for course_lib
+    L_s = lambda p: batch.support_loss(batched(p, 1))[0]
+    L_q = lambda p: batch.query_loss(batched(p, 1))[0]
+    alpha = float(t.rng.uniform(0.5, 1.5))                      # CAVIA's sinusoid setting is α = 1
+    for first_order in (False, True):
+        order = "first" if first_order else "second"
+        new = cavia_context_step(shared, L_s, alpha, 2, first_order=first_order)
+        assert isinstance(new, dict) and set(new) == set(shared) | {CONTEXT}, "return {**theta, 'context': φ}"
+        meta = torch.autograd.grad(L_q(new), list(shared.values()), allow_unused=True, materialize_grads=True)
+        t.submit(f"{order} order: context φ", new[CONTEXT], rtol=1e-8, atol=1e-10)
+        t.submit(f"{order} order: ∇ of the query loss w.r.t. the shared weights", dict(zip(shared, meta)),
+                 rtol=1e-8, atol=1e-10)
+        t.submit(f"{order} order: change of the shared weights",
+                 [(new[k] - shared[k]).abs().max() for k in shared], rtol=0, atol=1e-12)
+        for k in shared:
+            assert torch.equal(new[k].detach(), shared[k].detach()), f"CAVIA adapts only the context: {k!r} changed"
+        expected = adapt_context(shared, batch, alpha, 1, first_order, context_dim=2)[CONTEXT].reshape(-1)
+        got = new[CONTEXT].reshape(-1)
+        assert got.shape == (2,), f"the context must have context_dim = 2 entries, got shape {tuple(new[CONTEXT].shape)}"
+        assert torch.allclose(got, expected, rtol=1e-8, atol=1e-10), (
+            f"φ must be 0 − α∇_φL_s at φ = 0: expected {expected.tolist()}, got {got.tolist()}")
+        meta_expected = torch.autograd.grad(cavia_objective(shared, batch, alpha, 1, first_order, 2), list(shared.values()))
+        assert all(torch.allclose(a, e, rtol=1e-8, atol=1e-10) for a, e in zip(meta, meta_expected)), (
+            f"the {order}-order meta-gradient w.r.t. the shared weights is wrong"
+            + ("" if first_order else ": keep the graph of ∇_φ L (create_graph=True) so it flows through φ(θ)"))
 
 # %% [markdown]
 # **Only four numbers adapt.** The shipped CAVIA model (4-dimensional context, α = 1) adapted to a

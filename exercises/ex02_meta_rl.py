@@ -32,9 +32,12 @@
 #
 # **Run time.** About 1 minute on a 2-core CPU (a 60-iteration meta-training run takes ~15 s).
 #
-# **How the exercises work.** As in Exercises 1: replace each `# YOUR CODE HERE` line, run the
-# `# GRADED TEST` cell after it; later cells use course_lib's implementation (with a notice) until
-# yours is done. The grader re-inserts the official test cells.
+# **How the exercises work.** As in Exercises 1: replace each `# YOUR CODE HERE` line and run the
+# `# GRADED TEST` cell after it, which prints ✓ or ✗ (with a hint) and never stops the notebook. The
+# grader compares the values each graded cell submits with the model solution's, for inputs drawn at
+# grading time, so editing a test cell or its asserts changes nothing; your function may not call
+# the course_lib function named on the cell's `# MUST NOT CALL:` line. Later cells use course_lib's
+# implementation (with a notice) until yours is done.
 #
 # | exercise | what | points |
 # |---|---|---|
@@ -53,13 +56,15 @@ import matplotlib.pyplot as plt
 import numpy as np
 import torch
 
-from course_lib import batched, detached, parameters_of
-from course_lib.grading import fallback, reference
+from course_lib import batched, detached, inner_update, parameters_of
+from course_lib.checks import fallback, graded
+from course_lib.fallbacks import reference
 from course_lib.meta import adapt
 from course_lib.models import GaussianPolicy
 from course_lib.plots import OTHER_COLORS, new_figure
 from course_lib.rl.baseline import baseline_values, fit_linear_baseline
 from course_lib.rl.episodes import Episodes, action_distribution, sample_episodes
+from course_lib.rl import returns as course_returns
 from course_lib.rl.losses import kl_from, log_prob, reinforce_loss
 from course_lib.rl.tasks import PolicyTaskBatch, with_advantages
 from course_lib.rl.train import build_policy, default_rl_config, train_rl
@@ -118,21 +123,25 @@ def discounted_returns(rewards, mask, gamma):
 
 # %%
 # GRADED TEST: ex2.1 discounted_returns (2 points)
-rewards = torch.tensor([[[1.0, 2.0, 3.0, 4.0]]])
-R = discounted_returns(rewards, torch.ones_like(rewards), 0.5)
-expected = torch.tensor([[[1 + 0.5 * 2 + 0.25 * 3 + 0.125 * 4, 2 + 0.5 * 3 + 0.25 * 4, 3 + 0.5 * 4, 4.0]]])
-assert R.shape == rewards.shape, f"returns must have the shape of rewards {tuple(rewards.shape)}, got {tuple(R.shape)}"
-assert torch.allclose(R, expected), f"expected {expected.tolist()}, got {R.tolist()}"
-mask = torch.tensor([[[1.0, 1.0, 0.0, 0.0]]])                      # the episode ended after two steps
-assert torch.allclose(discounted_returns(rewards * mask, mask, 0.5), torch.tensor([[[2.0, 2.0, 0.0, 0.0]]])), \
-    "steps after the end of an episode (mask 0) must not count, and their return must be 0"
-g = torch.Generator().manual_seed(0)
-r = torch.randn(3, 4, 9, generator=g)
-lengths = torch.randint(1, 10, (3, 4), generator=g)
-m = (torch.arange(9) < lengths[..., None]).float()
-assert torch.allclose(discounted_returns(r * m, m, 0.9), reference.discounted_returns(r * m, m, 0.9), atol=1e-5), \
-    "wrong on a batch of tasks × episodes × steps with different episode lengths"
-print("ex2.1 discounted_returns: all checks passed")
+# MUST NOT CALL: course_lib.rl.returns.discounted_returns, course_lib.rl.returns.discount_cumsum
+with graded("ex2.1") as t:
+    # a batch of tasks × episodes × steps with episodes of different lengths, drawn at random
+    r = torch.tensor(t.rng.normal(size=(3, 4, 12)), dtype=torch.float32)
+    m = torch.tensor(np.arange(12) < t.rng.integers(1, 13, size=(3, 4, 1)), dtype=torch.float32)
+    gamma = float(t.rng.uniform(0.8, 0.99))
+    R_batch = discounted_returns(r * m, m, gamma)
+    t.submit("returns of a random batch", R_batch, rtol=1e-5, atol=1e-5)
+    # self-checks: one episode you can check by hand, then the batch against course_lib
+    rewards = torch.tensor([[[1.0, 2.0, 3.0, 4.0]]])
+    R = discounted_returns(rewards, torch.ones_like(rewards), 0.5)
+    expected = torch.tensor([[[1 + 0.5 * 2 + 0.25 * 3 + 0.125 * 4, 2 + 0.5 * 3 + 0.25 * 4, 3 + 0.5 * 4, 4.0]]])
+    assert R.shape == rewards.shape, f"returns must have the shape of rewards {tuple(rewards.shape)}, got {tuple(R.shape)}"
+    assert torch.allclose(R, expected), f"expected {expected.tolist()}, got {R.tolist()}"
+    mask = torch.tensor([[[1.0, 1.0, 0.0, 0.0]]])                      # the episode ended after two steps
+    assert torch.allclose(discounted_returns(rewards * mask, mask, 0.5), torch.tensor([[[2.0, 2.0, 0.0, 0.0]]])), \
+        "steps after the end of an episode (mask 0) must not count, and their return must be 0"
+    assert torch.allclose(R_batch, course_returns.discounted_returns(r * m, m, gamma), rtol=1e-5, atol=1e-5), \
+        "wrong on a batch of tasks × episodes × steps with different episode lengths"
 
 # %% [markdown]
 # ## Exercise 2.2 — generalised advantage estimation (3 points)
@@ -156,26 +165,36 @@ def gae(rewards, values, mask, gamma, lam=1.0):
 
 # %%
 # GRADED TEST: ex2.2 gae (3 points)
-r = torch.tensor([[[1.0, 0.0, 2.0]]])
-V = torch.tensor([[[0.5, 1.0, -1.0]]])
-ones = torch.ones_like(r)
-# δ = (1 + 0.9·1 − 0.5, 0 + 0.9·(−1) − 1, 2 − (−1)) = (1.4, −1.9, 3);  γλ = 0.45
-expected = torch.tensor([[[1.4 + 0.45 * (-1.9 + 0.45 * 3), -1.9 + 0.45 * 3, 3.0]]])
-A = gae(r, V, ones, 0.9, 0.5)
-assert A.shape == r.shape, f"advantages must have the shape of rewards {tuple(r.shape)}, got {tuple(A.shape)}"
-assert torch.allclose(A, expected), f"expected {expected.tolist()}, got {A.tolist()}"
-assert torch.allclose(gae(r, V, ones, 0.9, 0.0), torch.tensor([[[1.4, -1.9, 3.0]]])), "λ = 0 must give the TD errors δ_t"
-assert torch.allclose(gae(r, V, ones, 0.9, 1.0), reference.discounted_returns(r, ones, 0.9) - V), "λ = 1 must give R_t − V(s_t)"
-mask = torch.tensor([[[1.0, 1.0, 0.0]]])                                # ended after two steps
-junk = torch.tensor([[[0.5, 1.0, 7.0]]])                                # the baseline's value past the end
-assert torch.allclose(gae(r * mask, junk, mask, 0.9, 0.5), torch.tensor([[[1.4 + 0.45 * -1.0, -1.0, 0.0]]])), \
-    "values past the end of an episode must count as 0 (no bootstrap from junk), and Â = 0 there"
-g = torch.Generator().manual_seed(1)
-r, V = torch.randn(3, 4, 9, generator=g), torch.randn(3, 4, 9, generator=g)
-m = (torch.arange(9) < torch.randint(1, 10, (3, 4), generator=g)[..., None]).float()
-assert torch.allclose(gae(r * m, V, m, 0.99, 0.95), reference.gae(r * m, V, m, 0.99, 0.95), atol=1e-5), \
-    "wrong on a batch of tasks × episodes × steps with different episode lengths"
-print("ex2.2 gae: all checks passed")
+# MUST NOT CALL: course_lib.rl.returns.gae, course_lib.rl.returns.discount_cumsum
+with graded("ex2.2") as t:
+    # a batch of tasks × episodes × steps with episodes of different lengths and junk values past their end
+    r_batch = torch.tensor(t.rng.normal(size=(3, 4, 12)), dtype=torch.float32)
+    V_batch = torch.tensor(t.rng.normal(size=(3, 4, 12)), dtype=torch.float32)
+    m = torch.tensor(np.arange(12) < t.rng.integers(1, 13, size=(3, 4, 1)), dtype=torch.float32)
+    gamma, lam = float(t.rng.uniform(0.8, 0.99)), float(t.rng.uniform(0.5, 0.95))
+    lams = {"λ": lam, "λ = 0": 0.0, "λ = 1": 1.0}
+    A_batch = {name: gae(r_batch * m, V_batch, m, gamma, lam_) for name, lam_ in lams.items()}
+    for name, A in A_batch.items():
+        t.submit(f"advantages of a random batch, {name}", A, rtol=1e-5, atol=1e-5)
+    # self-checks: one episode you can check by hand, then the batch against course_lib
+    r = torch.tensor([[[1.0, 0.0, 2.0]]])
+    V = torch.tensor([[[0.5, 1.0, -1.0]]])
+    ones = torch.ones_like(r)
+    # δ = (1 + 0.9·1 − 0.5, 0 + 0.9·(−1) − 1, 2 − (−1)) = (1.4, −1.9, 3);  γλ = 0.45
+    expected = torch.tensor([[[1.4 + 0.45 * (-1.9 + 0.45 * 3), -1.9 + 0.45 * 3, 3.0]]])
+    A = gae(r, V, ones, 0.9, 0.5)
+    assert A.shape == r.shape, f"advantages must have the shape of rewards {tuple(r.shape)}, got {tuple(A.shape)}"
+    assert torch.allclose(A, expected), f"expected {expected.tolist()}, got {A.tolist()}"
+    assert torch.allclose(gae(r, V, ones, 0.9, 0.0), torch.tensor([[[1.4, -1.9, 3.0]]])), "λ = 0 must give the TD errors δ_t"
+    R = torch.tensor([[[1.0 + 0.9 * 1.8, 0.0 + 0.9 * 2.0, 2.0]]])          # R_t = r_t + γR_{t+1}
+    assert torch.allclose(gae(r, V, ones, 0.9, 1.0), R - V), "λ = 1 must give R_t − V(s_t)"
+    mask = torch.tensor([[[1.0, 1.0, 0.0]]])                                # ended after two steps
+    junk = torch.tensor([[[0.5, 1.0, 7.0]]])                                # the baseline's value past the end
+    assert torch.allclose(gae(r * mask, junk, mask, 0.9, 0.5), torch.tensor([[[1.4 + 0.45 * -1.0, -1.0, 0.0]]])), \
+        "values past the end of an episode must count as 0 (no bootstrap from junk), and Â = 0 there"
+    for name, lam_ in lams.items():
+        assert torch.allclose(A_batch[name], course_returns.gae(r_batch * m, V_batch, m, gamma, lam_), rtol=1e-5, atol=1e-5), \
+            f"wrong on a batch of tasks × episodes × steps with different episode lengths ({name})"
 
 # %% [markdown]
 # ## Exercise 2.3 — the REINFORCE surrogate loss with a baseline (3 points)
@@ -199,25 +218,30 @@ def reinforce_loss_with_baseline(log_prob, returns, baseline, mask):
 
 # %%
 # GRADED TEST: ex2.3 reinforce_loss_with_baseline (3 points)
-g = torch.Generator().manual_seed(2)
-logp = torch.randn(2, 3, 5, generator=g).requires_grad_(True)
-returns, baseline = torch.randn(2, 3, 5, generator=g), torch.randn(2, 3, 5, generator=g).requires_grad_(True)
-mask = torch.ones(2, 3, 5)
-mask[0, 1, 2:] = 0                                                       # task 0 has 13 valid steps, task 1 has 15
-mask[0, 2, 4:] = 0
-logp_junk = logp + 1e3 * (1 - mask)                                      # junk where the mask is 0
-loss = reinforce_loss_with_baseline(logp_junk, returns, baseline, mask)
-assert loss.shape == (2,), f"one loss per task: shape (2,), got {tuple(loss.shape)}"
-adv = (returns - baseline).detach() * mask
-expected = torch.stack([-(logp[i] * adv[i]).sum() / mask[i].sum() for i in range(2)])
-hint = "  (the sign: minimising the loss must increase log π of actions with positive advantage)" \
-    if torch.allclose(loss, -expected) else ""
-assert torch.allclose(loss, expected, atol=1e-5), f"expected {expected.tolist()}, got {loss.tolist()}{hint}"
-grad_logp, grad_b = torch.autograd.grad(loss.sum(), [logp, baseline], allow_unused=True)
-assert torch.allclose(grad_logp, -adv / mask.sum((1, 2), keepdim=True), atol=1e-6), "∂L/∂log π must be −(R − b)/#valid steps"
-assert grad_b is None or torch.count_nonzero(grad_b) == 0, \
-    "no gradient may flow into the baseline: the advantage R − b is a constant (detach it)"
-print("ex2.3 reinforce_loss_with_baseline: all checks passed")
+# MUST NOT CALL: course_lib.rl.losses.masked_mean
+with graded("ex2.3") as t:
+    logp = torch.tensor(t.rng.normal(size=(2, 3, 5)), dtype=torch.float32, requires_grad=True)
+    returns = torch.tensor(t.rng.normal(size=(2, 3, 5)), dtype=torch.float32)
+    baseline = torch.tensor(t.rng.normal(size=(2, 3, 5)), dtype=torch.float32, requires_grad=True)
+    mask = torch.tensor(np.arange(5) < t.rng.integers(1, 6, size=(2, 3, 1)), dtype=torch.float32)
+    mask[:, 0] = 1                                                           # every task has a full episode
+    mask[0, 1, 2:] = 0                                                       # and task 0 one that ended early
+    logp_junk = logp + 1e3 * (1 - mask)                                      # junk where the mask is 0
+    loss = reinforce_loss_with_baseline(logp_junk, returns, baseline, mask)
+    assert loss.shape == (2,), f"one loss per task: shape (2,), got {tuple(loss.shape)}"
+    grad_logp, grad_b = torch.autograd.grad(loss.sum(), [logp, baseline], allow_unused=True, materialize_grads=True)
+    t.submit("loss per task", loss, rtol=1e-5, atol=1e-6)
+    t.submit("∂(loss.sum())/∂log π", grad_logp, rtol=1e-5, atol=1e-6)
+    t.submit("∂(loss.sum())/∂baseline", grad_b, rtol=1e-5, atol=1e-6)
+    adv = (returns - baseline).detach() * mask
+    expected = torch.stack([-(logp[i] * adv[i]).sum() / mask[i].sum() for i in range(2)])
+    hint = "  (the sign: minimising the loss must increase log π of actions with positive advantage)" \
+        if torch.allclose(loss, -expected) else ""
+    assert torch.allclose(loss, expected, rtol=1e-5, atol=1e-6), f"expected {expected.tolist()}, got {loss.tolist()}{hint}"
+    assert torch.allclose(grad_logp, -adv / mask.sum((1, 2), keepdim=True), rtol=1e-5, atol=1e-6), \
+        "∂L/∂log π must be −(R − b)/#valid steps"
+    assert torch.count_nonzero(grad_b) == 0, \
+        "no gradient may flow into the baseline: the advantage R − b is a constant (detach it)"
 
 # %% [markdown]
 # **What the baseline buys.** For one task and a fixed policy, 30 independent batches of 5 episodes;
@@ -226,13 +250,14 @@ print("ex2.3 reinforce_loss_with_baseline: all checks passed")
 
 # %%
 loss_fn = fallback(reinforce_loss_with_baseline, reference.reinforce_loss_with_baseline, "ex2.3")
+returns_fn = fallback(discounted_returns, reference.discounted_returns, "ex2.1")
 one_task = BatchedPointVelocity1D(np.array([1.0], dtype=np.float32), n_episodes=5)
 generator = torch.Generator().manual_seed(3)
 params = batched(theta0, 1)
 estimates = {"no baseline": [], "linear baseline": []}
 for _ in range(30):
     ep = sample_episodes(policy, batched(detached(theta0), 1), one_task, generator)
-    R = reference.discounted_returns(ep.rewards, ep.mask, 0.99)
+    R = returns_fn(ep.rewards, ep.mask, 0.99)
     b = baseline_values(fit_linear_baseline(ep.obs, R, ep.mask), ep.obs, ep.mask)
     for name, base in (("no baseline", torch.zeros_like(R)), ("linear baseline", b)):
         loss = loss_fn(log_prob(policy, params, ep), R, base, ep.mask).sum()
@@ -267,19 +292,28 @@ def target_velocity_reward(obs, actions, targets):
 
 # %%
 # GRADED TEST: ex2.4 target_velocity_reward (2 points)
-r = target_velocity_reward(torch.tensor([[[[0.5]]]]), torch.tensor([[[[2.0]]]]), torch.tensor([1.0]))
-assert r.shape == (1, 1, 1), f"rewards must be [T, N, H] = (1, 1, 1) here, got {tuple(r.shape)}"
-assert torch.allclose(r, torch.tensor(-0.16)), \
-    f"v = 0.5, a = 2 (clipped to 1), v* = 1: v' = 0.6 and r = −(0.6 − 1)² = −0.16, got {r.item():.4f}"
-torch.manual_seed(0)
-noisy = GaussianPolicy(1, 1, hidden=(8,), init_log_std=0.7)             # σ ≈ 2: many actions beyond ±1
-goals = torch.tensor([-1.5, 0.3, 2.0])
-ep = sample_episodes(noisy, batched(detached(parameters_of(noisy)), 3), BatchedPointVelocity1D(goals, 4),
-                     torch.Generator().manual_seed(0))
-mine = target_velocity_reward(ep.obs, ep.actions, goals)
-assert mine.shape == ep.rewards.shape, f"rewards must be [T, N, H] = {tuple(ep.rewards.shape)}, got {tuple(mine.shape)}"
-assert torch.allclose(mine, ep.rewards, atol=1e-5), "your rewards differ from the environment's on sampled episodes"
-print("ex2.4 target_velocity_reward: all checks passed")
+with graded("ex2.4") as t:
+    # random velocities, forces (many beyond ±1) and targets
+    obs = torch.tensor(t.rng.normal(0.0, 1.5, size=(3, 4, 6, 1)), dtype=torch.float32)
+    actions = torch.tensor(t.rng.normal(0.0, 2.0, size=(3, 4, 6, 1)), dtype=torch.float32)
+    goals = torch.tensor(t.rng.uniform(-2, 2, size=3), dtype=torch.float32)
+    mine_random = target_velocity_reward(obs, actions, goals)
+    t.submit("rewards for random velocities and forces", mine_random, rtol=1e-5, atol=1e-5)
+    # episodes sampled from the environment with a noisy policy: your rewards must be the environment's
+    torch.manual_seed(t.torch_seed)
+    noisy = GaussianPolicy(1, 1, hidden=(8,), init_log_std=0.7)             # σ ≈ 2: many actions beyond ±1
+    ep = sample_episodes(noisy, batched(detached(parameters_of(noisy)), 3), BatchedPointVelocity1D(goals, 4),
+                         torch.Generator().manual_seed(int(t.rng.integers(2**31 - 1))))
+    mine = target_velocity_reward(ep.obs, ep.actions, goals)
+    t.submit("rewards of sampled episodes", mine, rtol=1e-5, atol=1e-5)
+    # self-checks
+    r = target_velocity_reward(torch.tensor([[[[0.5]]]]), torch.tensor([[[[2.0]]]]), torch.tensor([1.0]))
+    assert r.shape == (1, 1, 1), f"rewards must be [T, N, H] = (1, 1, 1) here, got {tuple(r.shape)}"
+    assert torch.allclose(r, torch.tensor(-0.16)), \
+        f"v = 0.5, a = 2 (clipped to 1), v* = 1: v' = 0.6 and r = −(0.6 − 1)² = −0.16, got {r.item():.4f}"
+    assert mine_random.shape == (3, 4, 6), f"rewards must be [T, N, H] = (3, 4, 6), got {tuple(mine_random.shape)}"
+    assert mine.shape == ep.rewards.shape, f"rewards must be [T, N, H] = {tuple(ep.rewards.shape)}, got {tuple(mine.shape)}"
+    assert torch.allclose(mine, ep.rewards, rtol=1e-5, atol=1e-5), "your rewards differ from the environment's on sampled episodes"
 
 # %% [markdown]
 # ## Exercise 2.5 — one-step adaptation (3 points)
@@ -301,26 +335,32 @@ def adapt_one_step(policy, theta, episodes, alpha):
 
 # %%
 # GRADED TEST: ex2.5 adapt_one_step (3 points)
-torch.manual_seed(1)
-small = GaussianPolicy(1, 1, hidden=(8, 8))
-theta_s = parameters_of(small)
-goals = np.array([-1.0, 0.5, 1.5], dtype=np.float32)
-ep = with_advantages(sample_episodes(small, batched(detached(theta_s), 3), BatchedPointVelocity1D(goals, 5),
-                                     torch.Generator().manual_seed(1)))
-new = adapt_one_step(small, theta_s, ep, 0.1)
-assert isinstance(new, dict) and set(new) == set(theta_s), "return a dict with the same keys as theta"
-for k, v in theta_s.items():
-    assert new[k].shape == (3, *v.shape), f"{k!r} must be task-batched, shape {(3, *v.shape)}, got {tuple(new[k].shape)}"
-expected = reference.adapt_one_step(small, theta_s, ep, 0.1)
-for k, v in theta_s.items():
-    step, right = new[k] - v.detach(), expected[k] - v.detach()
-    hint = ("  (your step is 1/T of the right one: sum the per-task losses, do not average them)"
-            if torch.allclose(step, right / 3, atol=1e-6) else
-            "  (your step goes uphill on the loss: θ − α∇L)" if torch.allclose(step, -right, atol=1e-6) else "")
-    assert torch.allclose(new[k], expected[k], atol=1e-6), (
-        f"θ'_i is wrong for {k!r}: each task takes one step θ − α∇L_i(θ) on its own loss{hint}")
-assert not any(v.requires_grad for v in new.values()), "return detached tensors"
-print("ex2.5 adapt_one_step: all checks passed")
+# MUST NOT CALL: course_lib.meta.maml.adapt
+with graded("ex2.5") as t:
+    torch.manual_seed(t.torch_seed)
+    small = GaussianPolicy(1, 1, hidden=(8, 8))
+    theta_s = parameters_of(small)
+    goals = t.rng.uniform(-2, 2, size=3).astype(np.float32)
+    ep = with_advantages(sample_episodes(small, batched(detached(theta_s), 3), BatchedPointVelocity1D(goals, 5),
+                                         torch.Generator().manual_seed(int(t.rng.integers(2**31 - 1)))))
+    alpha = float(t.rng.uniform(0.05, 0.2))
+    new = adapt_one_step(small, theta_s, ep, alpha)
+    assert isinstance(new, dict) and set(new) == set(theta_s), "return a dict with the same keys as theta"
+    for k, v in theta_s.items():
+        assert new[k].shape == (3, *v.shape), f"{k!r} must be task-batched, shape {(3, *v.shape)}, got {tuple(new[k].shape)}"
+    t.submit("θ'", new, rtol=1e-5, atol=1e-6)
+    t.submit("θ' requires grad", [v.requires_grad for v in new.values()])
+    # course_lib's inner loop, one first-order step on the sum of the per-task losses
+    expected = detached(inner_update(batched(theta_s, 3), lambda p: reinforce_loss(small, p, ep).sum(), alpha,
+                                     first_order=True))
+    for k, v in theta_s.items():
+        step, right = new[k] - v.detach(), expected[k] - v.detach()
+        hint = ("  (your step is 1/T of the right one: sum the per-task losses, do not average them)"
+                if torch.allclose(step, right / 3, atol=1e-6) else
+                "  (your step goes uphill on the loss: θ − α∇L)" if torch.allclose(step, -right, atol=1e-6) else "")
+        assert torch.allclose(new[k], expected[k], rtol=1e-5, atol=1e-6), (
+            f"θ'_i is wrong for {k!r}: each task takes one step θ − α∇L_i(θ) on its own loss{hint}")
+    assert not any(v.requires_grad for v in new.values()), "return detached tensors"
 
 # %% [markdown]
 # **One step to a new target velocity.** Meta-train a small policy with first-order MAML for 60
@@ -397,26 +437,33 @@ def conjugate_gradient(Avp, b, iters=10, tol=1e-10):
 
 # %%
 # GRADED TEST: ex2.6 conjugate_gradient (3 points)
-g = torch.Generator().manual_seed(0)
-Q, _ = torch.linalg.qr(torch.randn(30, 30, dtype=torch.float64, generator=g))
-H = Q @ torch.diag(torch.logspace(0, 2, 30, dtype=torch.float64)) @ Q.T    # SPD, condition number 100
-b = torch.randn(30, dtype=torch.float64, generator=g)
-calls = []
-Avp = lambda v: calls.append(1) or H @ v
-x = conjugate_gradient(Avp, b, iters=60, tol=1e-20)
-assert x.shape == b.shape, f"x must have the shape of b {tuple(b.shape)}, got {tuple(x.shape)}"
-residual = ((H @ x - b).norm() / b.norm()).item()
-assert residual < 1e-8, f"‖Hx − b‖/‖b‖ = {residual:.2e} after up to 60 iterations on a 30×30 system: CG should have converged"
-assert 0 < len(calls) <= 61, f"use Avp once per iteration (called {len(calls)} times for 60 iterations)"
-# CG needs at most as many iterations as A has distinct eigenvalues: 3 here (steepest descent does not)
-D = torch.diag(torch.tensor([1.0, 1.0, 4.0, 4.0, 9.0], dtype=torch.float64))
-b5 = torch.tensor([1.0, -2.0, 3.0, 0.5, 1.0], dtype=torch.float64)
-x5 = conjugate_gradient(lambda v: D @ v, b5, iters=3, tol=1e-30)
-assert torch.allclose(x5, b5 / D.diagonal(), atol=1e-8), \
-    f"3 iterations must solve a system with 3 distinct eigenvalues exactly: got {x5.tolist()}; are the directions conjugate?"
-x0 = conjugate_gradient(Avp, torch.zeros(30, dtype=torch.float64), iters=5)
-assert torch.isfinite(x0).all() and torch.count_nonzero(x0) == 0, "b = 0 must give x = 0 (not 0/0 = NaN)"
-print("ex2.6 conjugate_gradient: all checks passed")
+# MUST NOT CALL: course_lib.rl.trpo.conjugate_gradient, course_lib.rl.trpo.conjugate_gradient_with_product
+with graded("ex2.6") as t:
+    Q, _ = torch.linalg.qr(torch.tensor(t.rng.normal(size=(30, 30))))
+    H = Q @ torch.diag(torch.logspace(0, 2, 30, dtype=torch.float64)) @ Q.T    # SPD, condition number 100
+    b = torch.tensor(t.rng.normal(size=30))
+    calls = []
+    Avp = lambda v: calls.append(1) or H @ v
+    x = conjugate_gradient(Avp, b, iters=60, tol=1e-20)
+    n_calls = len(calls)
+    assert x.shape == b.shape, f"x must have the shape of b {tuple(b.shape)}, got {tuple(x.shape)}"
+    t.submit("x after up to 60 iterations", x, rtol=1e-6, atol=1e-8)
+    residual = ((H @ x - b).norm() / b.norm()).item()
+    assert residual < 1e-8, f"‖Hx − b‖/‖b‖ = {residual:.2e} after up to 60 iterations on a 30×30 system: CG should have converged"
+    # the first iterates of CG are the same for every correct implementation (and not steepest descent's)
+    for k in (1, 2, 5):
+        t.submit(f"x after {k} iteration(s)", conjugate_gradient(lambda v: H @ v, b, iters=k, tol=1e-30), rtol=1e-6, atol=1e-8)
+    # CG needs at most as many iterations as A has distinct eigenvalues: 3 here (steepest descent does not)
+    D = torch.diag(torch.tensor(t.rng.permutation([1.0, 1.0, 4.0, 4.0, 9.0])))
+    b5 = torch.tensor(t.rng.normal(size=5))
+    x5 = conjugate_gradient(lambda v: D @ v, b5, iters=3, tol=1e-30)
+    t.submit("x after 3 iterations, 3 distinct eigenvalues", x5, rtol=1e-6, atol=1e-8)
+    assert torch.allclose(x5, b5 / D.diagonal(), rtol=1e-6, atol=1e-8), \
+        f"3 iterations must solve a system with 3 distinct eigenvalues exactly: got {x5.tolist()}; are the directions conjugate?"
+    x0 = conjugate_gradient(lambda v: H @ v, torch.zeros(30, dtype=torch.float64), iters=5)
+    t.submit("x for b = 0", x0, rtol=0, atol=1e-12)
+    assert torch.isfinite(x0).all() and torch.count_nonzero(x0) == 0, "b = 0 must give x = 0 (not 0/0 = NaN)"
+    assert 0 < n_calls <= 61, f"use Avp once per iteration (called {n_calls} times for 60 iterations)"
 
 # %% [markdown]
 # **A TRPO step with your conjugate gradient.** On the meta-trained policy's pre-update episodes

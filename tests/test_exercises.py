@@ -1,21 +1,32 @@
 """The graded exercises keep their contract.
 
 * exercises/ is exactly what `python -m course_lib.grading generate` makes from solutions/;
-* every graded test cell fails on the stub, passes on the solution and fails on every realistic
-  buggy answer kept in tests/buggy_answers/ (at least one per exercise);
-* an exercise notebook runs top to bottom with every exercise still a stub (later cells fall back
-  to course_lib's reference implementation, with a notice), and no graded test depends on another
-  exercise's answer (each solution is checked in a notebook whose other exercises are stubs);
-* every solution notebook, graded by the real grader (nbval, fresh kernel), scores full marks.
+* every graded cell is graded on what it submits (`t.submit`), compared with `verdict` — as the grader
+  does — against what the solution notebook submits for the same grading seed, for two seeds: the
+  stub, and every realistic buggy answer kept in tests/buggy_answers/ (at least one per exercise),
+  fail and print ✗, on their submitted values alone (the graded cell without its asserts fails them
+  too); the solution passes and prints ✓; the submitted values change with the seed;
+* an exercise notebook runs top to bottom with every exercise still a stub: every graded cell prints
+  ✗ and the notebook goes on; later cells fall back to course_lib's implementation, with a notice;
+* no graded cell depends on another exercise's answer or on course_lib.fallbacks, and every
+  `# MUST NOT CALL:` line names real course_lib functions that the solution does not use;
+* every solution notebook, graded by the real grader, scores full marks (skipped while the grader is
+  rebuilt).
 
 The contract runs in-process (the notebook's code cells exec'd in one namespace, the exercise cell
-swapped per variant), which is much faster than a kernel per variant.
+swapped per variant), which is much faster than a kernel per variant. The solution's expected values come
+from its setup cell, exercise cells and graded cells, in order; the demo cells in between are skipped.
+That they change nothing is checked too: the solution, swapped into the exercise notebook run top to
+bottom (demo cells and all), must match those values.
 """
-import concurrent.futures
+import ast
+import copy
+import importlib
 import io
+import os
 import re
 import types
-from contextlib import redirect_stdout
+from contextlib import contextmanager, redirect_stdout
 from pathlib import Path
 
 import jupytext
@@ -26,15 +37,19 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 from IPython.core.inputtransformer2 import TransformerManager  # noqa: E402
 
-from course_lib.grade import grade_notebook, load_references  # noqa: E402
-from course_lib.grading import (BEGIN_RUBRIC, BEGIN_SOLUTION, END_SOLUTION, HINT, exercise_cell_id,  # noqa: E402
-                                exercises_in, fallback, generate, graded_test_of, strip_solutions)
+from course_lib import checks  # noqa: E402
+from course_lib.checks import GRADING_ENV, SEED_ENV, fallback  # noqa: E402
+from course_lib.grade.verdict import verdict  # noqa: E402
+from course_lib.grading import (BEGIN_RUBRIC, BEGIN_SOLUTION, END_SOLUTION, EXERCISE_RE, HINT,  # noqa: E402
+                                exercise_cell_id, exercises_in, generate, graded_test_of, strip_solutions)
 
 ROOT = Path(__file__).resolve().parents[1]
 SOLUTIONS = sorted((ROOT / "solutions").glob("*.py"))
 STEMS = [p.stem for p in SOLUTIONS]
 BUGGY = Path(__file__).resolve().parent / "buggy_answers"
 BUG_LINE = re.compile(r"^# %% BUG (ex\d+\.\d+): (.*)$")
+MUST_NOT_CALL = re.compile(r"^#\s*MUST NOT CALL:\s*(?P<paths>.+)$")
+SEEDS = ("0", "12345")                      # two grading seeds: the inputs of every graded cell differ
 TO_PYTHON = TransformerManager()
 
 
@@ -62,6 +77,16 @@ BUGS = [(stem, ex, i, why) for stem in STEMS for ex, items in buggy_answers(stem
         for i, (why, _) in enumerate(items)]
 
 
+def function_names(nb) -> dict[str, str]:
+    """{exercise id: the name of the student's function} from the `# EXERCISE exN.M: name` lines."""
+    return {m["id"]: m["name"] for c in nb.cells if c.cell_type == "code"
+            for m in [EXERCISE_RE.match(c.source.strip())] if m}
+
+
+def graded_cells(nb) -> dict[str, str]:
+    return {graded_test_of(c).id: c.source for c in nb.cells if graded_test_of(c)}
+
+
 # --------------------------------------------------------------------------------------------------
 # Running a notebook in-process
 # --------------------------------------------------------------------------------------------------
@@ -70,68 +95,125 @@ def fresh_namespace():
     return {"__name__": "__main__", "get_ipython": lambda: types.SimpleNamespace(run_line_magic=lambda *a, **k: None)}
 
 
-def run(source, ns, name):
-    exec(compile(TO_PYTHON.transform_cell(source), name, "exec"), ns)
-
-
-def outcome(source, ns, name):
-    """(passed, message) of running a cell."""
+@contextmanager
+def grading_seed(seed):
+    """COURSE_LIB_GRADING_SEED set to `seed` (COURSE_LIB_GRADING stays unset: submissions stay in-process)."""
+    saved = {k: os.environ.get(k) for k in (SEED_ENV, GRADING_ENV)}
+    os.environ[SEED_ENV] = str(seed)
+    os.environ.pop(GRADING_ENV, None)
     try:
-        run(source, ns, name)
-        return True, ""
+        yield
+    finally:
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+
+
+def run(source, ns, name) -> tuple[bool, str, str]:
+    """(ran without raising, error message, what it printed)."""
+    printed = io.StringIO()
+    try:
+        with redirect_stdout(printed):
+            exec(compile(TO_PYTHON.transform_cell(source), name, "exec"), ns)
+        return True, "", printed.getvalue()
     except Exception as err:
-        return False, f"{type(err).__name__}: {err}"
+        return False, f"{type(err).__name__}: {err}", printed.getvalue()
+
+
+class _NoAsserts(ast.NodeTransformer):
+    def visit_Assert(self, node):
+        return ast.Pass()
+
+
+def without_asserts(source: str) -> str:
+    """A graded cell with its self-checks removed: what it submits must grade an answer on its own."""
+    return ast.unparse(_NoAsserts().visit(ast.parse(TO_PYTHON.transform_cell(source))))
+
+
+def graded_run(cells, ns, ex, name) -> dict:
+    """Run `cells` (the last one is ex's graded cell) in `ns`: what the graded cell printed and submitted."""
+    checks.SUBMITTED.pop(ex, None)
+    for k, source in enumerate(cells):
+        ok, message, printed = run(source, ns, f"{name} cell {k}")
+        if not ok:
+            where = "the answer cell itself" if k == 0 and len(cells) > 1 else f"cell {k}"
+            return dict(error=f"{where} raised {message}", printed=printed, got={})
+    return dict(error="", printed=printed,
+                got={k: [copy.deepcopy(p["value"])] for k, p in checks.SUBMITTED.get(ex, {}).items()})
+
+
+def expected_submissions(stem) -> dict[str, dict[str, dict]]:
+    """{seed: {exercise: the solution's payloads}}: the solution notebook's setup cell, exercise cells
+    and graded cells, run in order in a fresh namespace for each seed."""
+    code = [c for c in solution(stem).cells if c.cell_type == "code"]
+    keep = [c for i, c in enumerate(code) if i == 0 or exercise_cell_id(c) or graded_test_of(c)]
+    expected = {}
+    for seed in SEEDS:
+        ns, found = fresh_namespace(), {}
+        with grading_seed(seed):
+            for k, cell in enumerate(keep):
+                checks.SUBMITTED.pop(getattr(graded_test_of(cell), "id", None), None)
+                ok, message, printed = run(cell.source, ns, f"solution {stem} cell {k}")
+                assert ok, f"solutions/{stem}.py: a cell raised {message}"
+                if graded_test_of(cell):
+                    ex = graded_test_of(cell).id
+                    assert "✓" in printed and "✗" not in printed, f"{ex}: the solution fails its own graded cell:\n{printed}"
+                    found[ex] = copy.deepcopy(checks.SUBMITTED.get(ex, {}))
+        expected[seed] = found
+    plt.close("all")
+    return expected
 
 
 def check_contract(stem):
-    """Run the exercise (stub) version of a notebook top to bottom; at each exercise cell, try the
-    solution and every buggy answer in a copy of the namespace, each followed by its graded test."""
+    """Run the exercise (stub) version of a notebook top to bottom; at each exercise cell, for each seed,
+    try the solution and every buggy answer in a copy of the namespace, each followed by the cells up to
+    and including its graded cell."""
     sol = solution(stem)
     answers = {exercise_cell_id(c): c.source for c in sol.cells if exercise_cell_id(c)}
     bugs = buggy_answers(stem)
     code = [c for c in strip_solutions(sol).cells if c.cell_type == "code"]
-    ns, results, errors, printed = fresh_namespace(), {}, [], io.StringIO()
-    with redirect_stdout(printed):
+    ns, results, errors, printed = fresh_namespace(), {}, [], []
+    failed_before = set(checks.FAILED)
+    checks.FAILED.clear()
+    with grading_seed(SEEDS[0]):
         for i, cell in enumerate(code):
             ex, test = exercise_cell_id(cell), graded_test_of(cell)
             if ex is not None:
                 j = next(k for k in range(i + 1, len(code)) if graded_test_of(code[k]) and graded_test_of(code[k]).id == ex)
                 variants = [("solution", answers[ex])] + [(f"bug{n}", src) for n, (_, src) in enumerate(bugs.get(ex, []))]
+                failed = set(checks.FAILED)
                 for variant, source in variants:
-                    scratch = dict(ns)
-                    ok, message = outcome(source, scratch, f"{ex} {variant}")
-                    if ok:
-                        for k in range(i + 1, j):
-                            outcome(code[k].source, scratch, f"cell {k}")
-                        ok, message = outcome(code[j].source, scratch, f"test {ex}")
-                    else:
-                        message = f"the answer cell itself raised {message}"
-                    results[(ex, variant)] = (ok, message)
+                    cells = [source] + [code[k].source for k in range(i + 1, j + 1)]
+                    for seed in SEEDS:
+                        with grading_seed(seed):
+                            results[(ex, variant, seed)] = graded_run(cells, dict(ns), ex, f"{ex} {variant}")
+                            results[(ex, variant, seed, "values only")] = graded_run(
+                                cells[:-1] + [without_asserts(cells[-1])], dict(ns), ex, f"{ex} {variant} (no asserts)")
+                checks.FAILED.clear()
+                checks.FAILED.update(failed)
             if test is not None:
-                results[(test.id, "stub")] = outcome(cell.source, ns, f"test {test.id}")
+                for seed in SEEDS[1:]:                               # the stub with the other seed, in a copy
+                    with grading_seed(seed):
+                        results[(test.id, "stub", seed)] = graded_run([cell.source], dict(ns), test.id, f"{test.id} stub")
+                results[(test.id, "stub", SEEDS[0])] = result = graded_run([cell.source], ns, test.id, f"{test.id} stub")
+                printed.append(result["printed"])
+                if result["error"]:
+                    errors.append(f"graded cell {test.id} raised {result['error']}")
                 continue
-            ok, message = outcome(cell.source, ns, f"cell {i}")
+            ok, message, out = run(cell.source, ns, f"cell {i}")
+            printed.append(out)
             if not ok:
                 errors.append(f"code cell {i} ({cell.source.splitlines()[0][:60]}): {message}")
+    checks.FAILED.clear()
+    checks.FAILED.update(failed_before)
     plt.close("all")
-    return dict(results=results, errors=errors, printed=printed.getvalue())
+    return dict(results=results, errors=errors, printed="".join(printed), expected=expected_submissions(stem))
 
 
 @pytest.fixture(scope="module")
-def solution_grades(request):
-    """The solution notebooks graded by the real grader (kernels), started in the background as soon
-    as a test asks for the contract, so that they run alongside the in-process checks."""
-    wanted = any("full_marks" in item.name for item in request.session.items)
-    pool = concurrent.futures.ThreadPoolExecutor(max_workers=1)
-    references = load_references(ROOT / "exercises")
-    futures = {stem: pool.submit(grade_notebook, ROOT / "solutions" / f"{stem}.ipynb", references, 300)
-               for stem in (STEMS if wanted else [])}
-    yield futures
-    pool.shutdown(wait=True, cancel_futures=True)
-
-
-@pytest.fixture(scope="module")
-def contract(solution_grades):
+def contract():
     cache = {}
 
     def get(stem):
@@ -139,6 +221,10 @@ def contract(solution_grades):
             cache[stem] = check_contract(stem)
         return cache[stem]
     return get
+
+
+def label(ex):
+    return f"Exercise {ex[2:]}"
 
 
 # --------------------------------------------------------------------------------------------------
@@ -199,41 +285,133 @@ def test_generator_refuses_broken_markers():
     assert stub.endswith('    raise NotImplementedError("Exercise 7.3: add one")')
 
 
-def test_fallback_uses_the_reference_only_while_the_stub_raises(capsys):
+def test_fallback_uses_the_reference_only_while_the_stub_raises_or_has_failed(capsys):
     def stub(x):
         raise NotImplementedError("Exercise 9.9: hint")
     ref = lambda x: x + 1
+    checks.FAILED.discard("ex9.9")
     f = fallback(stub, ref, "ex9.9")
     assert f(1) == 2 and f(2) == 3
     out = capsys.readouterr().out
-    assert out.count("Exercise 9.9") == 1 and "reference implementation" in out, "one visible notice"
+    assert out.count("Exercise 9.9") == 1 and "course_lib's implementation" in out, "one visible notice"
     assert fallback(lambda x: 10 * x, ref, "ex9.9")(2) == 20 and capsys.readouterr().out == ""
     with pytest.raises(ZeroDivisionError):      # other errors are the student's to see
         fallback(lambda x: 1 / 0, ref, "ex9.9")(1)
+    checks.FAILED.add("ex9.9")                  # an answer that failed its graded cell is not called again
+    try:
+        assert fallback(lambda x: 10 * x, ref, "ex9.9")(2) == 3
+        assert "failed its graded cell" in capsys.readouterr().out
+    finally:
+        checks.FAILED.discard("ex9.9")
 
 
 # --------------------------------------------------------------------------------------------------
-# The contract of every graded test cell
+# What a graded cell may use
+# --------------------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("stem", STEMS)
+def test_graded_cells_use_no_fallback_and_no_other_exercise(stem):
+    """In a grading run course_lib.fallbacks raises, and each verdict depends on its own exercise alone."""
+    nb = solution(stem)
+    names = function_names(nb)
+    for ex, source in graded_cells(nb).items():
+        assert "reference." not in source and "fallback(" not in source and "course_lib.fallbacks" not in source, \
+            f"{ex}: a graded cell must not use course_lib.fallbacks (it raises in a grading run)"
+        assert re.search(rf'with graded\("{re.escape(ex)}"\) as t:', source), f"{ex}: the cell must grade inside `with graded(\"{ex}\")`"
+        assert "t.submit(" in source, f"{ex}: the cell must submit values to grade"
+        for other, name in names.items():
+            if other != ex:
+                assert not re.search(rf"(?<![\w.]){name}\s*\(", source), f"the graded cell of {ex} calls {name} ({other})"
+
+
+def _forbidden_names_used(source: str, function: str, paths: list[str]) -> list[str]:
+    """The last components of `paths` that appear as a name or attribute inside `function` (as the
+    grader's source check reads an answer)."""
+    banned = {p.rsplit(".", 1)[-1] for p in paths}
+    found = set()
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.FunctionDef) and node.name == function:
+            for inner in ast.walk(node):
+                name = inner.id if isinstance(inner, ast.Name) else inner.attr if isinstance(inner, ast.Attribute) else None
+                if name in banned:
+                    found.add(name)
+    return sorted(found)
+
+
+@pytest.mark.parametrize("stem", STEMS)
+def test_must_not_call_lines_name_real_functions_the_solution_does_not_use(stem):
+    nb = solution(stem)
+    names = function_names(nb)
+    answers = {exercise_cell_id(c): c.source for c in nb.cells if exercise_cell_id(c)}
+    lines = {}
+    for ex, source in graded_cells(nb).items():
+        second = source.splitlines()[1] if len(source.splitlines()) > 1 else ""
+        m = MUST_NOT_CALL.match(second)
+        assert m or "MUST NOT CALL" not in source, f"{ex}: `# MUST NOT CALL:` must be the second line of the graded cell"
+        if not m:
+            continue
+        paths = [p.strip() for p in m["paths"].split(",")]
+        lines[ex] = paths
+        for path in paths:
+            assert re.fullmatch(r"course_lib(\.\w+)+", path), f"{ex}: {path!r} is not a dotted course_lib path"
+            module, attr = path.rsplit(".", 1)
+            fn = getattr(importlib.import_module(module), attr, None)
+            assert isinstance(fn, types.FunctionType) and fn.__module__ == module and not fn.__code__.co_freevars, \
+                f"{ex}: {path} must be a plain function, named by the module that defines it"
+        used = _forbidden_names_used(answers[ex], names[ex], paths)
+        assert not used, f"{ex}: the solution's {names[ex]} uses {used}, which its graded cell forbids"
+    assert lines, f"{stem}: no graded cell names the functions its answer must not call"
+
+
+# --------------------------------------------------------------------------------------------------
+# The contract of every graded cell
 # --------------------------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("stem", STEMS)
 def test_exercise_notebook_runs_top_to_bottom_with_stubs(stem, contract):
-    """Only the graded test cells fail when nothing is done; the rest falls back, visibly."""
+    """Nothing raises when nothing is done: every graded cell prints ✗ and the notebook goes on; the rest
+    falls back, visibly."""
     result = contract(stem)
     assert not result["errors"], "\n".join(result["errors"])
-    assert "is not done yet — using course_lib's reference implementation" in result["printed"]
+    assert "— using course_lib's implementation so the notebook keeps running" in result["printed"]
+    for s, ex in AUTO:
+        if s == stem:
+            assert f"✗ {label(ex)} is not done yet" in result["printed"], f"{ex}: the graded cell must print ✗ for a stub"
+    assert "✓" not in result["printed"], "a graded cell prints ✓ for a stub"
 
 
 @pytest.mark.parametrize("stem,ex", AUTO, ids=[f"{s}-{e}" for s, e in AUTO])
-def test_graded_test_fails_on_the_stub(stem, ex, contract):
-    passed, message = contract(stem)["results"][(ex, "stub")]
-    assert not passed and "NotImplementedError" in message, message
+def test_submissions_depend_on_the_grading_seed(stem, ex, contract):
+    """Inputs come from t.rng / t.torch_seed: values computed at home for one seed are worth nothing."""
+    expected = contract(stem)["expected"]
+    first, second = (expected[seed][ex] for seed in SEEDS)
+    assert first and set(first) == set(second), f"{ex}: the solution must submit the same keys for every seed"
+    changed = [k for k in first if first[k]["value"] != second[k]["value"]]
+    assert changed, f"{ex}: no submitted value depends on the grading seed"
 
 
 @pytest.mark.parametrize("stem,ex", AUTO, ids=[f"{s}-{e}" for s, e in AUTO])
-def test_graded_test_passes_on_the_solution(stem, ex, contract):
-    passed, message = contract(stem)["results"][(ex, "solution")]
-    assert passed, message
+def test_graded_cell_fails_on_the_stub(stem, ex, contract):
+    result = contract(stem)
+    for seed in SEEDS:
+        run_ = result["results"][(ex, "stub", seed)]
+        assert not run_["error"], f"seed {seed}: the graded cell raised {run_['error']} (it must catch and print ✗)"
+        assert f"✗ {label(ex)} is not done yet" in run_["printed"], run_["printed"]
+        passed, _ = verdict(result["expected"][seed][ex], run_["got"])
+        assert not passed, f"seed {seed}: the stub passes {ex}"
+
+
+@pytest.mark.parametrize("stem,ex", AUTO, ids=[f"{s}-{e}" for s, e in AUTO])
+def test_graded_cell_passes_on_the_solution(stem, ex, contract):
+    result = contract(stem)
+    for seed in SEEDS:
+        run_ = result["results"][(ex, "solution", seed)]
+        assert not run_["error"], f"seed {seed}: {run_['error']}"
+        assert f"✓ {label(ex)}" in run_["printed"] and "✗" not in run_["printed"], run_["printed"]
+        passed, message = verdict(result["expected"][seed][ex], run_["got"])
+        assert passed, f"seed {seed}: {message}"
+        passed, message = verdict(result["expected"][seed][ex], result["results"][(ex, "solution", seed, "values only")]["got"])
+        assert passed, f"seed {seed}, the graded cell without its asserts: {message}"
 
 
 @pytest.mark.parametrize("stem,ex", AUTO, ids=[f"{s}-{e}" for s, e in AUTO])
@@ -242,19 +420,39 @@ def test_every_graded_test_has_a_buggy_answer(stem, ex):
 
 
 @pytest.mark.parametrize("stem,ex,n,why", BUGS, ids=[f"{ex}-{why[:40]}" for _, ex, _, why in BUGS])
-def test_graded_test_fails_on_a_buggy_answer(stem, ex, n, why, contract):
-    passed, message = contract(stem)["results"][(ex, f"bug{n}")]
-    assert not passed, f"the graded test of {ex} passes on a wrong answer ({why})"
-    assert "the answer cell itself raised" not in message, f"the buggy answer should define its function: {message}"
+def test_graded_cell_fails_on_a_buggy_answer(stem, ex, n, why, contract):
+    result = contract(stem)
+    for seed in SEEDS:
+        run_ = result["results"][(ex, f"bug{n}", seed)]
+        assert "the answer cell itself raised" not in run_["error"], f"the buggy answer should define its function: {run_['error']}"
+        assert not run_["error"], f"seed {seed}: the graded cell raised {run_['error']} (it must catch and print ✗)"
+        assert f"✗ {label(ex)}" in run_["printed"] and "✓" not in run_["printed"], \
+            f"seed {seed}: the graded cell of {ex} does not print ✗ for a wrong answer ({why}):\n{run_['printed']}"
+        passed, _ = verdict(result["expected"][seed][ex], run_["got"])
+        assert not passed, f"seed {seed}: the grader passes a wrong answer to {ex} ({why})"
+        values_only = result["results"][(ex, f"bug{n}", seed, "values only")]
+        passed, _ = verdict(result["expected"][seed][ex], values_only["got"])
+        assert not passed, (f"seed {seed}: only the asserts catch this wrong answer to {ex} ({why}); the values "
+                            "it submits must be wrong too (asserts decide nothing in a grading run)")
 
 
 # --------------------------------------------------------------------------------------------------
 # Each solution notebook once through the real grader
 # --------------------------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("stem", STEMS)
-def test_solution_notebook_gets_full_marks_from_the_grader(stem, solution_grades):
-    report = solution_grades[stem].result()
-    failed = [(r.exercise, r.message) for r in report.results if r.status == "fail"]
-    assert not failed and report.score == report.max_auto > 0, failed
-    assert report.runs == 1
+def test_solution_notebooks_get_full_marks_from_the_grader(tmp_path):
+    """Every solution notebook through `python -m course_lib.grade` (sandboxed kernels, verdicts from the
+    submitted values): full marks, in one run each."""
+    import json
+    import subprocess
+    import sys
+
+    report = tmp_path / "grades.json"
+    result = subprocess.run([sys.executable, "-m", "course_lib.grade", *(str(ROOT / "solutions" / f"{s}.py") for s in STEMS),
+                             "--json", str(report), "--jobs", "2", "--timeout", "300"],
+                            capture_output=True, text=True, timeout=1800)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    for sub in json.loads(report.read_text())["submissions"]:
+        failed = [(e["exercise"], e["message"]) for e in sub["exercises"] if e["status"] == "fail"]
+        assert not failed and sub["score"] == sub["max_auto"] > 0, (sub["submission"], failed)
+        assert sub["runs"] == 1

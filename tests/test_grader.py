@@ -1,208 +1,290 @@
-"""The instructor grader (`python -m course_lib.grade`) on a tiny reference notebook built here, plus
-one real exercise notebook: full marks for a correct submission; an infinite loop, a syntax error, a
-kernel that dies, a loop that ignores interrupts, a deleted test cell and an edited assert each cost
-only their own exercise; an unreadable file scores zero with the reason; the grader always finishes
-and writes CSV and JSON. (Each solution notebook is graded for full marks in test_exercises.py.)"""
-import concurrent.futures
+"""The instructor grader (`python -m course_lib.grade`): nothing a submission does changes a verdict, a
+report, or another student's grade.
+
+On a small solution notebook built here (tests/grading_attacks.py): every attack of the grading issue —
+swallowed errors, rewritten graded cells, forged records, patched comparisons, borrowed implementations,
+exec'd solutions, detached processes, stolen expected values, writes outside its folder, a neighbour's
+records under --jobs 2 — scores what a fair instructor expects; the ordinary faults (infinite loops,
+syntax errors, dead kernels, deleted or edited tests, unreadable files) cost only their own exercise.
+Then the command line: atomic reports, one row per student, Gradescope's results.json, Ctrl-C and
+resume, content over file names; and the real ex01 (stub, solution, attacks)."""
 import csv
 import json
+import os
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import jupytext
 import nbformat
 import pytest
 
-from course_lib.grade import grade_notebook, load_references, main, match_reference, rebuild
-from course_lib.grading import exercises_in, graded_test_of
+from course_lib.grade import grade_notebook
+from course_lib.grade.notebooks import borrowed_names, load_references, match_reference, rebuild
+from course_lib.grade.run import Runner
+from course_lib.grade.sandbox import detect
+from course_lib.grading import graded_test_of
+
+from grading_attacks import ATTACKS, FAULTS, NAMES, notebook
 
 ROOT = Path(__file__).resolve().parents[1]
-TIMEOUT = 15  # per-cell seconds in these tests: every fixture cell takes < 1 s (the first ~5 s on a busy machine)
-
-SOLUTION = {
-    "ex9.1": "def square(x):\n    return x * x",
-    "ex9.2": "def cube(x):\n    return x ** 3",
-    "ex9.3": "def add(a, b):\n    return a + b",
-    "ex9.4": "def neg(x):\n    return -x",
-    "ex9.5": "def halve(x):\n    return x / 2",
-}
-TESTS = {
-    "ex9.1": "assert square(3) == 9, 'square(3) must be 9'",
-    "ex9.2": "assert cube(2) == 8, 'cube(2) must be 8'",
-    "ex9.3": "assert add(2, 3) == 5, 'add(2, 3) must be 5'",
-    "ex9.4": "assert neg(4) == -4, 'neg(4) must be -4'",
-    "ex9.5": "assert halve(3) == 1.5, 'halve(3) must be 1.5'",
-}
-NAMES = {"ex9.1": "square", "ex9.2": "cube", "ex9.3": "add", "ex9.4": "neg", "ex9.5": "halve"}
-
-
-def exercise_cell(ex, body=None):
-    """An exercise cell: the solution region (solution notebook) or the given body (a submission)."""
-    name = NAMES[ex]
-    head, solution = SOLUTION[ex].split("\n", 1)
-    if body is None:
-        body = f"    ### BEGIN SOLUTION\n    ### HINT: one line\n{solution}\n    ### END SOLUTION"
-    return nbformat.v4.new_code_cell(f"# EXERCISE {ex}: {name}\n{head}\n{body}")
-
-
-def graded_cell(ex, body=None):
-    return nbformat.v4.new_code_cell(f"# GRADED TEST: {ex} {NAMES[ex]} (2 points)\n{body or TESTS[ex]}")
-
-
-def notebook(bodies=None, drop_tests=(), edited_tests=None, answer="### BEGIN SOLUTION\nA model answer.\n### END SOLUTION\n"
-             "### BEGIN RUBRIC\n* 1 pt\n### END RUBRIC"):
-    bodies, edited_tests = bodies or {}, edited_tests or {}
-    cells = [nbformat.v4.new_markdown_cell("# Fixture 9"),
-             nbformat.v4.new_code_cell("from course_lib.grading import fallback\nimport os, time")]
-    for ex in SOLUTION:
-        cells.append(exercise_cell(ex, bodies.get(ex)))
-        if ex not in drop_tests:
-            cells.append(graded_cell(ex, edited_tests.get(ex)))
-        if ex == "ex9.1":   # a later cell that uses the student's function through the fallback
-            cells.append(nbformat.v4.new_code_cell("print(fallback(square, lambda x: x * x, 'ex9.1')(4))"))
-    cells += [nbformat.v4.new_markdown_cell("**GRADED BY HAND: ex9.6 essay (3 points)**\n\nExplain."),
-              nbformat.v4.new_markdown_cell(f"**Your answer (ex9.6):**\n\n{answer}")]
-    nb = nbformat.v4.new_notebook(cells=cells)
-    nb.metadata["kernelspec"] = {"name": "python3", "language": "python", "display_name": "Python 3"}
-    return nb
+TIMEOUT = 15   # per-cell seconds here: every fixture cell takes well under 1 s
 
 
 @pytest.fixture(scope="module")
-def references(tmp_path_factory):
-    ref_dir = tmp_path_factory.mktemp("reference")
-    nbformat.write(notebook(), str(ref_dir / "fixture9.ipynb"))
-    return load_references(ref_dir)
+def solutions(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("solutions")
+    nbformat.write(notebook(solution=True), str(folder / "fixture9.ipynb"))
+    nbformat.write(notebook(solution=True, prefix=8), str(folder / "fixture8.ipynb"))
+    return folder
 
 
-def write(nb, path):
-    nbformat.write(nb, str(path))
-    return path
+@pytest.fixture(scope="module")
+def references(solutions):
+    return load_references(solutions)
 
 
-def by_exercise(report):
-    return {r.exercise: r for r in report.results}
+def test_the_sandbox_is_bubblewrap():
+    """make system-deps installs bubblewrap; without it the grader falls back (loudly) and these tests
+    of containment would not mean what they say."""
+    assert detect().kind == "bubblewrap", detect().warning
 
 
 def test_rebuild_reinserts_official_tests(references):
     ref = references["fixture9"]
-    student = notebook(bodies={"ex9.4": "    return x"}, drop_tests=("ex9.3",),
-                       edited_tests={"ex9.4": "assert True  # edited"})
-    nb, roles = rebuild(student, ref)
-    tests = [(r.exercise, c.source) for c, r in zip([c for c in nb.cells if c.cell_type == "code"], roles)
-             if r.kind == "test"]
-    assert [e for e, _ in tests] == list(SOLUTION), "every official test, once, in order"
-    assert all(TESTS[e] in src for e, src in tests), "the official source, not the student's edit"
+    student = notebook(bodies={"ex9.4": "    return x"}, drop_tests=("ex9.3",), edited_tests={"ex9.4": "pass  # edited"})
+    nb, roles = rebuild(student, ref.student)
     code = [c.source for c in nb.cells if c.cell_type == "code"]
-    i_ex, i_test = (next(i for i, s in enumerate(code) if s.startswith(p)) for p in
-                    ("# EXERCISE ex9.3", "# GRADED TEST: ex9.3"))
+    tests = [(r.exercise, src) for src, r in zip(code, roles) if r.kind == "test"]
+    assert [e for e, _ in tests] == list(NAMES), "every official test, once, in order"
+    assert all("t.submit" in src and "edited" not in src for _, src in tests), "the official source, not the edit"
+    i_ex, i_test = (next(i for i, s in enumerate(code) if s.startswith(p)) for p in ("# EXERCISE ex9.3", "# GRADED TEST: ex9.3"))
     assert i_test == i_ex + 1, "a deleted test cell comes back right after the student's exercise cell"
 
 
-def test_match_reference_by_name_or_content(references, tmp_path):
+def test_must_not_call_is_read_from_the_solution(references):
+    ref = references["fixture9"]
+    assert ref.forbid_map() == {"sgd_step": ["course_lib.inner.inner_update"]}
+    assert borrowed_names("def sgd_step(w, a):\n    return course_lib.inner_update(w)", "sgd_step",
+                          ["course_lib.inner.inner_update"]) == ["inner_update"]
+    assert borrowed_names("def sgd_step(w, a):\n    return reference.sgd_step(w, a)", "sgd_step", []) == ["reference.sgd_step"]
+    assert borrowed_names("def sgd_step(w, a):\n    return w - a * 2 * w", "sgd_step", ["course_lib.inner.inner_update"]) == []
+
+
+def test_content_wins_over_the_file_name(references, tmp_path):
     nb = notebook()
-    assert match_reference(tmp_path / "alice_fixture9.ipynb", nb, references) == "fixture9"
-    assert match_reference(tmp_path / "renamed.ipynb", nb, references) == "fixture9"
+    assert match_reference(tmp_path / "alice_fixture9.ipynb", nb, references) == ("fixture9", "")
+    name, note = match_reference(tmp_path / "bob_fixture8.ipynb", nb, references)
+    assert name == "fixture9" and "fixture8" in note
+    assert match_reference(tmp_path / "renamed.ipynb", nb, references)[0] == "fixture9"
 
 
 @pytest.fixture(scope="module")
 def graded(references, tmp_path_factory):
-    """Every fixture submission graded at once (they mostly wait on timeouts), and meanwhile the
-    command line on the real ex01 exercise notebook: {name: SubmissionReport} and the CLI's result."""
-    tmp = tmp_path_factory.mktemp("submissions")
-    stubborn = ("    while True:\n        try:\n            time.sleep(0.01)\n"
-                "        except KeyboardInterrupt:\n            pass")
-    submissions = {
-        "good": notebook(),
-        # infinite loop in 9.1 (also hit by the later fallback cell), syntax error in 9.2, test cell
-        # of 9.3 deleted (correct answer), 9.4 wrong with its assert edited to pass
-        "broken": notebook(bodies={"ex9.1": "    while True:\n        pass", "ex9.2": "    return x **\n",
-                                   "ex9.4": "    return x"}, drop_tests=("ex9.3",),
-                           edited_tests={"ex9.4": "assert True  # I edited the test"}, answer="YOUR ANSWER HERE"),
-        # 9.2 kills the kernel when tested; 9.4 loops and swallows KeyboardInterrupt, so nbval must stop the kernel
-        "killer": notebook(bodies={"ex9.2": "    os._exit(3)", "ex9.4": stubborn}),
-    }
-    paths = {name: write(nb, tmp / f"{name}.ipynb") for name, nb in submissions.items()}
-    paths["unreadable"] = tmp / "carol_fixture9.ipynb"
+    """Every attack and fault, graded two at a time by one runner; {name: SubmissionReport}."""
+    import concurrent.futures
+
+    folder = tmp_path_factory.mktemp("submissions")
+    # the expected values are cached on disk (where steal_expected looks for them), outside every sandbox
+    runner = Runner(seed=20261204, cell_timeout=TIMEOUT, sandbox=detect(), cache=tmp_path_factory.mktemp("cache"))
+    paths = {}
+    for name, (bodies, extra, _) in {**ATTACKS, **FAULTS}.items():
+        extra = {k: [s.replace("SUBMISSIONS", repr(str(folder))) for s in v] for k, v in extra.items()}
+        kwargs = dict(drop_tests=("ex9.3",), edited_tests={"ex9.4": "t.submit('value', -4.0)"}) if name == "broken" else {}
+        paths[name] = folder / f"{name}_fixture9.ipynb"
+        nbformat.write(notebook(bodies, extra, **kwargs), str(paths[name]))
+    paths["unreadable"] = folder / "carol_fixture9.ipynb"
     paths["unreadable"].write_text("{ this is not a notebook")
-
-    cli_dir = tmp / "cli"
-    cli_dir.mkdir()
-    stub = cli_dir / "dave_ex01_meta_gradients.ipynb"
-    stub.write_text((ROOT / "exercises" / "ex01_meta_gradients.ipynb").read_text())
-    broken = cli_dir / "erin_ex01_meta_gradients.ipynb"
-    broken.write_text("not json")
-    cli = subprocess.Popen([sys.executable, "-m", "course_lib.grade", str(stub), str(broken), "--report",
-                            str(cli_dir / "grades.csv"), "--json", str(cli_dir / "grades.json")],
-                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    with concurrent.futures.ThreadPoolExecutor(max_workers=len(paths)) as pool:
-        futures = {name: pool.submit(grade_notebook, path, references, TIMEOUT) for name, path in paths.items()}
+    before = {p: p.stat().st_mtime for p in folder.iterdir()}
+    with concurrent.futures.ThreadPoolExecutor(max_workers=2) as pool:
+        futures = {name: pool.submit(grade_notebook, path, references, runner) for name, path in paths.items()}
         reports = {name: f.result() for name, f in futures.items()}
-    output, _ = cli.communicate(timeout=900)
-    return reports, dict(returncode=cli.returncode, output=output, dir=cli_dir, stub=stub, broken=broken)
+    return reports, folder, before
 
 
-def test_correct_submission_gets_full_marks(graded):
-    report = graded[0]["good"]
-    results = by_exercise(report)
-    assert all(results[e].status == "pass" and results[e].points == 2 for e in SOLUTION), report.results
-    assert report.score == report.max_auto == 10 and report.runs == 1
-    assert results["ex9.6"].status == "by hand" and results["ex9.6"].points is None
-    assert "A model answer" in report.answers["ex9.6"]
+@pytest.mark.parametrize("name", sorted(ATTACKS))
+def test_attack_scores_what_a_fair_instructor_expects(graded, name):
+    report = graded[0][name]
+    statuses = [r.status for r in report.results if r.kind == "auto"]
+    assert statuses == ATTACKS[name][2], [(r.exercise, r.status, r.message) for r in report.results]
 
 
-def test_broken_submission_costs_only_the_broken_exercises(graded):
-    """Infinite loop, syntax error, edited assert: only those fail; a deleted test cell comes back."""
+def test_borrowing_is_named_in_the_report(graded):
+    for name in ("borrow_direct", "borrow_helper"):
+        message = next(r.message for r in graded[0][name].results if r.exercise == "ex9.3")
+        assert "inner_update" in message and "implementation" in message, message
+
+
+@pytest.mark.parametrize("name", sorted(FAULTS))
+def test_a_fault_costs_only_its_own_exercise(graded, name):
+    report = graded[0][name]
+    statuses = [r.status for r in report.results if r.kind == "auto"]
+    assert statuses == FAULTS[name][2], [(r.exercise, r.status, r.message) for r in report.results]
+
+
+def test_fault_messages(graded):
+    broken = {r.exercise: r for r in graded[0]["broken"].results}
+    assert "Timeout" in broken["ex9.1"].message
+    assert "SyntaxError" in broken["ex9.2"].message or "cube" in broken["ex9.2"].message
+    assert "neg(4) must be -4" in broken["ex9.4"].message, "the official cell's self-check reaches the report"
+    killer = {r.exercise: r for r in graded[0]["killer"].results}
+    assert "kernel" in killer["ex9.2"].message and "kernel" in killer["ex9.4"].message
+    assert "kernel" in {r.exercise: r for r in graded[0]["extra_cell_killer"].results}["ex9.1"].message
+
+
+def test_an_infinite_loop_costs_one_timeout(graded):
+    """The demo cell after ex9.1 calls the looping answer through fallback(): it must not wait again."""
     report = graded[0]["broken"]
-    results = by_exercise(report)
-    assert [results[e].status for e in SOLUTION] == ["fail", "fail", "pass", "fail", "pass"], report.results
-    assert "Timeout" in results["ex9.1"].message
-    assert "SyntaxError" in results["ex9.2"].message or "cube" in results["ex9.2"].message
-    assert "neg(4) must be -4" in results["ex9.4"].message
-    assert report.score == 4
-    assert results["ex9.6"].message == "no answer" and report.answers["ex9.6"] == ""
-
-
-def test_dead_kernel_and_uninterruptible_loop_cost_only_their_exercise(graded):
-    """The grader re-runs without the exercise that killed the kernel and grades the rest."""
-    report = graded[0]["killer"]
-    results = by_exercise(report)
-    assert [results[e].status for e in SOLUTION] == ["pass", "fail", "pass", "fail", "pass"], report.results
-    assert "kernel" in results["ex9.2"].message and "kernel" in results["ex9.4"].message
-    assert report.runs == 3
+    assert report.runs == 1 and report.seconds < 2 * TIMEOUT + 20, (report.runs, report.seconds)
 
 
 def test_unreadable_submission_scores_zero_with_the_reason(graded):
     report = graded[0]["unreadable"]
-    assert report.notebook == "fixture9" and report.score == 0
-    assert all(r.status in ("fail", "by hand") for r in report.results) and len(report.results) == 6
+    assert report.notebook == "fixture9" and report.score == 0 and len(report.results) == 6
     assert "could not read the notebook" in report.results[0].message
 
 
-def test_command_line_writes_csv_and_json_for_every_submission(graded):
-    """The real ex01 exercise notebook (all stubs) through `python -m course_lib.grade`, plus an
-    unreadable file: the grader finishes, reports both, and writes CSV and JSON."""
-    cli = graded[1]
-    assert cli["returncode"] == 0, cli["output"]
-    assert "NotImplementedError: Exercise 1.1" in cli["output"] and "could not read the notebook" in cli["output"]
-    rows = list(csv.DictReader((cli["dir"] / "grades.csv").open()))
-    expected_ids = [e.id for e in exercises_in(jupytext.read(ROOT / "exercises" / "ex01_meta_gradients.py"))]
-    for who in (cli["stub"], cli["broken"]):
-        mine = [r for r in rows if r["submission"] == str(who)]
-        assert [r["exercise"] for r in mine] == expected_ids
-        assert all(r["status"] in ("fail", "by hand") for r in mine)
-        assert sum(float(r["points"] or 0) for r in mine) == 0
-    stub_rows = [r for r in rows if r["submission"] == str(cli["stub"]) and r["status"] == "fail"]
-    assert all("NotImplementedError" in r["message"] for r in stub_rows), "the stubs' hints reach the report"
-    data = json.loads((cli["dir"] / "grades.json").read_text())
-    assert [s["submission"] for s in data["submissions"]] == [str(cli["stub"]), str(cli["broken"])]
-    assert data["submissions"][0]["max_auto"] == 12 and data["submissions"][0]["max_hand"] == 4
+def test_nothing_was_written_outside_the_kernels_folder(graded):
+    reports, folder, before = graded
+    time.sleep(5)                                           # the detached writer would have woken up by now
+    assert {p: p.stat().st_mtime for p in folder.iterdir()} == before, "submissions' folder changed"
+    import course_lib
+    assert not (Path(course_lib.__file__).parent / "pwned.txt").exists()
+    assert not Path("/etc/pwned.txt").exists()
+    leftovers = subprocess.run(["pgrep", "-f", "HACKED"], capture_output=True, text=True).stdout.split()
+    assert leftovers == [], "a student's detached process outlived its kernel"
 
 
-def test_rebuild_only_writes_a_notebook_for_plain_nbval(tmp_path, capsys):
-    sub = tmp_path / "frank_ex01_meta_gradients.ipynb"
-    sub.write_text((ROOT / "exercises" / "ex01_meta_gradients.ipynb").read_text())
-    assert main([str(sub), "--rebuild-only", str(tmp_path / "rebuilt")]) == 0
-    nb = nbformat.read(str(tmp_path / "rebuilt" / sub.name), as_version=4)
-    assert [graded_test_of(c).id for c in nb.cells if graded_test_of(c)] == ["ex1.1", "ex1.2", "ex1.3", "ex1.4", "ex1.5"]
-    assert "Cell 2 = ex1.1" in capsys.readouterr().out
+# --------------------------------------------------------------------------------------------------
+# The command line
+# --------------------------------------------------------------------------------------------------
+
+def _cli(args, **kwargs):
+    return subprocess.run([sys.executable, "-m", "course_lib.grade", *map(str, args)], capture_output=True,
+                          text=True, timeout=900, **kwargs)
+
+
+def test_reports_lms_rows_gradescope_and_a_victim_that_keeps_its_points(solutions, tmp_path):
+    """--jobs 2: an attacker that writes failing rows wherever it can beside a correct submission."""
+    victim = tmp_path / "victim_fixture9.ipynb"
+    nbformat.write(notebook(), str(victim))
+    attacker = tmp_path / "attacker_fixture9.ipynb"
+    hostile = ("import glob, json, time\n"
+               "for _ in range(20):\n"
+               "    for p in glob.glob('/**/records*.jsonl', recursive=True):\n"
+               "        try: open(p, 'a').write(json.dumps({'cell': 4, 'passed': False, 'data': []}) + '\\n')\n"
+               "        except OSError: pass\n"
+               "    time.sleep(0.2)")
+    nbformat.write(notebook({"ex9.1": "stub"}, {"setup": [hostile]}), str(attacker))
+    report = tmp_path / "out" / "grades.csv"
+    result = _cli([victim, attacker, "--solutions", solutions, "--report", report, "--jobs", 2, "--timeout", TIMEOUT])
+    assert result.returncode == 0, result.stdout + result.stderr
+    students = list(csv.DictReader(report.with_suffix(".students.csv").open()))
+    by_name = {Path(r["submission"]).stem: r for r in students}
+    assert float(by_name["victim_fixture9"]["total"]) == 10 == float(by_name["victim_fixture9"]["max_total"])
+    assert float(by_name["attacker_fixture9"]["ex9.1"]) == 0
+    assert [k for k in students[0] if k.startswith("ex")] == list(NAMES)
+    rows = list(csv.DictReader(report.open()))
+    assert len(rows) == 12 and {r["exercise"] for r in rows} == set(NAMES) | {"ex9.6"}
+    data = json.loads(report.with_suffix(".json").read_text())
+    assert data["complete"] is True and data["sandbox"] == "bubblewrap" and isinstance(data["seed"], int)
+    assert not list(report.parent.glob(".*.tmp")), "reports are renamed into place"
+
+    gradescope = tmp_path / "results.json"
+    result = _cli([victim, "--solutions", solutions, "--gradescope", gradescope, "--timeout", TIMEOUT])
+    assert result.returncode == 0, result.stdout + result.stderr
+    results = json.loads(gradescope.read_text())
+    assert results["score"] == 10 and len(results["tests"]) == 5
+    assert all(set(t) >= {"name", "score", "max_score", "output"} and t["score"] == 2 for t in results["tests"])
+
+
+def test_bad_arguments_are_refused_before_any_work(solutions, tmp_path):
+    nbformat.write(notebook(), str(tmp_path / "a.ipynb"))
+    for args, words in [([tmp_path / "missing.ipynb"], "no such submission"),
+                        ([tmp_path / "a.ipynb", "--jobs", 0], "--jobs"),
+                        ([tmp_path / "a.ipynb", "--timeout", -1], "--timeout"),
+                        ([tmp_path / "a.ipynb", tmp_path / "a.ipynb", "--gradescope", tmp_path / "r.json"], "--gradescope"),
+                        ([tmp_path / "a.ipynb", "--report", tmp_path / "grades.txt"], "--report"),
+                        ([tmp_path / "a.ipynb", "--solutions", tmp_path / "nowhere"], "--solutions")]:
+        result = _cli([*args, *(["--solutions", solutions] if "--solutions" not in args else [])])
+        assert result.returncode == 2 and words in result.stderr and "Traceback" not in result.stderr, (args, result.stderr)
+
+
+def test_ctrl_c_keeps_what_was_graded_and_a_rerun_resumes(solutions, tmp_path):
+    subs = []
+    for i in range(3):
+        subs.append(tmp_path / f"s{i}_fixture9.ipynb")
+        nbformat.write(notebook(), str(subs[-1]))
+    report = tmp_path / "grades.csv"
+    proc = subprocess.Popen([sys.executable, "-m", "course_lib.grade", *map(str, subs), "--solutions", str(solutions),
+                             "--report", str(report), "--timeout", str(TIMEOUT)],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.time() + 300
+    while time.time() < deadline and not (report.with_suffix(".json").exists() and
+                                          json.loads(report.with_suffix(".json").read_text())["submissions"]):
+        time.sleep(0.2)
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130, out + err
+    assert "Traceback" not in err and "interrupted" in err
+    data = json.loads(report.with_suffix(".json").read_text())
+    assert data["complete"] is False and 1 <= len(data["submissions"]) < 3
+    graded_first = {s["submission"] for s in data["submissions"]}
+
+    result = _cli([*subs, "--solutions", solutions, "--report", report, "--timeout", TIMEOUT])
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert result.stdout.count("unchanged since the last run") == len(graded_first)
+    data2 = json.loads(report.with_suffix(".json").read_text())
+    assert data2["complete"] is True and data2["seed"] == data["seed"] and len(data2["submissions"]) == 3
+
+
+def test_fallback_without_bubblewrap_says_so_and_still_grades(solutions, tmp_path):
+    good, bad = tmp_path / "good_fixture9.ipynb", tmp_path / "bad_fixture9.ipynb"
+    nbformat.write(notebook(), str(good))
+    nbformat.write(notebook({ex: "stub" for ex in NAMES}), str(bad))
+    result = _cli([good, bad, "--solutions", solutions, "--no-bwrap", "--json", tmp_path / "g.json", "--timeout", TIMEOUT])
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "NO SANDBOX" in result.stdout
+    data = json.loads((tmp_path / "g.json").read_text())
+    assert [s["score"] for s in data["submissions"]] == [10, 0] and data["sandbox"] != "bubblewrap"
+
+
+# --------------------------------------------------------------------------------------------------
+# The real ex01: the stub, the solution, and attacks from the issue
+# --------------------------------------------------------------------------------------------------
+
+EX01_ATTACKS = {
+    "custom_exc": "get_ipython().set_custom_exc((BaseException,), lambda *a, **k: None)",
+    "patched_allclose": ("import sys, numpy, torch\nsys.modules['torch'].allclose = lambda *a, **k: True\n"
+                         "numpy.allclose = torch.equal = lambda *a, **k: True"),
+}
+
+
+def test_real_ex01_stub_attacks_and_solution(tmp_path):
+    stub = jupytext.read(ROOT / "exercises" / "ex01_meta_gradients.py")
+    solution = jupytext.read(ROOT / "solutions" / "ex01_meta_gradients.py")
+    subs = {"stub": stub, "solution": solution}
+    for name, source in EX01_ATTACKS.items():
+        nb = jupytext.read(ROOT / "exercises" / "ex01_meta_gradients.py")
+        nb.cells.insert(2, nbformat.v4.new_code_cell(source))
+        subs[name] = nb
+    borrow = jupytext.read(ROOT / "solutions" / "ex01_meta_gradients.py")      # right answers, borrowed
+    for cell in borrow.cells:
+        if cell.cell_type == "code" and cell.source.startswith("# EXERCISE ex1.1"):
+            cell.source = ("# EXERCISE ex1.1: inner_step\nfrom course_lib import inner_update\n"
+                           "def inner_step(params, loss_fn, alpha, first_order=False):\n"
+                           "    return inner_update(params, loss_fn, alpha, 1, first_order)")
+    subs["borrow"] = borrow
+    paths = []
+    for name, nb in subs.items():
+        paths.append(tmp_path / f"{name}_ex01_meta_gradients.ipynb")
+        nbformat.write(nb, str(paths[-1]))
+    report = tmp_path / "grades.csv"
+    result = _cli([*paths, "--report", report, "--jobs", 2])
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    totals = {Path(r["submission"]).stem.split("_ex01")[0]: float(r["total"])
+              for r in csv.DictReader(report.with_suffix(".students.csv").open())}
+    assert totals == {"stub": 0, "solution": 12, "custom_exc": 0, "patched_allclose": 0, "borrow": 10}, totals
+    assert [graded_test_of(c).id for c in stub.cells if graded_test_of(c)] == ["ex1.1", "ex1.2", "ex1.3", "ex1.4", "ex1.5"]

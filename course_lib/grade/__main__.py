@@ -1,6 +1,6 @@
 """python -m course_lib.grade SUBMISSION.ipynb [MORE ...] --report grades.csv"""
 import sys
 
-from . import main
+from .cli import main
 
 sys.exit(main())

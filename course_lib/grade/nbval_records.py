@@ -1,11 +1,12 @@
-"""pytest plugin for the grading run: one JSON line per notebook cell (nbval item) with its outcome.
+"""pytest plugin for a grading run (loaded into the grader's own pytest process, never into the kernel).
 
-Standalone on purpose (no course_lib import): the grader's generated conftest.py loads this file by
-path, so the pytest process stays light. Rows: {"cell": n, "passed": bool, "skipped": bool,
-"message": "AssertionError: …"} and once {"kernel_pid": pid}, appended to the file named by
-$COURSE_LIB_GRADE_RECORDS (read and removed from the environment at import, before the kernel starts).
-After a cell times out nbval marks the following cells xfail; the raw outcome is recorded here, so
-they still count as passed or failed.
+* Starts nbval's kernel with the grader's command (sandbox.kernel_argv): Unix-socket transport in a
+  folder of its own (the sandbox has no network), interrupts sent as messages.
+* Records every cell's outcome as one JSON line in the grader's records file: passed, the error's last
+  line, the values the cell submitted (display data of the submission MIME type), borrow notices and the
+  cell's own ✗ line. The file lives in the grader's folder, outside the sandbox.
+Configured by environment variables of the pytest process, read at import (before any kernel starts).
+Standalone on purpose (no course_lib import): pytest stays light; only the kernel needs the library.
 """
 import json
 import os
@@ -13,9 +14,34 @@ import re
 
 import pytest
 
-RECORDS_ENV = "COURSE_LIB_GRADE_RECORDS"
-RECORDS = os.environ.pop(RECORDS_ENV, None)   # popped before nbval starts the kernel: hidden from student code
+RECORDS = os.environ.pop("COURSE_LIB_GRADE_RECORDS", None)
+ARGV = json.loads(os.environ.pop("COURSE_LIB_GRADE_KERNEL_ARGV", "null") or "null")
+SOCKETS = os.environ.pop("COURSE_LIB_GRADE_SOCKETS", None)
+KEEP_MIME = ("application/vnd.course-lib.submission+json", "application/vnd.course-lib.borrowed+json")
 ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
+
+
+def _install_kernel_manager():
+    import nbval.kernel
+    from jupyter_client.kernelspec import KernelSpec
+    from jupyter_client.manager import KernelManager
+
+    class GradingKernelManager(KernelManager):
+        def __init__(self, **kwargs):
+            kwargs.pop("kernel_spec_manager", None)
+            super().__init__(transport="ipc", ip=os.path.join(SOCKETS, "kernel"), **kwargs)
+            self.connection_file = os.path.join(SOCKETS, "connection.json")
+
+        @property
+        def kernel_spec(self):
+            return KernelSpec(argv=ARGV, display_name="grading kernel", language="python",
+                              interrupt_mode="message", env={})
+
+    nbval.kernel.KernelManager = GradingKernelManager
+
+
+if ARGV and SOCKETS:
+    _install_kernel_manager()
 
 
 def short_message(text: str) -> str:
@@ -38,6 +64,18 @@ def _record(row: dict) -> None:
             f.write(json.dumps(row) + "\n")
 
 
+def _kept_outputs(item) -> tuple[list, str]:
+    data, checks = [], []
+    for out in getattr(item, "test_outputs", None) or ():
+        if out.get("output_type") in ("display_data", "execute_result"):
+            kept = {k: v for k, v in (out.get("data") or {}).items() if k in KEEP_MIME}
+            if kept:
+                data.append(kept)
+        elif out.get("output_type") == "stream":
+            checks += [line for line in out.get("text", "").splitlines() if line.startswith("✗")]
+    return data, "\n".join(checks)[:2000]
+
+
 @pytest.hookimpl(hookwrapper=True)
 def pytest_runtest_makereport(item, call):
     yield
@@ -49,7 +87,9 @@ def pytest_runtest_makereport(item, call):
         except Exception:
             pass
     if call.when == "call" or (call.when == "setup" and call.excinfo is not None):
-        row = {"cell": item.cell_num, "passed": call.excinfo is None, "skipped": False, "message": ""}
+        data, checks = _kept_outputs(item)
+        row = {"cell": item.cell_num, "passed": call.excinfo is None, "skipped": False, "message": "",
+               "data": data, "checks": checks}
         if call.excinfo is not None:
             exc = call.excinfo.value
             if call.excinfo.errisinstance(pytest.skip.Exception):

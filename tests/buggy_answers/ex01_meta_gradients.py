@@ -114,3 +114,15 @@ def cavia_context_step(theta, support_loss, alpha, context_dim, first_order=Fals
     phi0 = torch.zeros(context_dim, dtype=next(iter(theta.values())).dtype, requires_grad=True)
     (g,) = torch.autograd.grad(support_loss({**theta, CONTEXT: phi0}), phi0, create_graph=not first_order)
     return {**theta, CONTEXT: phi0 + alpha * g}
+
+# %% BUG ex1.4: returns θ_new without requires_grad (it cannot be the next θ)
+def reptile_update(theta, task_losses, alpha, steps, epsilon):
+    direction = {k: torch.zeros_like(v) for k, v in theta.items()}
+    for loss_fn in task_losses:
+        phi = theta
+        for _ in range(steps):
+            grads = torch.autograd.grad(loss_fn(phi), list(phi.values()))
+            phi = {k: p - alpha * g for (k, p), g in zip(phi.items(), grads)}
+        for k in theta:
+            direction[k] += (phi[k] - theta[k]).detach() / len(task_losses)
+    return {k: theta[k].detach() + epsilon * direction[k] for k in theta}

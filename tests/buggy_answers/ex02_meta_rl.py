@@ -158,3 +158,15 @@ def conjugate_gradient(Avp, b, iters=10, tol=1e-10):
         rr_new = r @ r
         p, rr = r + (rr_new / rr) * p, rr_new
     return x
+
+# %% BUG ex2.3: one mean over the valid steps of all tasks together (not one per task)
+def reinforce_loss_with_baseline(log_prob, returns, baseline, mask):
+    advantages = (returns - baseline).detach()
+    per_task = -(log_prob * advantages * mask).sum(dim=(1, 2))
+    return per_task / mask.sum()
+
+# %% BUG ex2.5: θ' still attached to the graph (not detached)
+def adapt_one_step(policy, theta, episodes, alpha):
+    params = batched(theta, episodes.n_tasks)
+    grads = torch.autograd.grad(reinforce_loss(policy, params, episodes).sum(), list(params.values()))
+    return {k: p - alpha * g for (k, p), g in zip(params.items(), grads)}

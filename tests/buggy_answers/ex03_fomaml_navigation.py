@@ -107,3 +107,59 @@ def meta_train(policy, theta, config, meta_gradient_fn, eval_tasks=None, eval_ev
         history["return_after"].append(after)
         history["seconds"].append(time.perf_counter() - start)
     return history
+
+# %% BUG ex3.1: the meta-loss summed over the tasks instead of averaged
+def rl_meta_gradient(policy, theta, env, alpha, generator, first_order=True, gamma=0.99):
+    T = env.n_tasks
+    support = with_advantages(sample_episodes(policy, batched(detached(theta), T), env, generator), gamma)
+    adapted = inner_update(batched(theta, T), lambda p: reinforce_loss(policy, p, support).sum(), alpha,
+                           first_order=first_order)
+    query = with_advantages(sample_episodes(policy, detached(adapted), env, generator), gamma)
+    grads = torch.autograd.grad(reinforce_loss(policy, adapted, query).sum(), list(theta.values()))
+    return dict(zip(theta, grads)), float(support.total_return().mean()), float(query.total_return().mean())
+
+# %% BUG ex3.2: does not pass config.gamma (the meta-gradient uses its default γ = 0.99)
+def meta_train(policy, theta, config, meta_gradient_fn, eval_tasks=None, eval_every=10):
+    optimizer = torch.optim.Adam(list(theta.values()), lr=config.meta_lr)
+    rng = np.random.default_rng(config.seed)
+    generator = torch.Generator().manual_seed(config.seed)
+    first_order = config.algo != "maml"
+    history = {k: [] for k in ("iteration", "return_before", "return_after", "seconds",
+                               "eval_iteration", "eval_before", "eval_after")}
+    start = time.perf_counter()
+    for it in range(config.iterations):
+        goals = NavigationDistribution().sample_tasks(config.meta_batch, rng)
+        env = make_batched_env(config.env, goals, config.episodes, normalize_actions=config.normalize_actions)
+        grads, before, after = meta_gradient_fn(policy, theta, env, config.alpha, generator, first_order)
+        optimizer.zero_grad()
+        for k, g in grads.items():
+            theta[k].grad = g
+        optimizer.step()
+        history["iteration"].append(it + 1)
+        history["return_before"].append(before)
+        history["return_after"].append(after)
+        history["seconds"].append(time.perf_counter() - start)
+    return history
+
+# %% BUG ex3.2: a fresh generator every iteration (every meta-batch samples with the same noise)
+def meta_train(policy, theta, config, meta_gradient_fn, eval_tasks=None, eval_every=10):
+    optimizer = torch.optim.Adam(list(theta.values()), lr=config.meta_lr)
+    rng = np.random.default_rng(config.seed)
+    first_order = config.algo != "maml"
+    history = {k: [] for k in ("iteration", "return_before", "return_after", "seconds",
+                               "eval_iteration", "eval_before", "eval_after")}
+    start = time.perf_counter()
+    for it in range(config.iterations):
+        goals = NavigationDistribution().sample_tasks(config.meta_batch, rng)
+        env = make_batched_env(config.env, goals, config.episodes, normalize_actions=config.normalize_actions)
+        generator = torch.Generator().manual_seed(config.seed)
+        grads, before, after = meta_gradient_fn(policy, theta, env, config.alpha, generator, first_order, config.gamma)
+        optimizer.zero_grad()
+        for k, g in grads.items():
+            theta[k].grad = g
+        optimizer.step()
+        history["iteration"].append(it + 1)
+        history["return_before"].append(before)
+        history["return_after"].append(after)
+        history["seconds"].append(time.perf_counter() - start)
+    return history
