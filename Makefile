@@ -23,17 +23,22 @@ $(STAMP): requirements.txt pyproject.toml
 	$(BIN)/python -m pip install --quiet --no-deps --no-build-isolation -e .
 	touch $(STAMP)
 
-# (as root, e.g. in a container, JupyterLab needs --allow-root)
+# JupyterLab on the whole workbook (the repository root), opening on START_HERE.md. The settings in
+# .jupyter/jupyter_server_config.py (hide solutions/, tests/, runs/ and the notebooks' .py twins from the
+# file browser; Markdown opens rendered) come in through JUPYTER_CONFIG_PATH, which Jupyter reads on
+# top of your own ~/.jupyter rather than instead of it. As root (e.g. in a container) it adds --allow-root.
 lab: $(STAMP)
-	$(BIN)/jupyter lab --notebook-dir=notebooks $(if $(filter 0,$(shell id -u)),--allow-root) $(LAB_ARGS)
+	JUPYTER_CONFIG_PATH="$(CURDIR)/.jupyter$${JUPYTER_CONFIG_PATH:+:$$JUPYTER_CONFIG_PATH}" \
+	  $(BIN)/jupyter lab --ServerApp.root_dir="$(CURDIR)" $(if $(filter 0,$(shell id -u)),--allow-root) $(LAB_ARGS)
 
-# Debian packages the tests need: chromium (tests/test_browser.py drives /usr/bin/chromium) and
-# libosmesa6 (MuJoCo's off-screen rendering). Installed with apt-get when missing, as root or with sudo.
+# Debian packages the tests need: chromium (tests/test_browser.py drives /usr/bin/chromium),
+# libosmesa6 (MuJoCo's off-screen rendering) and bubblewrap (the grader's sandbox
+# for student code). Installed with apt-get when missing, as root or with sudo.
 # If that is not possible it only warns, so the other tests still run (the browser test then fails).
-APT_PACKAGES := chromium libosmesa6
+APT_PACKAGES := chromium libosmesa6 bubblewrap
 
 system-deps:
-	@if command -v chromium >/dev/null 2>&1 && [ -x /usr/bin/chromium ] && \
+	@if command -v chromium >/dev/null 2>&1 && [ -x /usr/bin/chromium ] && command -v bwrap >/dev/null 2>&1 && \
 	   { ! command -v dpkg-query >/dev/null 2>&1 || dpkg-query -W -f='$${Status}' libosmesa6 2>/dev/null | grep -q 'ok installed'; }; then \
 	  exit 0; \
 	fi; \

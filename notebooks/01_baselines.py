@@ -257,7 +257,7 @@ ax.set_xticks(steps_shown);
 # *sensitive* — that is what makes one step so effective — so on a large-amplitude task whose few
 # points bunch together, a step can overshoot and the loss can bounce or even blow up. (Trained for the
 # paper's 70 000 iterations, our MAML became so sensitive that 10 steps diverged on one of the 600
-# tasks — one reason the workbook ships 30 000-iteration checkpoints; see the README.) Notebook 09
+# tasks — one reason the workbook ships 30 000-iteration checkpoints; see [docs/reproduction.md](../docs/reproduction.md).) Notebook 09
 # returns to this (α too large or too small, and learning α with Meta-SGD).
 #
 # Here is one task (the one from section 3), both models, 10 steps:
@@ -315,7 +315,7 @@ workdir.cleanup()   # remove this notebook's temporary checkpoints
 #    target for the meta-learners?
 #
 # **Exercise.** There is no graded exercise on the baselines alone. The closest is Exercise 1.1 in
-# `exercises/ex01_meta_gradients.ipynb` (worked solution: `solutions/ex01_meta_gradients.ipynb`): the
+# [`exercises/ex01_meta_gradients.ipynb`](../exercises/ex01_meta_gradients.ipynb) (worked solution: `solutions/ex01_meta_gradients.ipynb`): the
 # functional inner update θ′ = θ − α∇L(θ) — one fine-tuning step, which section 3 repeats 50 times.
 # Do it after notebook 02, because the rest of that file is about the meta-gradient.
 #
@@ -323,5 +323,5 @@ workdir.cleanup()   # remove this notebook's temporary checkpoints
 # `sinusoid_benchmark({"maml": shipped("sinusoid_maml"), "pretrain": shipped("sinusoid_pretrain")}, n_tasks=600, k=10, report_steps=(1, 5, 10))`.
 # Which model gains most from the five extra points, and why?
 #
-# **Next:** notebook 02 · *The meta-gradient: differentiating through an inner step* — the gradient of
+# **Next:** [notebook 02 · *The meta-gradient: differentiating through an inner step*](02_meta_gradient.ipynb) — the gradient of
 # MAML's objective.

@@ -331,7 +331,7 @@ toy_directions_widget(alpha=0.25)
 #    FOMAML do there?
 # 6. Reptile with $k = 1$: what is its direction, and which baseline from notebook 01 does it reduce to?
 #
-# **Exercises.** `exercises/ex01_meta_gradients.ipynb` (worked solutions:
+# **Exercises.** [`exercises/ex01_meta_gradients.ipynb`](../exercises/ex01_meta_gradients.ipynb) (worked solutions:
 # `solutions/ex01_meta_gradients.ipynb`):
 # * Exercise 1.1 — the functional inner update, with the graph (second order) and without (first order);
 # * Exercise 1.2 — the second-order MAML meta-gradient $(I - \alpha\nabla^2\mathcal L_s)\nabla\mathcal L_q(\theta')$ by
@@ -343,5 +343,5 @@ toy_directions_widget(alpha=0.25)
 # products (section 4's recipe, with `jvp(grad(L_s), …)` instead of the full Hessian) and check it
 # against `meta_gradient(…, steps=k)` and against finite differences for $k = 3$.
 #
-# **Next:** notebook 03 · *MAML on sinusoids: meta-training, fast adaptation, and the paper's numbers* —
+# **Next:** [notebook 03 · *MAML on sinusoids: meta-training, fast adaptation, and the paper's numbers*](03_maml_sinusoid.ipynb) —
 # meta-training with this gradient.

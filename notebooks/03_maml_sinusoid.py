@@ -399,7 +399,7 @@ workdir.cleanup()   # remove this notebook's temporary checkpoints
 # 6. The validation losses of the live run and the shipped run are directly comparable. Why? (Hint: what
 #    decides the validation tasks?)
 #
-# **Exercises.** `exercises/ex01_meta_gradients.ipynb` (worked solutions:
+# **Exercises.** [`exercises/ex01_meta_gradients.ipynb`](../exercises/ex01_meta_gradients.ipynb) (worked solutions:
 # `solutions/ex01_meta_gradients.ipynb`), by topic:
 # * *the inner update* — Exercise 1.1 writes the functional inner step (first and second order) that
 #   the ten-line loop calls;
@@ -412,5 +412,5 @@ workdir.cleanup()   # remove this notebook's temporary checkpoints
 # **Try it yourself (ungraded).** Turn the ten-line loop into first-order MAML (`first_order=True` in
 # `inner_update`), train both for 1 500 iterations, and compare time per iteration and validation loss.
 #
-# **Next:** notebook 04 · *Meta-RL: MAML on 2-D navigation* — MAML for reinforcement learning, where the
+# **Next:** [notebook 04 · *Meta-RL: MAML on 2-D navigation*](04_meta_rl_navigation.ipynb) — MAML for reinforcement learning, where the
 # inner step is a policy-gradient step.

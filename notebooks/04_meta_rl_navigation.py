@@ -29,7 +29,7 @@
 #    pretrained, random-init and oracle baselines — beside the paper's numbers.
 #
 # **Prerequisites.** Notebook 03 (MAML on sinusoids, the inner step and the meta-gradient); a first
-# look at policy gradients helps (`exercises/ex02_meta_rl.ipynb` practises each building block).
+# look at policy gradients helps ([`exercises/ex02_meta_rl.ipynb`](../exercises/ex02_meta_rl.ipynb) practises each building block).
 #
 # **Run time.** 30–80 s on a 2-core CPU (measured: 28–37 s with two training runs sharing the
 # machine; about 80 s on a busier day). Most of it is the reproduction table (section 5: 7 policies ×
@@ -376,12 +376,12 @@ for h in live["history"]:
 # step begins to overshoot (seed 0: two-step return −3.1 at iteration 120, −4.0 at 150).
 # Its weights start where the paper's code (rllab) starts them: Glorot-uniform, zero biases
 # (`policy_init="xavier"`, the default). With torch's default `nn.Linear` init instead, the same
-# training kept σ near 0.7 and stopped at a two-step return of −5.0 (README, meta-RL section). To
+# training kept σ near 0.7 and stopped at a two-step return of −5.0 ([docs/reproduction.md](../docs/reproduction.md), navigation). To
 # reproduce it, and each baseline:
 #
 # ```bash
 # python -m course_lib train navigation2d --algo maml --iterations 110 --seed 2
-# python -m course_lib train navigation2d --algo fomaml --iterations 150   # the others' iterations: README
+# python -m course_lib train navigation2d --algo fomaml --iterations 150   # the others' iterations: docs/reproduction.md
 # ```
 #
 # Its training curve — the mean return of the pre- and post-update episodes of each meta-batch (the
@@ -424,14 +424,14 @@ plot_training_returns(ax, {"maml": shipped_maml["history"]},
 #    the same $\theta'_i$? The same gradient?
 # 6. Why does the table report steps 2 and 3 although MAML was meta-trained with one step?
 #
-# **Exercises.** `exercises/ex02_meta_rl.ipynb` (worked solutions: `solutions/ex02_meta_rl.ipynb`)
+# **Exercises.** [`exercises/ex02_meta_rl.ipynb`](../exercises/ex02_meta_rl.ipynb) (worked solutions: `solutions/ex02_meta_rl.ipynb`)
 # practises the building blocks of this notebook: discounted returns (2.1), GAE (2.2), the REINFORCE
 # loss with a baseline (2.3), one-step adaptation — MAML's inner loop for RL (2.5) — and the conjugate
-# gradient of the TRPO step (2.6). Then `exercises/ex03_fomaml_navigation.ipynb` (solutions:
+# gradient of the TRPO step (2.6). Then [`exercises/ex03_fomaml_navigation.ipynb`](../exercises/ex03_fomaml_navigation.ipynb) (solutions:
 # `solutions/ex03_fomaml_navigation.ipynb`) is the curriculum's practice run: you write the meta-RL
 # gradient and the meta-training loop, train first-order MAML on 2-D navigation for 200
 # meta-iterations with a curve of the held-out return after one inner step, then second-order MAML on
 # the same budget.
 #
-# **Next:** notebook 05 · *First-order MAML in meta-RL: what the Jacobian costs, and what dropping it
-# loses* — drop the Jacobian $J_i$ and measure what that saves and what it costs.
+# **Next:** [notebook 05 · *First-order MAML in meta-RL: what the Jacobian costs, and what dropping it
+# loses*](05_first_order_maml.ipynb) — drop the Jacobian $J_i$ and measure what that saves and what it costs.

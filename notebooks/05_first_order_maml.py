@@ -225,7 +225,7 @@ table.figure
 # two methods take visibly different TRPO steps from the same point; whether those differences add up
 # to a worse initialisation after many iterations is what this table measures. Note that the two
 # shipped runs did not train for the same number of iterations (printed in section 2): the table
-# compares two finished models, not two equal budgets — `exercises/ex03_fomaml_navigation.ipynb` makes
+# compares two finished models, not two equal budgets — [`exercises/ex03_fomaml_navigation.ipynb`](../exercises/ex03_fomaml_navigation.ipynb) makes
 # that comparison at equal budgets, and notebook 09's ablation does it over seeds. The training
 # curves show the same comparison during meta-training (return on each iteration's own training goals,
 # before and after the inner step):
@@ -266,7 +266,7 @@ navigation_widget(models=("maml", "fomaml"), goal_x=-0.3, goal_y=0.4, alpha=0.1,
 # Rothfuss et al. 2019, *ProMP*). It is not mainly noise: `python bench/meta_gradients.py --env
 # halfcheetah_dir` finds it about as large as the first-order part and pointing the same way from one
 # meta-batch to the next (mean cosine 0.64 between four batches at the shipped MAML checkpoint) — so
-# where it misleads, the left-out term is the likelier culprit. On HalfCheetahDir (notebook 08; README for the 40-task table) our
+# where it misleads, the left-out term is the likelier culprit. On HalfCheetahDir (notebook 08; [docs/reproduction.md](../docs/reproduction.md) for the 40-task table) our
 # first-order run did *better* than the second-order one: 219 against 184 on the validation tasks after
 # the same 75 iterations; then MAML levelled off while FOMAML kept improving, to 300 against MAML's 178
 # after one step on the paper's 40 test tasks (means over four evaluation seeds; the paper's MAML: 293). A second training seed gave
@@ -289,14 +289,14 @@ navigation_widget(models=("maml", "fomaml"), goal_x=-0.3, goal_y=0.4, alpha=0.1,
 # 5. Reptile (notebook 06) is also "first order". What does it use instead of the post-update
 #    episodes' gradient?
 #
-# **Exercises.** `exercises/ex03_fomaml_navigation.ipynb` (worked solutions:
+# **Exercises.** [`exercises/ex03_fomaml_navigation.ipynb`](../exercises/ex03_fomaml_navigation.ipynb) (worked solutions:
 # `solutions/ex03_fomaml_navigation.ipynb`) is this notebook's exercise and the curriculum's practice
 # run: write the meta-RL gradient in its first- and second-order forms (3.1) and the meta-training loop
 # (3.2), train first-order MAML on 2-D navigation for 200 meta-iterations with a curve of the held-out
 # return after one step, then second-order MAML on the same budget, and explain from your own
 # measurements when the Hessian term is worth its cost (3.3, written). It builds on Exercise 1.3 of
-# `exercises/ex01_meta_gradients.ipynb` (the first-order approximation on sinusoids) and on
-# `exercises/ex02_meta_rl.ipynb`.
+# [`exercises/ex01_meta_gradients.ipynb`](../exercises/ex01_meta_gradients.ipynb) (the first-order approximation on sinusoids) and on
+# [`exercises/ex02_meta_rl.ipynb`](../exercises/ex02_meta_rl.ipynb).
 #
-# **Next:** notebook 06 · *Reptile in meta-RL: move towards the adapted policy* — a method that needs
+# **Next:** [notebook 06 · *Reptile in meta-RL: move towards the adapted policy*](06_reptile.ipynb) — a method that needs
 # no post-update gradient at all.

@@ -199,11 +199,11 @@ navigation_widget(models=("reptile", "maml"), goal_x=0.4, goal_y=0.3, alpha=0.1,
 # 5. Reptile was trained with three inner steps of α = 0.1 but is evaluated with α = 0.1 then 0.05. How
 #    would you check whether this mismatch hurts it (try the widget)?
 #
-# **Exercises.** Exercise 1.4 of `exercises/ex01_meta_gradients.ipynb` (worked solution:
+# **Exercises.** Exercise 1.4 of [`exercises/ex01_meta_gradients.ipynb`](../exercises/ex01_meta_gradients.ipynb) (worked solution:
 # `solutions/ex01_meta_gradients.ipynb`) writes Reptile's meta-update θ ← θ + ε·mean(φ − θ) and trains
-# it on sinusoids in a few seconds. For RL, Exercise 2.5 of `exercises/ex02_meta_rl.ipynb` (solutions:
+# it on sinusoids in a few seconds. For RL, Exercise 2.5 of [`exercises/ex02_meta_rl.ipynb`](../exercises/ex02_meta_rl.ipynb) (solutions:
 # `solutions/ex02_meta_rl.ipynb`), one-step adaptation, is the building block of Reptile's inner loop:
 # run it three times, on fresh episodes each time, and you have `reptile_update` above.
 #
-# **Next:** notebook 07 · *CAVIA: adapt a context, not the weights — and a new velocity in one step* —
+# **Next:** [notebook 07 · *CAVIA: adapt a context, not the weights — and a new velocity in one step*](07_cavia.ipynb) —
 # adapt only a small context vector.

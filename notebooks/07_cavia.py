@@ -268,10 +268,10 @@ velocity_widget(target=1.5, alpha=0.1, steps=1, episodes=10)
 # 6. In the velocity task, why is "stay at v = 0" the best *unadapted* behaviour, and what single piece
 #    of information does the first policy-gradient step have to extract from the ten episodes?
 #
-# **Exercises.** Exercise 1.5 of `exercises/ex01_meta_gradients.ipynb` (worked solution:
+# **Exercises.** Exercise 1.5 of [`exercises/ex01_meta_gradients.ipynb`](../exercises/ex01_meta_gradients.ipynb) (worked solution:
 # `solutions/ex01_meta_gradients.ipynb`) writes CAVIA's context step and adapts the shipped sinusoid
-# CAVIA model. Exercises 2.4 and 2.5 of `exercises/ex02_meta_rl.ipynb` (solutions:
+# CAVIA model. Exercises 2.4 and 2.5 of [`exercises/ex02_meta_rl.ipynb`](../exercises/ex02_meta_rl.ipynb) (solutions:
 # `solutions/ex02_meta_rl.ipynb`) write the target-velocity reward and the one-step adaptation of
 # section 4, and meta-train a small velocity policy in about 15 seconds.
 #
-# **Next:** notebook 08 · *MuJoCo locomotion* — the paper's half-cheetah tasks.
+# **Next:** [notebook 08 · *MuJoCo locomotion*](08_mujoco_locomotion.ipynb) — the paper's half-cheetah tasks.

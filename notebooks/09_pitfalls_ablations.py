@@ -502,7 +502,7 @@ for where in thetas:
 #   It is cheap when few parameters adapt: CAVIA (notebook 07) adapts only a context vector.
 #
 # Whatever you choose, measure it as here: same tasks, same budget, several seeds, mean ± standard
-# error. `exercises/ex03_fomaml_navigation.ipynb` asks exactly this for 200 meta-iterations (at small
+# error. [`exercises/ex03_fomaml_navigation.ipynb`](../exercises/ex03_fomaml_navigation.ipynb) asks exactly this for 200 meta-iterations (at small
 # sizes: 10 goals × 10 episodes, a 32-32 policy).
 
 # %% [markdown]
@@ -525,11 +525,11 @@ for where in thetas:
 #    second order clearly learns faster. What differs between the two inner steps? When would you still
 #    choose first order for navigation?
 #
-# **Exercises.** `exercises/ex03_fomaml_navigation.ipynb` (worked solutions:
+# **Exercises.** [`exercises/ex03_fomaml_navigation.ipynb`](../exercises/ex03_fomaml_navigation.ipynb) (worked solutions:
 # `solutions/ex03_fomaml_navigation.ipynb`): first-order MAML on 2-D navigation for 200 meta-iterations
 # with a held-out curve, then second-order MAML on the same budget — time against quality, and a
 # written answer on when the Hessian term is worth its cost (3.3). The written Exercise 1.6 of
-# `exercises/ex01_meta_gradients.ipynb` (why MAML's initialisation is easy to fine-tune) can use
+# [`exercises/ex01_meta_gradients.ipynb`](../exercises/ex01_meta_gradients.ipynb) (why MAML's initialisation is easy to fine-tune) can use
 # section 1's curvature numbers as evidence.
 #
 # **Try it yourself (ungraded; no exercise file).**
