@@ -27,6 +27,7 @@ import torch
 from course_lib.ablation import ABLATION_JSON, load_ablation, run_key, save_ablation
 from course_lib.rl.evaluate import adaptation_returns, held_out_tasks
 from course_lib.rl.train import build_policy, default_rl_config, train_rl
+from course_lib.validation import at_least
 
 GRID_KEYS = ("algos", "meta_batches", "episodes", "seeds")
 # The shipped results were measured with the policy acting directly in velocity units (before the
@@ -81,15 +82,15 @@ def one_run(args, algo: str, meta_batch: int, episodes: int, seed: int) -> dict:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--algos", nargs="+", default=["maml", "fomaml"])
-    parser.add_argument("--meta-batches", type=int, nargs="+", default=[5, 20])
-    parser.add_argument("--episodes", type=int, nargs="+", default=[5, 20])
-    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
-    parser.add_argument("--iterations", type=int, default=40)
+    parser.add_argument("--meta-batches", type=at_least(1), nargs="+", default=[5, 20])
+    parser.add_argument("--episodes", type=at_least(1), nargs="+", default=[5, 20])
+    parser.add_argument("--seeds", type=at_least(0), nargs="+", default=[0, 1, 2])
+    parser.add_argument("--iterations", type=at_least(1), default=40)
     parser.add_argument("--hidden", type=int, nargs="+", default=[32, 32])
     parser.add_argument("--eval-at", type=int, nargs="+", default=[10, 20],
                         help="also evaluate after these meta-iterations (always after the last)")
-    parser.add_argument("--eval-tasks", type=int, default=20)
-    parser.add_argument("--eval-episodes", type=int, default=20)
+    parser.add_argument("--eval-tasks", type=at_least(1), default=20)
+    parser.add_argument("--eval-episodes", type=at_least(1), default=20)
     parser.add_argument("--out", default=str(ABLATION_JSON))
     args = parser.parse_args()
     torch.set_num_threads(1)

@@ -22,6 +22,7 @@ from course_lib.meta import CONTEXT
 from course_lib.rl.envs import ENVS, make_batched_env
 from course_lib.rl.train import load_policy, meta_loss_and_kl, sample_meta_batch
 from course_lib.rl.trpo import flat
+from course_lib.validation import at_least
 
 
 def cosine(a: torch.Tensor, b: torch.Tensor) -> float:
@@ -49,8 +50,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--env", default="halfcheetah_dir", choices=tuple(ENVS))
     parser.add_argument("--checkpoint", help="a MAML checkpoint (default: the shipped <env>_maml)")
-    parser.add_argument("--batches", type=int, default=4)
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--batches", type=at_least(2), default=4)
+    parser.add_argument("--seed", type=at_least(0), default=0)
     args = parser.parse_args()
     if args.batches < 2:
         parser.error(f"--batches must be an integer in [2, inf), got {args.batches}")

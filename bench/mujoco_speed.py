@@ -24,6 +24,7 @@ import numpy as np
 import torch
 
 from course_lib.tasks.locomotion import CHEETAH_FRAME_SKIP as FRAME_SKIP   # 1: the paper's 0.01 s control period
+from course_lib.validation import at_least
 
 
 def _raw_rate(seconds: float, in_c: bool, queue) -> None:
@@ -93,11 +94,11 @@ def async_vector_env(n_envs: int, steps: int, policy_params) -> float:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--workers", type=int, default=os.cpu_count())
-    parser.add_argument("--tasks", type=int, default=40)
-    parser.add_argument("--episodes", type=int, default=20)
-    parser.add_argument("--batches", type=int, default=3, help="sampler calls timed per round")
-    parser.add_argument("--rounds", type=int, default=3, help="limit, sampler, limit: repeated, median reported")
+    parser.add_argument("--workers", type=at_least(1), default=os.cpu_count())
+    parser.add_argument("--tasks", type=at_least(1), default=40)
+    parser.add_argument("--episodes", type=at_least(1), default=20)
+    parser.add_argument("--batches", type=at_least(1), default=3, help="sampler calls timed per round")
+    parser.add_argument("--rounds", type=at_least(1), default=3, help="limit, sampler, limit: repeated, median reported")
     args = parser.parse_args()
     warnings.simplefilter("ignore")
     torch.set_num_threads(1)

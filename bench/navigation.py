@@ -33,6 +33,7 @@ from course_lib.checkpoints import SHIPPED, load_checkpoint
 from course_lib.rl.envs import ENVS
 from course_lib.rl.evaluate import reference_returns
 from course_lib.rl.widgets import NAVIGATION_MODELS, reproduction_table
+from course_lib.validation import at_least
 
 MUJOCO_MODELS = ("maml", "fomaml", "pretrain", "random", "oracle")   # CAVIA is for the point tasks only
 
@@ -75,12 +76,12 @@ def by_seed(tables: list) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--env", default="navigation2d", choices=tuple(ENVS))
-    parser.add_argument("--steps", type=int, default=3)
-    parser.add_argument("--episodes", type=int, help="per task and step (default: 40 navigation, 20 MuJoCo)")
-    parser.add_argument("--tasks", type=int, default=40)
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--steps", type=at_least(1), default=3)
+    parser.add_argument("--episodes", type=at_least(1), help="per task and step (default: 40 navigation, 20 MuJoCo)")
+    parser.add_argument("--tasks", type=at_least(1), default=40)
+    parser.add_argument("--seed", type=at_least(0), default=0)
     parser.add_argument("--by-task", action="store_true", help="also the one-step return by task (1-D tasks)")
-    parser.add_argument("--seeds", type=int, default=1, help="also evaluate with seeds seed+1 … seed+K-1")
+    parser.add_argument("--seeds", type=at_least(1), default=1, help="also evaluate with seeds seed+1 … seed+K-1")
     parser.add_argument("--test-tasks", default="paper", type=lambda v: v if v == "paper" else int(v),
                         help="'paper' (the paper's own test tasks; default) or the seed of our own draw")
     args = parser.parse_args()

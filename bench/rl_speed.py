@@ -33,6 +33,7 @@ from course_lib.rl.envs import ENVS, make_batched_env
 from course_lib.rl.evaluate import adaptation_returns, paper_test_tasks
 from course_lib.rl.episodes import sample_episodes
 from course_lib.rl.train import HVPS, build_policy, default_rl_config, initial_params, train_rl
+from course_lib.validation import at_least
 
 REFERENCE_SECONDS = 6.2
 TARGET_RETURN = -11.68   # MAML paper, 2D navigation, after one gradient step
@@ -109,16 +110,16 @@ def sampler_steps_per_second(hidden, repeats: int = 5) -> float:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--iterations", type=int, default=5)
-    parser.add_argument("--rounds", type=int, default=3, help="repeat every algorithm; report the median")
-    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--iterations", type=at_least(1), default=5)
+    parser.add_argument("--rounds", type=at_least(1), default=3, help="repeat every algorithm; report the median")
+    parser.add_argument("--threads", type=at_least(1), default=2)
     parser.add_argument("--hidden", type=int, nargs="+", default=[100, 100])
-    parser.add_argument("--fisher-tasks", type=int, default=5,
+    parser.add_argument("--fisher-tasks", type=at_least(0), default=5,
                         help="tasks in TRPO's KL-Hessian estimate (0 = all 20)")
     parser.add_argument("--hvp", default="chain_rule", choices=HVPS,
                         help="TRPO's curvature products (chain_rule: by the R-operator)")
     parser.add_argument("--time-to-target", action="store_true")
-    parser.add_argument("--budget-minutes", type=float, default=15.0)
+    parser.add_argument("--budget-minutes", type=at_least(0.1, float), default=15.0)
     parser.add_argument("--profile", action="store_true", help="where a MAML-TRPO iteration's time goes")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)

@@ -14,14 +14,15 @@ import torch
 
 from course_lib.checkpoints import SHIPPED, load_checkpoint
 from course_lib.evaluate import PAPER_SINUSOID, sinusoid_benchmark
+from course_lib.validation import at_least
 
 ORDER = ["maml", "fomaml", "metasgd", "cavia", "reptile", "pretrain", "random", "oracle"]
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--tasks", type=int, default=600)
-    parser.add_argument("--seed", type=int, default=1234)
+    parser.add_argument("--tasks", type=at_least(2), default=600)
+    parser.add_argument("--seed", type=at_least(0), default=1234)
     args = parser.parse_args()
     torch.set_num_threads(1)
 

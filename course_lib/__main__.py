@@ -15,6 +15,8 @@ import argparse
 import sys
 from pathlib import Path
 
+from .validation import at_least
+
 RL_PROBLEMS = ("navigation2d", "point_velocity", "halfcheetah_vel", "halfcheetah_dir", "ant_vel", "ant_dir")
 
 
@@ -25,26 +27,29 @@ def main(argv=None) -> int:
     train = sub.add_parser("train", help="meta-train a model (resumable, with a progress bar)")
     train.add_argument("problem", choices=("sinusoid", *RL_PROBLEMS))
     train.add_argument("--algo", default="maml")
-    train.add_argument("--iterations", type=int)
-    train.add_argument("--seed", type=int, default=0)
+    train.add_argument("--iterations", type=at_least(0))
+    train.add_argument("--seed", type=at_least(0), default=0)
     train.add_argument("--alpha", type=float, help="inner-loop step size α")
-    train.add_argument("--steps", type=int, help="inner-loop steps")
-    train.add_argument("--meta-batch", type=int, help="tasks per meta-update")
+    train.add_argument("--steps", type=at_least(0), help="inner-loop steps")
+    train.add_argument("--meta-batch", type=at_least(1), help="tasks per meta-update")
     train.add_argument("--meta-lr", type=float, help="Adam learning rate of the outer loop")
-    train.add_argument("--episodes", type=int, help="RL: episodes per task and step")
+    train.add_argument("--episodes", type=at_least(1), help="RL: episodes per task and step")
     train.add_argument("--meta-optimizer", choices=("trpo", "adam"), help="RL: outer-loop optimizer")
     train.add_argument("--fisher-tasks", type=int, help="RL: tasks in TRPO's KL-Hessian estimate (0 = all)")
     train.add_argument("--max-kl", type=float, help="RL: TRPO's trust region δ")
     train.add_argument("--policy-init", choices=("torch", "xavier"),
                        help="RL: the policy's initial weights (default xavier, rllab's; torch: nn.Linear's)")
-    train.add_argument("--checkpoint-every", type=int)
+    train.add_argument("--checkpoint-every", type=at_least(1))
     train.add_argument("--out", type=Path, help="checkpoint path (default runs/<problem>_<algo>.pt)")
     train.add_argument("--resume", action="store_true", help="continue from --out if it exists")
-    train.add_argument("--threads", type=int, default=1,
+    train.add_argument("--threads", type=at_least(1), default=1,
                        help="torch threads for the learner (default 1; a run repeats exactly only with the "
                             "same count; 2 is ~1.6× faster for MuJoCo MAML on 2 cores)")
     sub.add_parser("doctor", help="installed versions against requirements.txt and a seeded fingerprint")
     args = parser.parse_args(argv)
+    if args.command == "train":
+        if args.out is not None and args.out.is_dir():
+            parser.error(f"--out {args.out} is a folder; give a checkpoint file name such as {args.out / 'model.pt'}")
     if args.command == "doctor":
         from .doctor import main as doctor
         return doctor()
@@ -71,7 +76,7 @@ def main(argv=None) -> int:
         else:
             from .train import default_config, train_sinusoid
             ckpt = train_sinusoid(default_config(args.algo, **overrides), out=out, resume=args.resume)
-    except ValueError as err:
+    except ValueError as err:                         # bad settings, a checkpoint that does not fit: before any work
         parser.error(str(err))
     last = ckpt["history"][-1] if ckpt["history"] else {}
     shown = ", ".join(f"{k} {v:.4g}" for k, v in last.items() if k in ("val_loss", "return_before", "return_after"))

@@ -1,8 +1,8 @@
 """Gymnasium registration of the workbook's meta-RL environments.
 
-Importing this module registers them (idempotently), after which `gymnasium.make` works:
+`import course_lib` registers them (idempotently), after which `gymnasium.make` works:
 
-    import course_lib.envs
+    import course_lib
     env = gymnasium.make("course_lib/Navigation2D-v0", task=[0.3, -0.2])
 
 or, without the import, `gymnasium.make("course_lib.envs:course_lib/Navigation2D-v0")`.

@@ -46,11 +46,14 @@ def adaptation_curve(theta: Params, tasks, alpha, steps: int, context_dim: int =
         return torch.stack([tasks.query_loss(p) for p in params])
 
 
+DIVERGED_FACTOR = 1000.0   # a task diverged if its loss is not finite or grew beyond 1000× its loss before adapting
+
+
 @dataclass
 class Summary:
     mean: float
     ci95: float        # half-width, 1.96 σ / √n
-    diverged: int = 0  # tasks whose loss overflowed (inf/NaN): the mean over all tasks is then infinite
+    diverged: int = 0  # tasks that diverged (see DIVERGED_FACTOR): the table reports them, not a mean
     n: int = 0
 
     def __str__(self) -> str:
@@ -59,10 +62,14 @@ class Summary:
         return f"{self.mean:.2f} ± {self.ci95:.2f}"
 
 
-def summarize(values) -> Summary:
-    """Mean and 95% CI half-width over tasks; a task that diverged makes the mean infinite."""
+def summarize(values, before=None) -> Summary:
+    """Mean and 95% CI half-width over tasks. A task diverged if its value is not finite, or (given the
+    losses `before` adapting) exceeds DIVERGED_FACTOR × its loss before; then the mean is infinite."""
     v = np.asarray(values, dtype=np.float64)
-    diverged = int((~np.isfinite(v)).sum())
+    bad = ~np.isfinite(v)
+    if before is not None:
+        bad |= v > DIVERGED_FACTOR * np.asarray(before, dtype=np.float64)
+    diverged = int(bad.sum())
     if diverged:
         return Summary(float("inf"), float("inf"), diverged, len(v))
     return Summary(float(v.mean()), float(1.96 * v.std(ddof=1) / math.sqrt(len(v))) if len(v) > 1 else 0.0,
@@ -97,5 +104,5 @@ def sinusoid_benchmark(paths: dict, n_tasks: int = 600, k: int = 5, n_query: int
         model, theta, alpha, config = load_trained(path)
         batch = RegressionBatch(model, xs, ys, xq, yq, tasks, oracle=config.algo == "oracle")
         curve = adaptation_curve(theta, batch, alpha, max(report_steps), model.context_dim)
-        results[name] = {s: summarize(curve[s]) for s in (0, *report_steps)}
+        results[name] = {s: summarize(curve[s], curve[0]) for s in (0, *report_steps)}
     return results

@@ -16,12 +16,12 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .checkpoints import atomic_write, load_checkpoint, save_checkpoint
+from .checkpoints import CheckpointError, atomic_write, checkpoint_kind, load_checkpoint, save_checkpoint
 from .functional import Params, parameters_of
 from .meta import CONTEXT, init_alpha, meta_objective, reptile_direction
 from .models import MLP
 from .tasks.sinusoid import RegressionBatch, SinusoidDistribution
-from .validation import check_alpha, check_int
+from .validation import check_alpha, check_int, check_meaningful
 
 ALGOS = ("maml", "fomaml", "reptile", "cavia", "metasgd", "pretrain", "oracle", "random")
 
@@ -66,6 +66,8 @@ class SinusoidConfig:
         self.hidden = tuple(self.hidden)
         if self.algo == "cavia" and self.context_dim < 1:
             raise ValueError("context_dim must be an integer in [1, inf) for algo='cavia'")
+        check_int(self.val_tasks, "val_tasks", 1)
+        check_meaningful(self.algo, self.steps, self.iterations)
 
 
 # Where an algorithm's standard settings differ from MAML's.
@@ -137,6 +139,9 @@ def train_sinusoid(config: SinusoidConfig, out: str | Path | None = None, resume
     out = Path(out) if out else None
     if resume and out is not None and out.exists():
         ckpt = load_checkpoint(out)
+        if config.iterations < ckpt["iteration"]:
+            raise ValueError(f"resume: the checkpoint at {out} has {ckpt['iteration']} iterations done; "
+                             f"--iterations must be at least that, got {config.iterations}")
         # `iterations` may differ: resuming is how a run is extended to more iterations.
         settings = lambda c: {k: v for k, v in c.items() if k != "iterations"}
         if settings(ckpt["config"]) != settings(asdict(config) | {"hidden": list(config.hidden)}):
@@ -228,6 +233,9 @@ def write_history(history: list[dict], path: Path) -> None:
 def load_trained(path) -> tuple[MLP, Params, object, SinusoidConfig]:
     """(model template, θ, α, config) from a sinusoid checkpoint."""
     ckpt = load_checkpoint(path)
+    if checkpoint_kind(ckpt) != "sinusoid":
+        raise CheckpointError(f"checkpoint {path} is a meta-RL checkpoint ({checkpoint_kind(ckpt)}), not a sinusoid "
+                              "one: load it with course_lib.rl.train.load_policy")
     config = SinusoidConfig(**{**ckpt["config"], "hidden": tuple(ckpt["config"]["hidden"])})
     model = MLP(**{**ckpt["model"], "hidden": tuple(ckpt["model"]["hidden"])})
     return model, ckpt["theta"], ckpt["alpha"], config

@@ -41,3 +41,27 @@ def check_shape(tensor: torch.Tensor, name: str, shape: tuple) -> None:
     if not ok:
         want = "(" + ", ".join("*" if s is None else str(s) for s in shape) + ")"
         raise ValueError(f"{name} must have shape {want}, got {tuple(tensor.shape)}")
+
+
+def check_meaningful(algo: str, steps: int, iterations: int) -> None:
+    """Refuse settings that would train nothing, or train what should stay untrained."""
+    if algo in ("maml", "fomaml", "reptile", "cavia", "cavia_fo", "metasgd") and steps < 1:
+        raise ValueError(f"steps must be at least 1 for algo={algo!r}: with 0 inner steps there is no "
+                         "adaptation to meta-learn (use algo='pretrain' for that)")
+    if algo == "random" and iterations != 0:
+        raise ValueError(f"algo='random' is the untrained initialisation: iterations must be 0, got {iterations}")
+
+
+def at_least(low: float, kind=int):
+    """An argparse `type`: a number of `kind` that is at least `low` (argparse names the flag on error)."""
+    import argparse
+
+    def parse(text: str):
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected {'an integer' if kind is int else 'a number'}, got {text!r}")
+        if not value >= low:
+            raise argparse.ArgumentTypeError(f"must be at least {low}, got {text}")
+        return value
+    return parse

@@ -305,3 +305,14 @@ def test_many_tasks_first_steps_identical():
                 env.reset(options={"task": tasks[task]})
                 single = [env.step(actions[task, episode, t])[1] for t in range(3)]
                 assert np.array_equal(np.float32(single), rewards[task, episode].numpy())
+
+
+def test_import_course_lib_alone_registers_the_ids():
+    """A fresh interpreter: `import course_lib` is enough for gymnasium.make (no course_lib.envs import)."""
+    import subprocess
+    import sys
+    code = ("import gymnasium as gym, course_lib\n"
+            "env = gym.make('course_lib/Navigation2D-v0', task=[0.3, -0.2])\n"
+            "obs, _ = env.reset(seed=0)\nprint(obs.shape)")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0 and result.stdout.strip() == "(2,)", result.stderr[-2000:]

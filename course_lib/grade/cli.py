@@ -9,24 +9,13 @@ import sys
 from pathlib import Path
 
 from ..grading import SOLUTIONS
+from ..validation import at_least
 from . import DEFAULT_TIMEOUT, __doc__ as GRADE_DOC, grade_notebook
 from .notebooks import load_notebook, load_references, match_reference, rebuild
 from .reports import (atomic_write, exercises_csv, format_table, gradescope_json, load_previous, report_json,
                       students_csv)
 from .run import Runner, stop_all
 from .sandbox import Limits, detect
-
-
-def _positive(kind, minimum):
-    def parse(text):
-        try:
-            value = kind(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"expected a number, got {text!r}")
-        if value < minimum:
-            raise argparse.ArgumentTypeError(f"must be at least {minimum}, got {text}")
-        return value
-    return parse
 
 
 def parse_args(argv):
@@ -38,15 +27,15 @@ def parse_args(argv):
     parser.add_argument("--json", type=Path, help="the JSON report (totals, written answers; a re-run resumes from it)")
     parser.add_argument("--gradescope", type=Path, metavar="RESULTS_JSON",
                         help="write Gradescope's autograder results.json (one submission)")
-    parser.add_argument("--timeout", type=_positive(float, 1), default=DEFAULT_TIMEOUT, help="per-cell timeout, seconds")
+    parser.add_argument("--timeout", type=at_least(1, float), default=DEFAULT_TIMEOUT, help="per-cell timeout, seconds")
     parser.add_argument("--solutions", type=Path, default=SOLUTIONS, help="the solution notebooks (solutions/)")
     parser.add_argument("--reference", help="grade every submission against this solution notebook (its name)")
-    parser.add_argument("--jobs", type=_positive(int, 1), default=1, help="submissions graded in parallel")
-    parser.add_argument("--seed", type=_positive(int, 0),
+    parser.add_argument("--jobs", type=at_least(1), default=1, help="submissions graded in parallel")
+    parser.add_argument("--seed", type=at_least(0),
                         help="seed of the graded cells' inputs (default: drawn per class, kept when resuming)")
     parser.add_argument("--fresh", action="store_true", help="re-grade every submission, even if an earlier run did")
-    parser.add_argument("--memory-mb", type=_positive(int, 512), default=Limits.memory_mb, help="kernel address-space limit")
-    parser.add_argument("--cpu-seconds", type=_positive(int, 10), default=Limits.cpu_seconds, help="kernel CPU-time limit")
+    parser.add_argument("--memory-mb", type=at_least(512), default=Limits.memory_mb, help="kernel address-space limit")
+    parser.add_argument("--cpu-seconds", type=at_least(10), default=Limits.cpu_seconds, help="kernel CPU-time limit")
     parser.add_argument("--no-bwrap", action="store_true", help="do not use bubblewrap (the weaker fallback; for tests)")
     parser.add_argument("--rebuild-only", type=Path, metavar="DIR",
                         help="only write the rebuilt notebooks (official graded cells inserted) to DIR")

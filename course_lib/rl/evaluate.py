@@ -42,6 +42,8 @@ HELD_OUT_SEED = 2017            # our own draw, for the environments the paper h
 
 def held_out_tasks(env: str, n_tasks: int = 40, seed: int = HELD_OUT_SEED) -> np.ndarray:
     """A fixed set of test tasks, disjoint in seed from training."""
+    if env not in ENVS:
+        raise ValueError(f"env must be one of {tuple(ENVS)}, got {env!r}")
     check_int(n_tasks, "n_tasks", 1)
     return ENVS[env].distribution.sample_tasks(n_tasks, np.random.default_rng(seed))
 

@@ -17,13 +17,13 @@ import numpy as np
 import torch
 from torch.profiler import record_function
 
-from ..checkpoints import load_checkpoint, save_checkpoint
+from ..checkpoints import CheckpointError, checkpoint_kind, load_checkpoint, save_checkpoint
 from ..functional import Params, batched, detached, parameters_of
 from ..inner import inner_update
 from ..meta import CONTEXT, adapt, adapt_context
 from ..models import POLICY_INITS, GaussianPolicy
 from ..train import TrainingDiverged, write_history
-from ..validation import check_alpha, check_int, check_range
+from ..validation import check_alpha, check_int, check_meaningful, check_range
 from .curvature import meta_kl_curvature
 from .envs import ENVS, make_batched_env
 from .episodes import sample_episodes
@@ -87,6 +87,7 @@ class RLConfig:
         self.hidden = tuple(self.hidden)
         if self.algo == "cavia" and self.context_dim < 1:
             raise ValueError("context_dim must be an integer in [1, inf) for algo='cavia'")
+        check_meaningful(self.algo, self.steps, self.iterations)
         if self.hvp not in HVPS:
             raise ValueError(f"hvp must be one of {HVPS}, got {self.hvp!r}")
         if self.algo == "cavia" and ENVS[self.env].mujoco is not None:
@@ -216,6 +217,9 @@ def train_rl(config: RLConfig, out: str | Path | None = None, resume: bool = Fal
     out = Path(out) if out else None
     if resume and out is not None and out.exists():
         ckpt = load_checkpoint(out)
+        if config.iterations < ckpt["iteration"]:
+            raise ValueError(f"resume: the checkpoint at {out} has {ckpt['iteration']} iterations done; "
+                             f"--iterations must be at least that, got {config.iterations}")
         how_long = dict(iterations=0, checkpoint_every=0)        # may change between runs; the rest may not
         if {**OLDER, **ckpt["config"], **how_long} != {**saved_config, **how_long}:
             raise ValueError(f"resume: the checkpoint at {out} was trained with a different config "
@@ -302,6 +306,9 @@ def load_policy(path) -> tuple[GaussianPolicy, Params, RLConfig]:
 
     Checkpoints older than a setting lack its key and load with the value they were trained with (OLDER)."""
     ckpt = load_checkpoint(path)
+    if checkpoint_kind(ckpt) == "sinusoid":
+        raise CheckpointError(f"checkpoint {path} is a sinusoid checkpoint, not a meta-RL one: load it with "
+                              "course_lib.train.load_trained")
     config = RLConfig(**{**OLDER, **ckpt["config"],
                          "hidden": tuple(ckpt["config"]["hidden"])})
     return build_policy(config), ckpt["theta"], config
