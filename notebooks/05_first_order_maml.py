@@ -64,10 +64,11 @@ torch.set_num_threads(1)          # small networks: one thread is fastest, and l
 # | | second-order MAML | first-order MAML |
 # |---|---|---|
 # | meta-gradient $g$ | $\frac1T\sum_i J_i\,\nabla_{\theta'}\mathcal L_i(\theta'_i)$ | $\frac1T\sum_i \nabla_{\theta'}\mathcal L_i(\theta'_i)$ |
-# | KL curvature $H v$ | $\frac1T\sum_i J_i H'_i J_i\, v$ | $\frac1T\sum_i H'_i\, v$ |
+# | KL curvature $F v$ | $\frac1T\sum_i J_i F'_i J_i\, v$ | $\frac1T\sum_i F'_i\, v$ |
 #
 # First order sets $J_i = I$ in **both**: the surrogate's gradient and the KL's Hessian are taken at the
-# adapted parameters, as if $\theta'_i$ moved rigidly with $\theta$. In code it is one flag: `inner_update(…,
+# adapted parameters, as if $\theta'_i$ moved rigidly with $\theta$ ($F'_i$ is the Hessian of task $i$'s KL at
+# $\theta'_i$, the Fisher matrix; $F$ for the KL's curvature, as in notebook 04). In code it is one flag: `inner_update(…,
 # first_order=True)` detaches $\nabla\mathcal L$, so $\theta' = \theta - \alpha\,\mathrm{stop\_grad}(\nabla\mathcal L)$ and
 # autograd sees $\partial\theta'/\partial\theta = I$ (`meta_loss_and_kl(…, first_order=True)`,
 # `meta_kl_curvature(…, first_order=True)`). The *values* of $\theta'_i$, the surrogate and the KL are
@@ -97,19 +98,21 @@ def cosine(a, b):
 
 
 v = torch.randn(sum(p.numel() for p in params), generator=torch.Generator().manual_seed(1))
-print(f"{'α':>5} {'cos(g_2nd, g_1st)':>18} {'|g_1st| / |g_2nd|':>18} {'|H_1st v − H_2nd v| / |H_2nd v|':>32}")
+print(f"{'α':>5} {'cos(g_2nd, g_1st)':>18} {'|g_1st| / |g_2nd|':>18} {'|F_1st v − F_2nd v| / |F_2nd v|':>32}")
 for alpha in (0.01, 0.1, 0.3):
     config, batch = meta_batch(alpha)
     g2, g1 = (flat(torch.autograd.grad(meta_loss_and_kl(theta, batch, config, first_order=fo)[0], params))
               for fo in (False, True))
-    h2, h1 = (meta_kl_curvature(theta, names, batch, alpha, first_order=fo)(v) for fo in (False, True))
-    print(f"{alpha:5.2f} {cosine(g2, g1):18.3f} {g1.norm() / g2.norm():18.2f} {(h1 - h2).norm() / h2.norm():32.2f}")
+    f2, f1 = (meta_kl_curvature(theta, names, batch, alpha, first_order=fo)(v) for fo in (False, True))
+    print(f"{alpha:5.2f} {cosine(g2, g1):18.3f} {g1.norm() / g2.norm():18.2f} {(f1 - f2).norm() / f2.norm():32.2f}")
 
 # %% [markdown]
-# For a small α the two coincide — $J_i \to I$. At the training value α = 0.1 the gradients still point
-# in similar directions, but the curvature already differs noticeably: the inner step's Hessian is not
-# small compared with $1/\alpha$ in every direction. What matters in the end is TRPO's *step*, which
-# combines both, $\Delta\theta \propto H^{-1}(-g)$. At α = 0.1:
+# For a small α the two coincide — $J_i \to I$. At the training value α = 0.1 they already differ
+# substantially: a cosine of 0.62 is an angle of about 52°, the first-order gradient is only 0.62 times
+# as long, and the curvature differs by about half its size. The inner step's Hessian is not small
+# compared with $1/\alpha$ in every direction, and at α = 0.3 the two gradients are further apart
+# still. What matters in the end is TRPO's *step*, which combines both, $\Delta\theta \propto F^{-1}(-g)$,
+# rescaled so that its KL is $\varepsilon_{KL}$ (`max_kl` = 0.01). At α = 0.1:
 
 # %%
 # NBVAL_CHECK_OUTPUT
@@ -118,27 +121,34 @@ steps = {}
 for first_order in (False, True):
     loss = meta_loss_and_kl(theta, batch, config, first_order=first_order)[0]
     g = flat(torch.autograd.grad(loss, params))
-    H = meta_kl_curvature(theta, names, batch, config.alpha, first_order=first_order)
-    x = conjugate_gradient(lambda u: H(u) + config.cg_damping * u, -g, config.cg_iters)
-    steps[first_order] = x * torch.sqrt(2 * config.max_kl / (x @ H(x)))
+    F = meta_kl_curvature(theta, names, batch, config.alpha, first_order=first_order)
+    x = conjugate_gradient(lambda u: F(u) + config.cg_damping * u, -g, config.cg_iters)
+    steps[first_order] = x * torch.sqrt(2 * config.max_kl / (x @ F(x)))
 print(f"cos(second-order TRPO step, first-order TRPO step) = {cosine(steps[False], steps[True]):.2f}")
 print(f"step lengths: second order {steps[False].norm():.3f}, first order {steps[True].norm():.3f}")
 
 # %% [markdown]
+# The two TRPO steps agree better than the two gradients (cosine 0.73 against 0.62) but are still far
+# from the same step, and they differ in length too: each is rescaled to the trust region measured
+# with its *own* curvature.
+#
 # ## 2. What it saves: time per meta-iteration
 #
 # Sampling — 2 × 20 goals × 20 episodes of 100 steps per iteration — is the same for both. The
 # difference is in the learner: the second-order meta-gradient backpropagates through the inner
 # gradient (a Hessian-vector product of the support loss per task), and every one of TRPO's ten
-# conjugate-gradient products applies $J_i$ twice. First, the learner alone, on one full-size
-# meta-batch (20 goals × 20 episodes; curvature on 5 of them, as in training):
+# conjugate-gradient products applies $J_i$ twice. First, the sampling of one full-size meta-batch
+# (20 goals × 20 episodes, before and after the inner step), then the learner alone on it (curvature
+# on 5 of the goals, as in training), both measured one after the other in this process:
 
 # %%
 # NBVAL_IGNORE_OUTPUT
 full_goals = held_out_tasks("navigation2d", 20, seed=3)
 full_config = replace(maml_config, meta_batch=20, episodes=20)
+start = time.perf_counter()
 full_batch = sample_meta_batch(policy, theta, make_batched_env("navigation2d", full_goals, 20), full_config,
                                torch.Generator().manual_seed(0))
+sampling = time.perf_counter() - start
 
 
 def learner_seconds(algo, repeats=2):
@@ -154,6 +164,7 @@ def learner_seconds(algo, repeats=2):
 
 
 learner = {algo: learner_seconds(algo) for algo in ("maml", "fomaml")}
+print(f"sampling one meta-batch (both methods): {sampling:.2f} s")
 for algo, seconds in learner.items():
     print(f"{algo:>7}: {seconds:.2f} s per learner step")
 print(f"second order / first order: {learner['maml'] / learner['fomaml']:.1f}×")
@@ -184,8 +195,8 @@ print(f"second order / first order: {whole['maml'] / whole['fomaml']:.1f}×")
 # python bench/rl_speed.py          # seconds per meta-iteration, and the second-/first-order ratio
 # ```
 #
-# The shipped checkpoints also record their own training cost (each trained on this machine, while
-# other jobs were running):
+# The shipped checkpoints also record their own training cost — but as a *record*, not a measurement:
+# each was trained on this 2-core machine at a different time, while other jobs were running:
 
 # %%
 # NBVAL_IGNORE_OUTPUT
@@ -194,18 +205,31 @@ for algo in ("maml", "fomaml"):
     if ckpt is None:
         print(f"{algo:>7}: {NOT_SHIPPED}")
     else:
+        single = np.diff([h["wall_time"] for h in ckpt["history"]])
         print(f"{algo:>7}: {ckpt['iteration']} iterations in {ckpt['wall_time'] / 60:.1f} min "
-              f"({ckpt['wall_time'] / ckpt['iteration']:.1f} s per meta-iteration)")
+              f"({ckpt['wall_time'] / ckpt['iteration']:.1f} s per meta-iteration; single iterations "
+              f"from {single.min():.1f} to {single.max():.1f} s)")
 
 # %% [markdown]
+# **Why the shipped FOMAML run looks *slower* (4.2 s against 2.7 s per iteration).** Not because first
+# order costs more: the two runs shared the machine with different amounts of other work, and within
+# each run single iterations vary by a factor of three to five (the ranges printed above). Recorded
+# training times of runs made at different times cannot compare methods; only timings taken side by
+# side, on the same data, can — the live measurements above, or `python bench/rl_speed.py` on an idle
+# machine, which at the paper's sizes gives 0.99 s per iteration for MAML against 0.57 s for FOMAML, a
+# ratio of 1.74 ([docs/performance.md](../docs/performance.md)).
+#
 # Sampling costs the same in both, so at equal sizes the saving on a whole iteration is smaller than on
-# the learner alone, by the sampler's share of the time. The two ratios above are not measured at equal
-# sizes, though: the whole iterations run at 10 goals × 10 episodes, where sampling is cheap and the
-# learner's share large, and they include TRPO's line search; on a shared machine both ratios also
-# wobble from run to run (`python bench/rl_speed.py` measures at the paper's sizes). For comparison, the paper reports a "roughly 33% speed-up in network
-# computation" for first-order MAML on MiniImagenet (§5.2). Here the learner's second-order work — a
-# Hessian-vector product of the support loss inside the meta-gradient, and two more inside every
-# conjugate-gradient product — is a large part of an iteration.
+# the learner alone, by the sampler's share of the time. On 2-D navigation that share is small — the
+# batched sampler is fast and, at the paper's sizes, the learner is most of an iteration — so first
+# order saves a good part of the iteration. (On the MuJoCo tasks of notebook 08 the simulation is much
+# more expensive, and the saving on a whole iteration shrinks accordingly.) The two ratios above are not
+# measured at equal sizes, though: the whole iterations run at 10 goals × 10 episodes and include TRPO's
+# line search; on a shared machine both ratios also wobble from run to run. For comparison, the paper
+# reports a "roughly 33% speed-up in network computation" for first-order MAML on MiniImagenet (§5.2).
+# Here the learner's second-order work — a Hessian-vector product of the support loss inside the
+# meta-gradient, and two more inside every conjugate-gradient product — is a large part of an
+# iteration.
 #
 # ## 3. What it loses: adaptation on the same held-out goals
 #
@@ -254,40 +278,120 @@ navigation_widget(models=("maml", "fomaml"), goal_x=-0.3, goal_y=0.4, alpha=0.1,
 
 # %% [markdown]
 # **When is first order enough?** When α is small relative to the curvature of the inner loss (so
-# $J_i \approx I$), and when compute is dominated by something else (here: sampling episodes). It
+# $J_i \approx I$), and when compute is dominated by something the learner does not touch — the
+# simulation of the MuJoCo tasks (notebook 08), not the fast sampler of 2-D navigation (section 2). It
 # is *not* enough when the meta-objective depends on how the inner step's direction changes with θ —
 # for example with several inner steps and a large α (notebook 02's toy shows the directions diverging as
-# α grows), or for CAVIA-style context adaptation, where the context starts at 0 and only second-order
-# terms tell the shared weights how the context will be used (notebook 07).
+# α grows). For CAVIA-style context adaptation (notebook 07), first order still trains the shared
+# weights θ, including how they use the context: the gradient $\nabla_\theta\mathcal L_q(\theta, \phi_i)$ is
+# taken at the *adapted* context $\phi_i \neq 0$. What it drops is the path through $\phi_i(\theta)$, the
+# term $-\alpha\,\nabla^2_{\theta\phi}\mathcal L_s\,\nabla_\phi\mathcal L_q$ — how θ should change so that the
+# *next* context step lands somewhere better. Notebook 07 (section 1) measures it on navigation: the
+# first-order CAVIA meta-gradient is about half as long as the second-order one, at a cosine of 0.73 —
+# θ is still trained, but the dropped term is large.
 #
-# **A surprise on the half-cheetah.** In RL the second-order term is itself an estimate, from the same
-# 20 episodes per task: the Hessian of the REINFORCE surrogate. It is noisy, and it leaves out how θ
-# changes the distribution the pre-update episodes are drawn from (Foerster et al. 2018, *DiCE*;
-# Rothfuss et al. 2019, *ProMP*). It is not mainly noise: `python bench/meta_gradients.py --env
-# halfcheetah_dir` finds it about as large as the first-order part and pointing the same way from one
-# meta-batch to the next (mean cosine 0.64 between four batches at the shipped MAML checkpoint) — so
-# where it misleads, the left-out term is the likelier culprit. On HalfCheetahDir (notebook 08; [docs/reproduction.md](../docs/reproduction.md) for the 40-task table) our
-# first-order run did *better* than the second-order one: 219 against 184 on the validation tasks after
-# the same 75 iterations; then MAML levelled off while FOMAML kept improving, to 300 against MAML's 178
-# after one step on the paper's 40 test tasks (means over four evaluation seeds; the paper's MAML: 293). A second training seed gave
-# the same order, more starkly (164 against 41 after 75 iterations). Two seeds are a hint, not a
-# verdict. On HalfCheetahVel, trained about equally long (500 and 480 iterations), the two ended level
-# (−96.9 and −94.7 on our own earlier draw of test tasks); MAML continued to 780 iterations is ahead,
-# −75.7 against FOMAML's −82.3 on the paper's tasks (the paper's MAML: −78.6). On 2-D navigation above,
-# second order is ahead after two steps.
+# **What "second order" means in MAML-RL.** Even second-order MAML-TRPO does not compute the exact
+# gradient of the RL meta-objective $\mathbb E_{\tau\sim\pi_\theta}\big[J(\theta'(\theta, \tau))\big]$ (notebook 04,
+# section 3, states it in full). The usual surrogate holds the pre-update episodes τ fixed, so it drops
+# (a) their dependence on θ, the score-function term $\mathbb E\big[J(\theta')\,\sum_t\nabla_\theta\log\pi_\theta(a_t \mid s_t)\big]$,
+# and (b) in the Hessian of the REINFORCE loss, the term $\mathbb E\big[\hat A\,\nabla\log\pi\,\nabla\log\pi^\top\big]$;
+# and what it keeps is estimated from the same 20 episodes per task. E-MAML (Stadie et al. 2018) adds
+# term (a); DiCE (Foerster et al. 2018) gives a surrogate whose derivatives of every order are unbiased;
+# ProMP (Rothfuss et al. 2019) with its low-variance curvature estimator (LVC) corrects the Hessian
+# with less variance. So "first against second order" in RL compares two approximations, and which one
+# wins depends on the problem: on 2-D navigation above, second order is ahead after two and three
+# steps; on the half-cheetah directions our first-order run ended ahead (notebook 08; notebook 09
+# weighs the two). The training runs, seeds and full tables behind these statements are in
+# [docs/reproduction.md](../docs/reproduction.md).
 #
 # ## Check your understanding
 #
-# 1. FOMAML drops $J_i$ in the curvature as well as in the gradient. Which of the two changes the TRPO
-#    *step length*, and which only its direction?
+# 1. TRPO's step is $\Delta\theta = x\,\sqrt{2\varepsilon_{KL} / x^\top F x}$ with $x = F^{-1}(-g)$. Suppose the
+#    curvature were a multiple of the identity, $F = cI$. Which change — dropping $J_i$ in the gradient
+#    $g$, or in the curvature $F$ — would then alter only the step's *direction*, and which only its
+#    *length*? Why does this clean split fail for a general $F$, as in section 1?
+#
+#    <details><summary>Answer</summary>
+#
+#    With $F = cI$: $x = -g/c$ and $\Delta\theta = -\frac{g}{|g|}\sqrt{2\varepsilon_{KL}/c}$. The direction is
+#    that of $-g$, whatever $c$ is, and the length is $\sqrt{2\varepsilon_{KL}/c}$, whatever $g$ is. So
+#    changing $g$ would change only the direction, and changing (the scale of) $F$ only the length. For a
+#    general $F$ both change both: $F^{-1}$ re-weights the components of $g$ along $F$'s eigenvectors
+#    (so a different $F$ turns the step), and the Euclidean length $\sqrt{2\varepsilon_{KL}/\hat x^\top F\hat x}$
+#    depends on the curvature along the step's direction $\hat x$ (so a different $g$ changes the length).
+#    What stays fixed is the step's KL *as measured by the F used*,
+#    $\tfrac12\Delta\theta^\top F\Delta\theta = \varepsilon_{KL}$. Section 1 shows both effects at once: cosine 0.73 between the steps, lengths 0.088
+#    and 0.103.
+#
+#    </details>
+#
 # 2. Why are the *values* of the surrogate and of the KL the same in first and second order, and why
 #    does that let the line search use first-order evaluations even for second-order MAML?
+#
+#    <details><summary>Answer</summary>
+#
+#    First order only detaches the inner gradient: $\theta' = \theta - \alpha\,\mathrm{stop\_grad}(\nabla\mathcal L)$
+#    has the same value as $\theta - \alpha\nabla\mathcal L$, and the surrogate and the KL are functions of
+#    $\theta'$. Only their derivatives differ. The line search needs values only — does the candidate θ
+#    improve the surrogate, and is its KL within $\varepsilon_{KL}$? — so building the second-order graph
+#    for it would cost time and memory for nothing; `course_lib` evaluates with `first_order=True`.
+#
+#    </details>
+#
 # 3. At α = 0.01 the two meta-gradients nearly coincide. Would you then meta-train with α = 0.01? What
 #    would the *adapted* policies lose?
-# 4. Sampling costs the same in both. Using the timings above, estimate the largest speed-up that
-#    removing the whole learner could give.
+#
+#    <details><summary>Answer</summary>
+#
+#    No. They coincide because $J_i = I - \alpha\nabla^2\mathcal L_i \approx I$, i.e. because the inner step
+#    barely changes anything: one step of α = 0.01 moves the policy a tenth as far as the trained α = 0.1
+#    does, so the adapted policy stays close to the pre-update one and the one-step gain (−40 → −10.5
+#    with α = 0.1 in section 3) largely disappears. As α → 0 the meta-objective becomes the plain
+#    multi-task loss — there is nothing left to meta-learn, so it is no surprise that first order is exact
+#    there.
+#
+#    </details>
+#
+# 4. An iteration is sampling plus learner (plus TRPO's line search). Section 2 times both on the same
+#    full-size meta-batch. What is the largest speed-up that *any* cheaper learner could give, and how
+#    much of it does first order get?
+#
+#    <details><summary>Answer</summary>
+#
+#    Amdahl's law: if sampling takes $t_s$ and the second-order learner $t_2$, no learner can make an
+#    iteration faster than $t_s$, so the bound is $(t_s + t_2)/t_s$. First order does not remove the
+#    learner — it still needs the gradient, the curvature and ten conjugate-gradient products, in
+#    $t_1$ — so it gets $(t_s + t_2)/(t_s + t_1)$. With the timings saved in section 2 (sampling about
+#    0.2 s, the learners about 1.2 s and 0.4 s) the bound is about sevenfold and first order gets a
+#    little over twofold. The numbers move from run to run on a shared machine; the reasoning does not.
+#
+#    </details>
+#
 # 5. Reptile (notebook 06) is also "first order". What does it use instead of the post-update
 #    episodes' gradient?
+#
+#    <details><summary>Answer</summary>
+#
+#    The displacement of the inner loop itself: after $k$ policy-gradient steps, each on freshly sampled
+#    episodes, it moves θ towards the adapted parameters,
+#    $\theta \leftarrow \theta + \varepsilon\,\mathrm{mean}_i(\phi_i - \theta)$. There is no post-update (query) loss and no gradient through the inner loop; the
+#    meta-learning signal comes from successive inner steps on different batches (notebook 06, section 2).
+#
+#    </details>
+#
+# ## Takeaways
+#
+# * First-order MAML sets $J_i = I - \alpha\nabla^2\mathcal L_i$ to $I$ in the meta-gradient **and** in TRPO's
+#   curvature; the values of θ′, the surrogate and the KL are unchanged — only derivatives change.
+# * The dropped term grows with α. At the trained α = 0.1 on navigation it is not small: cosine 0.62
+#   between the meta-gradients, 0.73 between the TRPO steps.
+# * It saves learner time (several times less learner work here); how much of a whole iteration that
+#   is depends on the sampler's share. Compare methods only with timings taken side by side — recorded
+#   training times from a shared machine cannot (the FOMAML run's 4.2 s against MAML's 2.7 s).
+# * On navigation the shipped first-order policy is behind after two and three steps (−4.65 against
+#   −3.32 after two); whether first order is enough depends on the problem (notebooks 08 and 09).
+# * Even "second-order" MAML-TRPO is exact only for its surrogate with the pre-update episodes held
+#   fixed; E-MAML, DiCE and ProMP/LVC add what it leaves out.
 #
 # **Exercises.** [`exercises/ex03_fomaml_navigation.ipynb`](../exercises/ex03_fomaml_navigation.ipynb) (worked solutions:
 # `solutions/ex03_fomaml_navigation.ipynb`) is this notebook's exercise and the curriculum's practice

@@ -56,17 +56,21 @@ torch.set_num_threads(1)          # small networks: one thread is fastest, and l
 # ## 1. The update
 #
 # Reptile (Nichol, Achiam & Schulman 2018) runs the inner loop — $k$ policy-gradient steps on task $i$,
-# ending at the adapted parameters $\phi_i$ (θ′ in MAML's notation; as in notebook 02, φ here is not the
-# sine's phase of notebooks 01–03) — and then simply moves the initialisation towards where the inner
-# loop ended:
+# ending at the adapted parameters $\phi_i$ (θ′ in MAML's notation; in this workbook φ always denotes
+# adapted parameters — Reptile's adapted weights here, CAVIA's adapted context in notebook 07) — and
+# then simply moves the initialisation towards where the inner loop ended:
 #
 # $$\theta \leftarrow \theta + \varepsilon\,\frac1T\sum_i (\phi_i - \theta).$$
 #
 # There is no post-update loss, no gradient through the inner loop and no second derivatives: the inner
 # loop is the *only* thing Reptile runs. The Reptile paper suggests treating $\theta - \phi$ as a gradient
 # and handing it to Adam; `course_lib` does exactly that (`meta_lr = 0.01`, 3 inner steps of α = 0.1).
-# Because $\theta - \phi$ is not the gradient of any loss, there is no surrogate and no KL to constrain,
-# so Reptile does not use TRPO. The whole update in `course_lib/rl/train.py`:
+# TRPO does not fit as it stands: $\theta - \phi$ is not the gradient of a loss, so there is no surrogate
+# whose improvement a line search could check, and no gradient $g$ for the natural-gradient direction
+# $F^{-1}g$. A KL trust region could still *scale* the step: move along $\Delta = \mathrm{mean}_i(\phi_i - \theta)$
+# by $\varepsilon = \sqrt{2\varepsilon_{KL}/\Delta^\top F\Delta}$, with $F$ the Fisher matrix (the KL's Hessian) at
+# θ, so that the pre-update policy changes by at most $\varepsilon_{KL}$ in KL per meta-update. `course_lib`
+# follows the paper and uses Adam. The whole update in `course_lib/rl/train.py`:
 
 # %%
 print(inspect.getsource(reptile_update))
@@ -106,8 +110,10 @@ for k in (2, 3, 5):
           f"{direction.norm() / (k * config.alpha * joint.norm()):.2f}")
 
 # %% [markdown]
-# With more steps the direction turns away from the joint-training gradient. Why that is *meta*-learning
-# (Nichol et al., §5): expand step $j$'s gradient around θ, $g_j \approx \nabla\mathcal L(\theta) - \alpha\nabla^2\mathcal L\,(g_1 + \dots + g_{j-1})$.
+# With more steps the direction moves only slightly away from the joint-training gradient: the cosine
+# falls from 0.98 at $k = 2$ to 0.96 at $k = 5$. The joint-training term $k\alpha\nabla\mathcal L$ dominates
+# $\theta - \phi$; the part that differs is of order $\alpha^2$ — small in norm, but it is the part that
+# makes Reptile *meta*-learn (Nichol et al., §5): expand step $j$'s gradient around θ, $g_j \approx \nabla\mathcal L(\theta) - \alpha\nabla^2\mathcal L\,(g_1 + \dots + g_{j-1})$.
 # Summed over the $k$ steps, $\theta - \phi$ contains, besides $k\alpha\nabla\mathcal L$, terms like
 # $-\alpha^2\nabla^2\mathcal L_{(2)}\, g_{(1)}$ — and in expectation over the two independent batches
 # $-\alpha^2 \nabla^2\mathcal L_{(2)}\,g_{(1)} = -\tfrac{\alpha^2}{2}\nabla\big(g_{(1)}\cdot g_{(2)}\big)$. Following $\theta - \phi$
@@ -190,14 +196,91 @@ navigation_widget(models=("reptile", "maml"), goal_x=0.4, goal_y=0.3, alpha=0.1,
 #
 # 1. Show that for $k = 1$ Reptile's direction is α times the joint-training gradient. What is the
 #    analogous statement for MAML with zero inner steps?
+#
+#    <details><summary>Answer</summary>
+#
+#    With one step, $\phi_i = \theta - \alpha\nabla\mathcal L^{\text{RE}}_i(\theta)$, so
+#    $\theta - \phi_i = \alpha\nabla\mathcal L^{\text{RE}}_i(\theta)$ and the mean over tasks is
+#    $\alpha\nabla\frac1T\sum_i\mathcal L^{\text{RE}}_i(\theta)$ — section 2 checks it to numerical precision on the same episodes. MAML with
+#    zero inner steps has $\theta'_i = \theta$, so its meta-gradient is $\nabla\frac1T\sum_i\mathcal L_i(\theta)$:
+#    also the multi-task (pretraining) gradient. Both reduce to joint training when there is no
+#    adaptation to learn through.
+#
+#    </details>
+#
 # 2. Reptile's update has no support/query split. Where, then, does the "test on new data" of MAML's
 #    objective hide in Reptile (hint: the batches of section 2)?
+#
+#    <details><summary>Answer</summary>
+#
+#    In the later inner steps: step $j$'s gradient is computed on a *new* batch, at parameters already
+#    moved by the steps on earlier batches. In expectation the $\alpha^2$ terms of $\theta - \phi$ equal
+#    $-\tfrac{\alpha^2}{2}\nabla\big(g_{(1)}\cdot g_{(2)}\big)$, so following them increases the agreement
+#    between gradients of different batches of the same task — "a step on one batch also helps on the
+#    next", which is MAML's "adapt on support, test on query". In RL those batches are the fresh episodes
+#    of each inner step.
+#
+#    </details>
+#
 # 3. Why can Reptile not reuse the first batch of episodes for its second inner step in RL, although in
 #    supervised learning it may loop over the same K examples?
-# 4. Why does Reptile not use TRPO in `course_lib`? What would a trust region on $\theta - \phi$ even
-#    constrain?
+#
+#    <details><summary>Answer</summary>
+#
+#    A policy-gradient estimate is an expectation over episodes of the *current* policy. After the first
+#    step the policy is $\phi_1$, and episodes drawn from θ are off-policy for it: reusing them as they are
+#    estimates the wrong gradient, and re-weighting them by $\pi_{\phi_1}/\pi_\theta$ gives weights whose
+#    variance grows quickly as $\phi$ moves. In supervised learning the data $(x, y)$ do not depend on the
+#    parameters, so the loss on the same K examples is still the right loss at $\phi_1$ (it may
+#    overfit them, but it is not biased by where it was sampled).
+#
+#    </details>
+#
+# 4. Why does Reptile not use TRPO in `course_lib`? If you wanted a KL trust region anyway, what would
+#    it constrain, and how would you size the step?
+#
+#    <details><summary>Answer</summary>
+#
+#    TRPO needs a surrogate loss: its direction is $F^{-1}g$ for the surrogate's gradient $g$, and its
+#    line search checks that the surrogate improves. $\theta - \phi$ is not the gradient of any loss, so
+#    neither exists. A trust region can still bound the step: it would constrain how much the
+#    *pre-update* policy $\pi_\theta$ changes per meta-update, measured by the KL averaged over the visited
+#    states. Along $\Delta = \mathrm{mean}_i(\phi_i - \theta)$ the KL is about $\tfrac12\varepsilon^2\Delta^\top F\Delta$, so
+#    $\varepsilon = \sqrt{2\varepsilon_{KL}/\Delta^\top F\Delta}$ (one Fisher-vector product), optionally followed by
+#    a backtracking search on the measured KL alone. The Reptile paper hands $\theta - \phi$ to Adam
+#    instead, and so does `course_lib`.
+#
+#    </details>
+#
 # 5. Reptile was trained with three inner steps of α = 0.1 but is evaluated with α = 0.1 then 0.05. How
 #    would you check whether this mismatch hurts it (try the widget)?
+#
+#    <details><summary>Answer</summary>
+#
+#    Evaluate it both ways on the *same* goals, episodes and seed, and compare the returns after three
+#    steps against their standard errors. The widget (and `navigation_adaptation`) halves α after the
+#    first step, so with α = 0.2 it runs 0.2 / 0.1 / 0.1 — the trained size for steps 2 and 3; for exactly
+#    0.1 / 0.1 / 0.1, call `course_lib.rl.evaluate.adaptation_episodes` with that schedule. Look at
+#    several goals (the 40 of the table, not one): a difference on one goal with 20 episodes is mostly
+#    sampling noise.
+#
+#    </details>
+#
+# ## Takeaways
+#
+# * Reptile moves θ towards the adapted parameters,
+#   $\theta \leftarrow \theta + \varepsilon\,\mathrm{mean}_i(\phi_i - \theta)$: only the inner loop runs — no post-update loss, no gradient through the inner loop, no
+#   second derivatives.
+# * With one inner step it *is* joint training (checked exactly above). Meta-learning enters with
+#   $k \ge 2$ through the $\alpha^2$ terms that reward agreement between gradients of different batches —
+#   small next to the joint-training term (cosine 0.96–0.98 here), but the whole point.
+# * In RL every inner step needs fresh episodes of the current policy: $k$ rounds of sampling, one after
+#   the other. Reptile saves the learner's work and pays in sampling.
+# * On the paper's navigation goals the shipped Reptile policy is behind MAML after one and two steps
+#   (−11.86 and −4.70 against −10.52 and −3.32) and ahead after three (−2.53 against −3.24): it was
+#   trained for three steps, MAML for one.
+# * With no surrogate, TRPO does not apply as it stands; Adam is the usual outer optimiser, and a KL
+#   bound could still scale the step.
 #
 # **Exercises.** Exercise 1.4 of [`exercises/ex01_meta_gradients.ipynb`](../exercises/ex01_meta_gradients.ipynb) (worked solution:
 # `solutions/ex01_meta_gradients.ipynb`) writes Reptile's meta-update θ ← θ + ε·mean(φ − θ) and trains

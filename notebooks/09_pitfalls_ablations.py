@@ -164,10 +164,14 @@ for name in ("maml", "pretrain"):
 
 # %% [markdown]
 # MAML's initialisation is about **three times sharper** than the pretrained network's, and its
-# median $2/\lambda_{\max}$ is ≈ 0.009 — *right at* the α it was trained with. That is no accident: the
-# meta-objective rewards a θ from which one step of size α moves the prediction a lot (notebook 03,
-# "sensitivity in task-relevant directions"), and it pushes the curvature up until the step is about as
-# large as it can be without overshooting. At α = 0.03, $\alpha\lambda_{\max} \approx 7$ for the median
+# median $2/\lambda_{\max}$ is ≈ 0.009 — close to the α = 0.01 it was trained with. The sharpening has a
+# reason: the meta-objective rewards a θ from which one step of size α moves the prediction a lot
+# (notebook 03, "sensitivity in task-relevant directions"). That $\lambda_{\max}$ lands near $2/\alpha$,
+# though, is an *observation* about this checkpoint, not a law: the one-step quadratic model does not
+# predict it. Along a direction of curvature λ, one step leaves the factor $(1 - \alpha\lambda)^2$ of the
+# loss, which is smallest at $\alpha\lambda = 1$ — λ = 1/α = 100, half of 2/α — and a one-step objective
+# has no term at all for the sharpest direction if the tasks' gradients barely use it. (Checkpoints
+# trained with other values of α would be needed to see whether the relation holds.) At α = 0.03, $\alpha\lambda_{\max} \approx 7$ for the median
 # task: along that direction every step multiplies the error by about −6, and a third of the tasks
 # end up with a *larger support loss* — the loss on the very points being fitted — after ten steps.
 # The pretrained network, three times flatter, tolerates α = 0.03 much better (and adapts little with
@@ -318,7 +322,7 @@ ax.legend(fontsize=7);
 # * meta-batch B ∈ {5, 20} tasks × N ∈ {5, 20} episodes per task × {MAML, first-order MAML},
 # * 3 seeds per cell (seeds change the training tasks, the initialisation and the sampled episodes),
 #
-# with the paper's settings otherwise (α = 0.1, TRPO with δ = 0.01, H = 100), but a smaller policy
+# with the paper's settings otherwise (α = 0.1, TRPO with $\varepsilon_{KL}$ = 0.01, horizon H = 100), but a smaller policy
 # (2 × 32 instead of 2 × 100) and only 40 meta-iterations, so that the 24 runs fit in about 15 minutes
 # of one core. One more difference from the shipped checkpoints: these runs let the policy act directly
 # in velocity units (`normalize_actions=False`), whereas the shipped policies act in [−1, 1], scaled to
@@ -464,8 +468,10 @@ for B in settings["meta_batches"]:
 
 # %% [markdown]
 # Second order costs 1.3–1.6 times the time of first order per iteration here — less than twice,
-# because sampling the episodes, which both pay, is a large part of an RL iteration (the cost grows
-# with larger networks and with more inner steps, whose whole graph second order must keep). At the paper's sizes,
+# because much of an iteration is work both pay (sampling the episodes, the surrogate's gradient,
+# TRPO's curvature products and line search), and with a 32×32 policy the extra Hessian-vector products
+# are cheap (the cost grows with larger networks and with more inner steps, whose whole graph second
+# order must keep). At the paper's sizes,
 # `python bench/rl_speed.py` prints the second-/first-order ratio for MAML-TRPO on 2-D navigation, and
 # notebook 05 times the learner and whole meta-iterations of both.
 #
@@ -494,12 +500,26 @@ for where in thetas:
 # so θ′ depends on θ through much more than the identity. Rules of thumb:
 #
 # * **First order is enough** when the inner step does little work relative to the curvature (one
-#   step, small α, as on sinusoids), and when the meta-gradient is so noisy that its bias drowns — in
+#   step, small α, as on sinusoids, where the bias measured above stays below the noise), and when the meta-gradient is so noisy that its bias drowns — in
 #   the noisiest cell of the ablation (B = 5, N = 5) the two are not told apart. Then spend the saved
 #   time on more tasks or more iterations.
 # * **Second order pays** when the inner loop does a lot of work — several steps, a large α, a sharp
-#   loss — and when the meta-batch is large enough that the bias, not the noise, is the largest error.
-#   It is cheap when few parameters adapt: CAVIA (notebook 07) adapts only a context vector.
+#   loss — when the meta-batch is large enough that the bias, not the noise, is the largest error, and
+#   when the second-order term itself can be estimated well. Adapting few parameters makes it cheaper
+#   in *memory*, not in compute: CAVIA (notebook 07) adapts only a context vector, so its per-task state
+#   and $\partial\phi/\partial\theta$ (2 × |θ|) are small, but its second-order gradient still
+#   back-propagates through every layer, and in `course_lib` a CAVIA iteration is no faster than MAML's.
+#
+# **Why notebook 08 found the opposite.** On the half-cheetah directions ([notebook 08](08_mujoco_locomotion.ipynb))
+# our first-order run ended *ahead* of the second-order one; here on navigation second order wins in
+# every cell, even per second. Both can hold, because the second-order term is an estimate whose
+# quality depends on the problem. On 2-D navigation the policy's inputs and actions are 2-D, the term
+# (the inner step's Hessian-vector product) is cheap and computed exactly for the surrogate, and the
+# large inner step makes it matter. On the half-cheetah, a high-dimensional locomotion task, the same
+# term is a Hessian estimated from 20 noisy episodes per task — high variance, and biased by what the
+# surrogate leaves out (the pre-update episodes' dependence on θ; notebook 05) — and first order spends
+# the same samples on a lower-variance if biased gradient. Two training seeds there are a hint, not a
+# verdict ([docs/reproduction.md](../docs/reproduction.md)); the rule is to measure, per problem.
 #
 # Whatever you choose, measure it as here: same tasks, same budget, several seeds, mean ± standard
 # error. [`exercises/ex03_fomaml_navigation.ipynb`](../exercises/ex03_fomaml_navigation.ipynb) asks exactly this for 200 meta-iterations (at small
@@ -511,19 +531,130 @@ for where in thetas:
 # 1. At α = 0.03 the number of tasks made worse *falls* after the third step (right panel), while more
 #    and more tasks diverge. What happens to the others? Why do the tables count diverged tasks
 #    separately instead of averaging them in?
+#
+#    <details><summary>Answer</summary>
+#
+#    Some of them recover: after overshooting for a few steps, a task whose large steps carry it into a
+#    flatter region (ReLU units switch on or off, and the curvature along the step drops below 2/α)
+#    converges from there, and its query loss falls below where it started — about 90 of the 600 tasks
+#    are better than before adapting after three steps, about 240 after ten. The rest keep growing and
+#    eventually overflow. A single infinite or NaN loss makes the mean infinite or NaN, which hides the
+#    finite tasks entirely; counting diverged tasks keeps both facts visible — how well the typical task
+#    does, and how often adaptation blows up (a failure in its own right).
+#
+#    </details>
+#
 # 2. Using $1 - \alpha\lambda$, explain why MAML's good range of α is narrow and the pretrained
-#    network's is wide. Why would meta-training push $\lambda_{\max}$ towards $2/\alpha$?
+#    network's is wide. The trained MAML θ has a median $2/\lambda_{\max}$ close to its α: does the
+#    one-step model say that meta-training must put it there?
+#
+#    <details><summary>Answer</summary>
+#
+#    A step multiplies the error along a direction of curvature λ by $1 - \alpha\lambda$: too small an α
+#    leaves it near 1 (little progress), and α above $2/\lambda$ makes it larger than 1 in size (overshoot).
+#    MAML's θ is sharp (median $\lambda_{\max}$ ≈ 232), so steps become unstable above about 0.009, while
+#    steps much smaller than the trained 0.01 adapt slowly: a window of about a factor of three either
+#    way. The pretrained network is three times flatter ($\lambda_{\max}$ ≈ 69, $2/\lambda_{\max}$ ≈ 0.029), so
+#    larger steps stay stable — but it also adapts little with any α. The one-step model does *not*
+#    predict $\lambda_{\max}$ ≈ 2/α: one step reduces the loss along a direction most at $\alpha\lambda = 1$ (the
+#    factor $(1 - \alpha\lambda)^2$ is then 0), i.e. it favours curvature about 1/α in the directions the
+#    tasks use, and it says nothing about the sharpest direction if gradients barely point along it.
+#    Here λ_max ≈ 2/α is an observation on one checkpoint; testing it would take models trained with
+#    other α.
+#
+#    </details>
+#
 # 3. Meta-SGD's learned rates are excellent for one step and diverge after five. Give two ways to get a
 #    learned α that can be used for five steps.
+#
+#    <details><summary>Answer</summary>
+#
+#    (a) Meta-train with the number of steps you will use: Meta-SGD with `steps=5` back-propagates
+#    through five inner steps, so the learned rates are tuned for θ and the four points after it (one
+#    set of rates per step is a further option). (b) Restrict what α can be so that it stays a step
+#    size: one positive scalar per layer (or per layer and step), e.g. parametrised as $e^{s}$, instead of
+#    a free sign-changing rate per weight. Either way, check the divergence count at the number of steps
+#    you intend to use.
+#
+#    </details>
+#
 # 4. At the trained θ, the cosine between a 25-task meta-gradient and the mean gradient is about 0.25.
 #    Is training then hopeless? What do Adam and a small meta learning rate β do about it?
+#
+#    <details><summary>Answer</summary>
+#
+#    No. Each estimate is unbiased, so over many updates the signal adds up linearly while the noise
+#    adds up like a random walk (√n): a small β makes each step small, so θ moves by the average of many
+#    meta-gradients. Adam's first moment averages the recent gradients (about ten with β₁ = 0.9), and
+#    its division by the root-mean-square gradient shrinks the steps of coordinates whose gradient is
+#    mostly noise. Near convergence a small cosine is expected — the mean gradient is small because
+#    θ is near a minimum; the noise then sets how much θ jitters around it, which a smaller β or a
+#    larger B reduces.
+#
+#    </details>
+#
 # 5. In the ablation, which is the better use of a fixed number of sampled episodes: fewer, larger
 #    meta-updates or more, smaller ones? Use the bottom row of plots. Where does that stop being true?
+#
+#    <details><summary>Answer</summary>
+#
+#    More, smaller ones: B = 20 × N = 20 after 10 iterations has sampled as many episodes as 5 × 20 or
+#    20 × 5 after 40, and is far behind them (−22.8 against −14.5 and −15.0 for MAML), and 5 × 5 after 40
+#    iterations is ahead of every larger cell at the same 2 000 episodes. It stops being true when the
+#    updates get so noisy that they are slow and erratic per iteration — the 5 × 5 cell has the largest
+#    spread between seeds and is behind per iteration — and when episodes are not the cost: if the
+#    learner's time per iteration dominates (as on navigation with a large policy), or the number of
+#    iterations is limited (each TRPO step moves the policy by at most $\varepsilon_{KL}$), larger batches
+#    per update are the better buy.
+#
+#    </details>
+#
 # 6. Why is a standard error over 3 seeds a rough guide only? How many seeds would you need to
 #    resolve a difference of 1 in return, given the standard errors in the table?
+#
+#    <details><summary>Answer</summary>
+#
+#    With n = 3 the sample standard deviation is itself very uncertain (relative error about
+#    $1/\sqrt{2(n-1)}$ = 50 %), a 95 % interval needs Student's t = 4.3 with two degrees of freedom rather
+#    than 2, and the spread between seeds need not be normal. To resolve a difference of 1 at two
+#    standard errors of the difference, $2\sqrt{2}\,s/\sqrt n \le 1$, i.e. $n \ge 8s^2$, with $s$ = s.e. × √3
+#    from the table: for a typical cell with s.e. ≈ 1 (s ≈ 1.7) about 24 seeds; for the tight cells
+#    (s.e. ≈ 0.5) about 6; for the noisy 5 × 5 cell at 10 iterations (s.e. ≈ 3) a couple of hundred.
+#
+#    </details>
+#
 # 7. On sinusoids FOMAML's bias is smaller than the noise of a 25-task estimate, yet on navigation
 #    second order clearly learns faster. What differs between the two inner steps? When would you still
 #    choose first order for navigation?
+#
+#    <details><summary>Answer</summary>
+#
+#    On sinusoids one step of α = 0.01 on a regression loss gives a Hessian term well below the sampling
+#    noise (0.32 against 1.52 at the trained θ), even though the sharpest curvature is high — the query
+#    gradient has little component along it. On navigation one step of α = 0.1 on a policy-gradient loss
+#    changes the policy a lot (−40 to about −10 in one step), $J = I - \alpha\nabla^2\mathcal L$ is far from I
+#    (notebook 05: cosine 0.62 between the meta-gradients), and TRPO's curvature uses J as well. You
+#    would still choose first order when the second-order term cannot be estimated well or paid for:
+#    very few episodes per task (the 5 × 5 cell does not separate the two), a much larger policy or
+#    several inner steps (time and memory), or a task like the half-cheetah of notebook 08, where the
+#    noisy second-order term did not help.
+#
+#    </details>
+#
+# ## Takeaways
+#
+# * MAML's usable inner step size is narrow — a factor of about three either way — because its
+#   initialisation is sharp: α above $2/\lambda_{\max}$ overshoots and diverges. That $\lambda_{\max}$ sits near
+#   $2/\alpha$ here is an observation, not something the one-step model requires.
+# * A learned α (Meta-SGD) fixes one step and breaks many: it is part of the model and must be trained
+#   for the number of steps it will be used with.
+# * The meta-gradient's noise falls like 1/B; near convergence it dwarfs the mean gradient, which is why
+#   MAML uses 20–40 tasks per update, a small meta learning rate and Adam.
+# * Per sampled episode, several cheaper updates beat one large one — until the updates become too
+#   noisy.
+# * First vs second order depends on the problem: the bias of first order is below the noise on
+#   sinusoids, second order wins even per second on navigation, first order won on the half-cheetah
+#   directions (notebook 08). Measure it: same tasks, same budget, several seeds.
 #
 # **Exercises.** [`exercises/ex03_fomaml_navigation.ipynb`](../exercises/ex03_fomaml_navigation.ipynb) (worked solutions:
 # `solutions/ex03_fomaml_navigation.ipynb`): first-order MAML on 2-D navigation for 200 meta-iterations

@@ -5,7 +5,15 @@ adapted in the inner loop; the shared weights θ are learned in the outer loop:
 
     φ_i = 0 − α ∇_φ L_i^support(θ, 0)        min_θ Σ_i L_i^query(θ, φ_i)
 
-Second order differentiates through ∇_φ L (which depends on θ); first order does not.
+The meta-gradient follows θ through the adapted context φ_i(θ):
+
+    d/dθ L^query(θ, φ_i(θ)) = ∇_θ L^query(θ, φ_i)  −  α ∇²_θφ L^support(θ, 0) ∇_φ L^query(θ, φ_i)
+
+Second order (method "cavia") keeps both terms; first order ("cavia_fo") keeps only the first. That
+term is taken at the adapted φ_i ≠ 0, so first order still trains how θ uses the context; what it
+drops is how θ should change so that the context step itself lands somewhere better. Either way the
+gradients run through every layer (φ is an input): CAVIA saves memory (a context per task instead of
+a copy of θ) and the size of ∂φ_i/∂θ (context_dim × |θ|), not compute.
 """
 from __future__ import annotations
 

@@ -6,7 +6,10 @@
                      ≈                          ∇L^query(θ')      first order  (FOMAML)
 
 Both are the gradient of `maml_objective`; they differ only in `first_order`, which the inner loop
-uses to keep or drop the Hessian term. `steps=0` makes the objective plain multi-task training
+uses to keep or drop the Hessian term of this exact gradient. In expectation over independent support
+and query batches (Nichol et al. 2018, §5), to order α: MAML = AvgGrad − 2α·AvgGradInner, FOMAML =
+AvgGrad − α·AvgGradInner, Reptile with two steps = 2·AvgGrad − α·AvgGradInner — FOMAML keeps half of
+the term that aligns the gradients of different batches, not none of it. `steps=0` makes the objective plain multi-task training
 (the pretraining baseline).
 """
 from __future__ import annotations

@@ -3,7 +3,8 @@
     θ'_i = θ − α ∘ ∇_θ L_i^support(θ)        min_{θ, α} Σ_i L_i^query(θ'_i)
 
 The inner loop already accepts a dict α shaped like θ; the objective is MAML's. This is the standard
-remedy for a badly chosen scalar α: the outer loop tunes it (see notebook 09).
+remedy for a badly chosen scalar α: the outer loop tunes it. The learned rates belong to the number of
+inner steps they were trained with: rates trained for one step can diverge at five (notebook 09).
 """
 from __future__ import annotations
 

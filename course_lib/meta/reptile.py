@@ -4,7 +4,8 @@
 
 The "gradient" handed to the outer optimiser is mean_i (θ − φ_i): no second derivatives, no
 support/query split — only the inner loop, run for more than one step (with k = 1 Reptile is just
-joint training on all tasks).
+joint training on all tasks; with k = 2, in expectation and to order α, (θ − φ)/α =
+2·AvgGrad − α·AvgGradInner, Nichol et al. 2018, §5).
 """
 from __future__ import annotations
 
