@@ -1,16 +1,18 @@
 """A 2-D quadratic toy task on which every meta-gradient has a closed form (notebook 02).
 
-    L_s(θ) = ½ θᵀAθ − bᵀθ        support loss: the inner loop descends it
-    L_q(θ) = ½ θᵀCθ − dᵀθ        query loss: the meta-objective scores the adapted point
+    L_s(θ) = ½ θᵀSθ − sᵀθ        support loss: the inner loop descends it
+    L_q(θ) = ½ θᵀQθ − qᵀθ        query loss: the meta-objective scores the adapted point
 
-With M = I − αA (symmetric, because A is), k inner steps from θ land at
+(notebook 02 and docs/formulas.md write S, s, Q, q — A is the sine's amplitude there; the fields of
+`QuadraticTasks` keep their names: A = S, b = s, C = Q, d = q). With M = I − αS (symmetric, because S
+is), k inner steps from θ land at
 
-    θ_k = M^k θ + (I − M^k) A⁻¹b                      (one step: θ' = θ − α(Aθ − b))
+    θ_k = M^k θ + (I − M^k) S⁻¹s                      (one step: θ' = θ − α(Sθ − s))
 
 and the three meta-learning directions at θ are
 
-    MAML     ∇_θ L_q(θ_k) = M^k (Cθ_k − d)            the Jacobian ∂θ_k/∂θ = M^k = Π (I − α∇²L_s)
-    FOMAML                  Cθ_k − d                  the Jacobian replaced by I
+    MAML     ∇_θ L_q(θ_k) = M^k (Qθ_k − q)            the Jacobian ∂θ_k/∂θ = M^k = Π (I − α∇²L_s)
+    FOMAML                  Qθ_k − q                  the Jacobian replaced by I
     Reptile          θ − φ_k                          φ_k: k inner steps; the query loss plays no part
 
 `QuadraticTasks` is a task batch in the library's sense (`n_tasks`, `support_loss`, `query_loss`

@@ -34,7 +34,8 @@
 # loads shipped checkpoints.
 #
 # The library is `course_lib`; everything below imports from it, so the code you see here is the
-# same code the exercises and the grader use.
+# same code the exercises and the grader use. Notation, the formulas of the whole workbook and the map
+# from learning outcomes to notebooks and exercises: [the formula sheet](../docs/formulas.md).
 
 # %%
 # %matplotlib inline
@@ -61,15 +62,15 @@ WORK = Path(workdir.name)
 # %% [markdown]
 # ## 1. The task family
 #
-# Every task is a sine wave $y = A \sin(x - \varphi)$ with amplitude $A \sim U[0.1, 5]$ and phase
-# $\varphi \sim U[0, \pi]$; inputs are $x \sim U[-5, 5]$. A learner sees **K = 5 or 10 labelled points**
+# Every task is a sine wave $y = A \sin(x - b)$ with amplitude $A \sim U[0.1, 5]$ and phase
+# $b \sim U[0, \pi]$ (printed as φ by the widgets; the workbook keeps $\phi$ for adapted weights); inputs are $x \sim U[-5, 5]$. A learner sees **K = 5 or 10 labelled points**
 # of a new task (the *support set*) and must then predict the whole curve (scored on fresh *query*
 # points).
 #
 # Before any learning, a question: what single function is the best guess for a task you know nothing
 # about? Under squared error it is the **mean over the task family**,
 #
-# $$\bar y(x) = \mathbb E_{A,\varphi}[A \sin(x-\varphi)] = \mathbb E[A]\cdot\frac1\pi\int_0^\pi \sin(x-\varphi)\,d\varphi
+# $$\bar y(x) = \mathbb E_{A,b}[A \sin(x-b)] = \mathbb E[A]\cdot\frac1\pi\int_0^\pi \sin(x-b)\,db
 #   = -\frac{2\,\mathbb E[A]}{\pi}\cos x \approx -1.62\cos x .$$
 #
 # (It is not zero, because the phases only cover half a period.) Let us check this by sampling tasks.
@@ -84,8 +85,21 @@ closed_form_mean = -2 * np.mean(dist.amplitude) / np.pi * np.cos(x_grid.ravel())
 print("max |Monte-Carlo mean − closed form| over x:", round(float(np.abs(family_mean - closed_form_mean).max()), 2))
 
 # Best possible MSE of any predictor that ignores the task: the variance around the mean function.
-floor = float(((sine(tasks, np.broadcast_to(x_grid, (len(tasks), 200, 1))) - closed_form_mean[None, :, None]) ** 2).mean())
-print(f"MSE of the mean function on a random task (the 'no adaptation' floor): {floor:.2f}")
+floor_per_task = ((sine(tasks, np.broadcast_to(x_grid, (len(tasks), 200, 1)))
+                   - closed_form_mean[None, :, None]) ** 2).mean((1, 2))                # [20 000]
+floor = float(floor_per_task.mean())
+print(f"MSE of the mean function, averaged over 20 000 tasks (the 'no adaptation' floor): floor = {floor:.2f}")
+print(f"per task it ranges from {floor_per_task.min():.2f} to {floor_per_task.max():.1f}: floor_sd = {floor_per_task.std():.1f}, "
+      f"so a mean over 100 tasks is uncertain by ±1.96·sd/√100: floor_ci100 = {1.96 * floor_per_task.std() / 10:.1f}")
+
+# The 100 validation tasks that train_sinusoid uses (drawn with seed 10 000 + config seed, 10 query points each):
+val_rng = np.random.default_rng(10_000)
+val_tasks = dist.sample_tasks(100, val_rng)
+dist.sample_points(val_tasks, 10, val_rng)                       # their support points (no adaptation here)
+x_val, y_val = dist.sample_points(val_tasks, 10, val_rng)        # their query points
+val_floor = float(((y_val.numpy() + 2 * np.mean(dist.amplitude) / np.pi * np.cos(x_val.numpy())) ** 2).mean())
+print(f"the same floor on the 100 validation tasks: val_floor = {val_floor:.2f}  "
+      f"(their mean A² is {np.mean(val_tasks[:, 0] ** 2):.1f}; over all tasks E[A²] = {np.mean(tasks[:, 0] ** 2):.1f})")
 
 # %%
 fig, ax = new_figure()
@@ -114,10 +128,19 @@ print(f"trained {live['iteration']} iterations in {live['wall_time']:.1f} s")
 # %%
 # NBVAL_CHECK_OUTPUT
 print("validation MSE during training:", [round(h["val_loss"], 1) for h in live["history"]])
+print(f"at the end: val_final = {live['history'][-1]['val_loss']:.2f}")
 
 # %% [markdown]
-# The validation loss stops improving almost at once, at about the floor computed above: there is nothing
-# more to learn *without knowing the task*. What has the network learned? Compare its predictions
+# The validation loss stops improving almost at once, at <span data-out="val_final">2.5</span>. That is
+# *below* the "best possible" floor of <span data-out="floor">3.02</span> — not a contradiction, but
+# sampling: the floor is an average over 20 000 tasks, and the validation set has only 100. Per task the
+# floor ranges from almost 0 (a tiny amplitude) to about 14 (a large one), a standard deviation of
+# <span data-out="floor_sd">2.9</span>, so a mean over 100 tasks scatters by about
+# ±<span data-out="floor_ci100">0.6</span> (95%). These 100 validation tasks happen to have smaller
+# amplitudes than average, and on *them* the mean function scores <span data-out="val_floor">2.47</span>:
+# the network has reached the floor of its own validation set. There is nothing more to learn *without
+# knowing the task*. (The lesson for every table in this workbook: compare models on the **same** tasks,
+# with confidence intervals.) What has the network learned? Compare its predictions
 # with the family mean, for the live run and for the shipped checkpoint.
 
 # %%
@@ -236,6 +259,9 @@ print(f"{'':>9} {'0 steps':>13} {'1 step':>13} {'5 steps':>13} {'10 steps':>13} 
 for name, row in bench.items():
     paper = " / ".join(map(str, PAPER_SINUSOID.get(name, ()))) or "—"
     print(f"{name:>9} " + " ".join(f"{str(row[s]):>13}" for s in (0, 1, 5, 10)) + f"   {paper}")
+maml, pre = bench["maml"], bench["pretrain"]
+print(f"quoted below: maml_0 = {maml[0].mean:.2f}, maml_1 = {maml[1].mean:.2f}, pretrain_10 = {pre[10].mean:.2f}, "
+      f"maml_gain_1 = {maml[0].mean / maml[1].mean:.1f}, pretrain10_over_maml1 = {pre[10].mean / maml[1].mean:.1f}")
 
 # %%
 fig, ax = new_figure()
@@ -246,11 +272,13 @@ plot_adaptation_curve(ax, steps_shown, {name: [row[s].mean for s in steps_shown]
 ax.set_xticks(steps_shown);
 
 # %% [markdown]
-# Before adaptation MAML is *no better* than the pretrained network (both ≈ 3, the floor of a
-# task-agnostic predictor) — but after **one** gradient step on five points its error falls about
-# five-fold, and it keeps improving with 5 and 10 steps although it was meta-trained with one. The
-# pretrained network improves slowly: after 10 steps it is still about three times worse than MAML
-# after one. Both networks have the same architecture and saw the same tasks; only the objective
+# Before adaptation MAML is *no better* than the pretrained network (both ≈ 3 — MAML
+# <span data-out="maml_0">2.96</span> — the floor of a task-agnostic predictor on these 600 tasks) — but
+# after **one** gradient step on five points its error falls to <span data-out="maml_1">0.64</span>, about
+# <span data-out="maml_gain_1">4.6</span>-fold less, and it keeps improving with 5 and 10 steps although it
+# was meta-trained with one. The pretrained network improves slowly: after 10 steps
+# (<span data-out="pretrain_10">2.09</span>) it is still about
+# <span data-out="pretrain10_over_maml1">3.3</span> times worse than MAML after one. Both networks have the same architecture and saw the same tasks; only the objective
 # differed. (The numbers are close to the paper's, shown as squares.)
 #
 # A caveat for later: α stays fixed at 0.01 for every task. MAML's initialisation is deliberately
@@ -274,7 +302,7 @@ side_by_side.figure
 # %% [markdown]
 # ## 5. The oracle baseline
 #
-# The **oracle** is told the task: its input is $(x, A, \varphi)$ instead of $x$ alone (see
+# The **oracle** is told the task: its input is $(x, A, b)$ instead of $x$ alone (see
 # `RegressionBatch(oracle=True)` in `course_lib/tasks/sinusoid.py`), and it is trained on all tasks like
 # the pretrained network. It needs no adaptation at all, so its error is what a perfect task
 # identification would buy — a lower bound the meta-learners approach as K grows. Its checkpoint ships
@@ -286,7 +314,7 @@ side_by_side.figure
 # | random init | K points | K-shot fine-tuning | large, can grow with steps |
 # | pretrained (multi-task) | K points | K-shot fine-tuning | ≈ the task-agnostic floor |
 # | MAML | K points | K-shot fine-tuning | small after 1 step |
-# | oracle | the task parameters $(A, \varphi)$ | no | smallest |
+# | oracle | the task parameters $(A, b)$ | no | smallest |
 #
 # ## 6. Explore
 #
@@ -305,16 +333,70 @@ workdir.cleanup()   # remove this notebook's temporary checkpoints
 # ## Check your understanding
 #
 # 1. Why does the multi-task network predict $-1.62\cos x$ and not $0$? What would it predict if
-#    $\varphi \sim U[0, 2\pi]$?
+#    $b \sim U[0, 2\pi]$?
+#
+# <details><summary>Answer</summary>
+#
+# Under squared error the best task-agnostic prediction is the mean over tasks. The phases cover only
+# half a period, $[0, \pi]$, and $\frac1\pi\int_0^\pi \sin(x-b)\,db = -\frac2\pi\cos x$, so the
+# sines do not cancel: the mean is $-\frac{2\,\mathbb E[A]}{\pi}\cos x = -\frac{2 \cdot 2.55}{\pi}\cos x \approx -1.62\cos x$.
+# Over a full period, $b \sim U[0, 2\pi]$, they cancel exactly: the network would predict $0$, and the
+# floor would rise to $\mathbb E[A^2]/2 \approx 4.3$.
+#
+# </details>
+#
 # 2. The pretrained network's MSE before adaptation is about the same as MAML's. Why is that not a
 #    contradiction with MAML adapting far better?
+#
+# <details><summary>Answer</summary>
+#
+# Before adaptation neither network knows the task, so both can at best reach the task-agnostic
+# floor (≈ 3 on the 600 benchmark tasks). MAML did not optimise the loss *at* θ but the loss *after one
+# step from* θ: its θ predicts roughly the same function but is placed where the gradient on five points
+# moves the prediction far and in the right direction (notebook 03 measures it: a one-step move about as
+# long as needed and well aligned, against about a fifth of the way, poorly aligned, for the pretrained
+# network). Same starting loss, very different derivatives.
+#
+# </details>
+#
 # 3. From the random initialisation the query error *increases* with more steps on 5 points. Explain
 #    with a sketch of what gradient descent does to a ReLU network fitted to 5 points.
+#
+# <details><summary>Answer</summary>
+#
+# A ReLU network is piecewise linear. Gradient steps on five points bend it to pass near those points,
+# but nothing constrains it in between or beyond: the kinks move and the linear pieces tilt, and the
+# curve extrapolates with growing slopes where there are no data. The support loss falls while the error
+# on 100 query points spread over $[-5, 5]$ rises (here 4.0 → 5.3 after 50 steps): overfitting five
+# points with no prior about the shape of a sine.
+#
+# </details>
+#
 # 4. Which single change to the pretraining objective turns it into MAML's? (Hint: `steps`.)
+#
+# <details><summary>Answer</summary>
+#
+# Put the inner step inside the objective: `steps=0` → `steps=1`. Pretraining minimises
+# $\mathcal L_{\mathcal T}(\theta)$; MAML minimises $\mathcal L_{\mathcal T}(\theta - \alpha\nabla\mathcal L_{\mathcal T}(\theta))$,
+# the loss after one step, with the gradient taken through that step (notebook 02).
+#
+# </details>
+#
 # 5. What does the oracle know that the others do not, and why is it a *lower* bound rather than a
 #    target for the meta-learners?
 #
-# **Exercise.** There is no graded exercise on the baselines alone. The closest is Exercise 1.1 in
+# <details><summary>Answer</summary>
+#
+# It is given the task parameters $(A, b)$ as inputs, so it never has to infer the task. The others
+# must identify the task from K = 5 points with a few gradient steps; they can at best approach what
+# perfect identification buys, so the oracle's error (0.003 in notebook 03) bounds theirs from below. It
+# is not a fair target: it solves an easier problem, with information the others do not have.
+#
+# </details>
+#
+# **Exercise.** There is no graded exercise on the baselines alone yet (one for outcome 1, "show that
+# pretraining does not adapt", is being written: see the map in [the formula sheet](../docs/formulas.md)).
+# The closest is Exercise 1.1 in
 # [`exercises/ex01_meta_gradients.ipynb`](../exercises/ex01_meta_gradients.ipynb) (worked solution: `solutions/ex01_meta_gradients.ipynb`): the
 # functional inner update θ′ = θ − α∇L(θ) — one fine-tuning step, which section 3 repeats 50 times.
 # Do it after notebook 02, because the rest of that file is about the meta-gradient.
@@ -322,6 +404,18 @@ workdir.cleanup()   # remove this notebook's temporary checkpoints
 # **Try it yourself (ungraded).** Repeat the benchmark for K = 10:
 # `sinusoid_benchmark({"maml": shipped("sinusoid_maml"), "pretrain": shipped("sinusoid_pretrain")}, n_tasks=600, k=10, report_steps=(1, 5, 10))`.
 # Which model gains most from the five extra points, and why?
+#
+# ## Takeaways
+#
+# * Pretraining on data pooled from many tasks learns the **mean function** of the family
+#   ($-1.62\cos x$), the best task-agnostic predictor: an MSE floor of about 3.
+# * Fine-tuning that network — or a random one — with a few small steps on K = 5 points barely helps;
+#   from a random init the error even grows (overfitting five points).
+# * MAML starts from the *same* floor, but one step on five points cuts its error about five-fold: the
+#   objective differs (loss *after* a step), not the architecture, the data or the step size.
+# * The oracle, told the task, bounds from below what task identification can buy.
+# * A mean over 100 tasks scatters by about ±0.6 here: compare models on the same tasks, with
+#   confidence intervals.
 #
 # **Next:** [notebook 02 · *The meta-gradient: differentiating through an inner step*](02_meta_gradient.ipynb) — the gradient of
 # MAML's objective.

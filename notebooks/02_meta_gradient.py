@@ -33,6 +33,8 @@
 #
 # **Run time.** 10–25 s on a 2-core CPU (measured: 10–11 s with two training runs sharing the
 # machine).
+#
+# Notation and every formula of the workbook in one place: [the formula sheet](../docs/formulas.md).
 
 # %%
 # %matplotlib inline
@@ -86,11 +88,27 @@ torch.set_num_threads(1)
 # gradient at the adapted point applied to $\theta$ (`first_order=True` detaches $\nabla \mathcal L_s$).
 # No second derivatives, no stored inner graph; the error is $O(\alpha)$ per step.
 #
-# **Reptile** drops even the query loss: it runs $k$ inner steps to $\varphi = \theta_k$ and moves
-# $\theta$ toward $\varphi$, i.e. its "gradient" is $\theta - \varphi = \alpha \sum_j \nabla \mathcal L(\theta_j)$.
-# For $k \ge 2$, expanding $\nabla \mathcal L(\theta_j)$ around $\theta$ shows it contains a term
-# $-\alpha H \nabla \mathcal L$ — a first-order trace of the Hessian term MAML computes exactly
-# (Nichol et al. 2018, §5).
+# **Reptile** drops even the query loss: it runs $k$ inner steps to $\phi = \theta_k$ and moves
+# $\theta$ toward $\phi$, i.e. its "gradient" is $\theta - \phi = \alpha \sum_j \nabla \mathcal L(\theta_j)$.
+#
+# **What each one keeps — Nichol et al. 2018, §5.** FOMAML does *not* drop every Hessian term, because
+# its gradient is taken at the adapted point. Write $g_1 = \nabla\mathcal L_s(\theta)$, $g_2 = \nabla\mathcal L_q(\theta)$
+# and $H_1, H_2$ for the two losses' Hessians at $\theta$ (two minibatches of the same task). Expanding
+# $\nabla\mathcal L_q(\theta') = g_2 - \alpha H_2 g_1 + O(\alpha^2)$:
+#
+# | one step, one task | to first order in α | in expectation over minibatches |
+# |---|---|---|
+# | MAML $(I - \alpha H_1)\nabla\mathcal L_q(\theta')$ | $g_2 - \alpha H_2 g_1 - \alpha H_1 g_2$ | $\text{AvgGrad} - 2\alpha\,\text{AvgGradInner}$ |
+# | FOMAML $\nabla\mathcal L_q(\theta')$ | $g_2 - \alpha H_2 g_1$ | $\text{AvgGrad} - \alpha\,\text{AvgGradInner}$ |
+# | Reptile, $k = 2$: $(\theta - \phi)/\alpha = g_1 + \nabla\mathcal L_2(\theta_1)$ | $g_1 + g_2 - \alpha H_2 g_1$ | $2\,\text{AvgGrad} - \alpha\,\text{AvgGradInner}$ |
+#
+# with $\text{AvgGrad} = \mathbb E[g]$, the gradient of the pooled loss (what pretraining follows), and
+# $\text{AvgGradInner} = \mathbb E[H_2 g_1] = \tfrac12\nabla_\theta\,\mathbb E[g_1 \cdot g_2]$: descending
+# $-\text{AvgGradInner}$ *increases* the inner product of gradients from different minibatches of a task,
+# so that a step on one helps the other — the term that makes a few-shot step generalise. MAML has it
+# twice, FOMAML once (the $-\alpha H_1 g_2$ term is the one its identity Jacobian drops), Reptile once,
+# next to a doubled AvgGrad. All three contain it; they weigh it differently. (Reptile's row uses two
+# minibatches, one per inner step; the expectation is over which data each loss sees.)
 #
 # ## 2. A small network and one task
 #
@@ -116,7 +134,7 @@ flat = lambda d: torch.cat([d[k].reshape(-1) for k in names])
 unflat = lambda vec: {k: c.reshape(theta[k].shape) for k, c in zip(names, vec.split(sizes))}
 
 alpha = 0.01
-print(f"task: A = {task.tasks[0, 0]:.4f}, φ = {task.tasks[0, 1]:.4f};  {sum(sizes)} parameters")
+print(f"task: A = {task.tasks[0, 0]:.4f}, phase b = {task.tasks[0, 1]:.4f};  {sum(sizes)} parameters")
 print(f"L_s(θ) = {L_s(theta).item():.4f},  L_q(θ) = {L_q(theta).item():.4f}")
 
 # %% [markdown]
@@ -172,7 +190,8 @@ formula = grad_q - alpha * H @ grad_q                                           
 
 print("meta_gradient('maml')   == (I − αH)∇L_q(θ'):", torch.allclose(maml_grad, formula, rtol=1e-10, atol=1e-12))
 print("meta_gradient('fomaml') == ∇L_q(θ')        :", torch.allclose(fomaml_grad, grad_q, rtol=1e-10, atol=1e-12))
-print(f"|MAML grad| = {maml_grad.norm():.4f},  |MAML − FOMAML| = {(maml_grad - fomaml_grad).norm():.4f}")
+print(f"|MAML grad| = {maml_grad.norm():.4f},  |MAML − FOMAML| = {(maml_grad - fomaml_grad).norm():.4f},  "
+      f"fo_rel_error = {((maml_grad - fomaml_grad).norm() / maml_grad.norm()):.2f}")
 
 # %%
 # NBVAL_CHECK_OUTPUT
@@ -192,8 +211,9 @@ for i in range(4):
 
 # %% [markdown]
 # The exact meta-gradient matches the finite differences to every printed digit along every direction.
-# The first-order one does not: |MAML − FOMAML| is about a sixth of |MAML grad| (printed above), and
-# along direction 1 the two directional derivatives differ by a factor of seven. That is the price of dropping $\alpha H$ — on this untrained
+# The first-order one does not: |MAML − FOMAML| is <span data-out="fo_rel_error">0.17</span> of |MAML grad|
+# (about a sixth; printed above), and along direction 1 the two directional derivatives differ by a
+# factor of seven. That is the price of dropping $\alpha H$ — on this untrained
 # network with α = 0.01. (Whether the error matters for *training* is another question: section 5 and
 # notebook 05.)
 #
@@ -234,15 +254,18 @@ for method in ("maml", "fomaml", "reptile"):
 
 # %%
 # NBVAL_CHECK_OUTPUT
+cosines = {}
 for a in (0.001, 0.01, 0.05):
     m = flat(meta_gradient(maml_theta, meta_batch, a, 1, "maml"))
     f = flat(meta_gradient(maml_theta, meta_batch, a, 1, "fomaml"))
-    print(f"α = {a:<5}  cos(MAML, FOMAML) = {torch.nn.functional.cosine_similarity(m, f, dim=0):.2f}")
+    cosines[a] = torch.nn.functional.cosine_similarity(m, f, dim=0).item()
+    print(f"α = {a:<5}  cos(MAML, FOMAML) = {cosines[a]:.2f}")
+print(f"at the training value: cos_train_alpha = {cosines[0.01]:.2f}")
 
 # %% [markdown]
 # For small α the factor $I - \alpha H$ is close to $I$ and first order is a good approximation; as
-# $\alpha \|H\|$ grows, the directions part. Note that even at the training value α = 0.01 the cosine is
-# well below 1: at a MAML solution the support loss is strongly curved — the initialisation is
+# $\alpha \|H\|$ grows, the directions part. Note that even at the training value α = 0.01 the cosine,
+# <span data-out="cos_train_alpha">0.80</span>, is well below 1: at a MAML solution the support loss is strongly curved — the initialisation is
 # *deliberately* sensitive, so that one small step changes the predictions a lot — and the Hessian term
 # is not small for any single meta-batch. Whether that matters for the *trained model* is a different
 # question (the paper found FOMAML nearly as good on these tasks): notebook 03 measures it on sinusoids,
@@ -253,17 +276,18 @@ for a in (0.001, 0.01, 0.05):
 # On a toy problem with parameters $\theta \in \mathbb R^2$ every quantity has a closed form
 # (`course_lib/toy.py`):
 #
-# $$\mathcal L_s(\theta) = \tfrac12 \theta^\top A\theta - b^\top\theta, \qquad
-#   \mathcal L_q(\theta) = \tfrac12 \theta^\top C\theta - d^\top\theta .$$
+# $$\mathcal L_s(\theta) = \tfrac12 \theta^\top S\theta - s^\top\theta, \qquad
+#   \mathcal L_q(\theta) = \tfrac12 \theta^\top Q\theta - q^\top\theta$$
 #
-# The Hessian of $\mathcal L_s$ is the constant $A$, so with $M = I - \alpha A$:
-# $\theta_k = M^k\theta + (I - M^k)A^{-1}b$, and
+# ($S, s$ for the support loss, $Q, q$ for the query loss; in the code, `QuadraticTasks` calls them
+# `A, b, C, d`). The Hessian of $\mathcal L_s$ is the constant $S$, so with $M = I - \alpha S$:
+# $\theta_k = M^k\theta + (I - M^k)S^{-1}s$, and
 #
 # | method | direction at $\theta$ |
 # |---|---|
-# | MAML | $M^k\,(C\theta_k - d)$ |
-# | FOMAML | $C\theta_k - d$ |
-# | Reptile | $\theta - \varphi_k$ (the inner loop runs on $\mathcal L_s$ only) |
+# | MAML | $M^k\,(Q\theta_k - q)$ |
+# | FOMAML | $Q\theta_k - q$ |
+# | Reptile | $\theta - \phi_k$ (the inner loop runs on $\mathcal L_s$ only) |
 #
 # `toy_directions` computes the three directions **with the library** (`meta_gradient` on a
 # `QuadraticTasks` batch — the same code path as the sinusoid) and draws them.
@@ -298,18 +322,19 @@ for a in (0.05, 0.25, 0.5, 0.75, 1.0):
     descends = bool(r.directions["fomaml"] @ r.directions["maml"] > 0)     # ⟨∇F, g_FO⟩ > 0 ?
     print(f"α = {a:<4}  angle(FOMAML, MAML) = {r.angle('fomaml'):5.1f}°   "
           f"angle(Reptile, MAML) = {r.angle('reptile'):5.1f}°   a FOMAML step lowers F: {descends}")
+print(f"at α = 1: angle_fo_alpha1 = {toy_directions(alpha=1.0, steps=1, grid=5).angle('fomaml'):.1f}°")
 
 # %% [markdown]
 # At small α the first-order direction is nearly exact, but the angle is not monotone in α. Watch the
-# eigenvalue $1 - \alpha\lambda_{\max}$ of $M = I - \alpha A$ ($\lambda_{\max}(A) \approx 1.95$):
+# eigenvalue $1 - \alpha\lambda_{\max}$ of $M = I - \alpha S$ ($\lambda_{\max}(S) \approx 1.95$):
 #
 # * at $\alpha = 1/\lambda_{\max} \approx 0.51$ it is zero: one inner step jumps straight to the support
 #   minimum along that eigenvector, the starting point no longer matters in that direction, and MAML's
 #   direction has no component along it (the meta-objective is flat there; the slider at 0.51 shows it);
 # * beyond it the eigenvalue is *negative*: the inner step overshoots, so moving $\theta$ one way moves
 #   $\theta'$ the other way. MAML's factor $M$ flips that component of the gradient; FOMAML, which assumes
-#   $\partial\theta'/\partial\theta = I$, does not. At α = 1 the angle exceeds 90°: the first-order step
-#   *increases* the meta-objective.
+#   $\partial\theta'/\partial\theta = I$, does not. At α = 1 the angle exceeds 90°
+#   (<span data-out="angle_fo_alpha1">133.3</span>°): the first-order step *increases* the meta-objective.
 #
 # Use the slider to explore (α, the number of MAML/FOMAML inner steps, Reptile's inner steps):
 
@@ -321,15 +346,79 @@ toy_directions_widget(alpha=0.25)
 # ## Check your understanding
 #
 # 1. Derive $\partial\theta'/\partial\theta$ for one inner step. Why may we drop the transpose?
+#
+# <details><summary>Answer</summary>
+#
+# $\theta' = \theta - \alpha\nabla\mathcal L_s(\theta)$, so $\partial\theta'/\partial\theta = I - \alpha\,\partial(\nabla\mathcal L_s)/\partial\theta
+# = I - \alpha\nabla^2\mathcal L_s(\theta)$. A Hessian of a (twice differentiable) scalar function is symmetric,
+# so $(I - \alpha\nabla^2\mathcal L_s)^\top = I - \alpha\nabla^2\mathcal L_s$ — section 3 checks it on the network
+# ("Hessian symmetric: True"; a ReLU network is twice differentiable almost everywhere).
+#
+# </details>
+#
 # 2. For $k$ steps, in which order are the factors $(I - \alpha H_j)$ applied to $\nabla\mathcal L_q(\theta_k)$,
 #    and why does computing them right to left need only Hessian-*vector* products?
+#
+# <details><summary>Answer</summary>
+#
+# $\nabla_\theta\mathcal L_q(\theta_k) = (I - \alpha H_0)\cdots(I - \alpha H_{k-1})\nabla\mathcal L_q(\theta_k)$: the factor of the
+# *last* step touches the vector first. Starting from the vector $v = \nabla\mathcal L_q(\theta_k)$, each factor
+# turns a vector into a vector, $v \leftarrow v - \alpha H_j v$, so all that is ever needed is $H_j v$ —
+# one extra backward pass — never $H_j$ itself (a product of matrices left to right would need them).
+# This is reverse-mode autodiff through the inner loop.
+#
+# </details>
+#
 # 3. Double backprop and `jvp(grad(f))` both give $Hv$. Which intermediate results does each keep in
 #    memory?
+#
+# <details><summary>Answer</summary>
+#
+# Double backprop (reverse-over-reverse) keeps the forward activations *and* the recorded graph of
+# the first backward pass (`create_graph=True`), so that the backward pass itself can be differentiated.
+# Forward-over-reverse pushes a tangent $v$ through the gradient computation: it keeps the forward
+# activations with their tangents (dual numbers) for one reverse pass, and records no graph of the
+# backward pass — usually less memory and time (in this library's RL setting it was measured slower
+# than double backprop, `docs/performance.md`).
+#
+# </details>
+#
 # 4. In the finite-difference check, what happens to the agreement if $\varepsilon = 10^{-9}$? If
 #    $\varepsilon = 10^{-1}$? (Try it.)
+#
+# <details><summary>Answer</summary>
+#
+# The error of the central difference is truncation $O(\varepsilon^2)$ plus round-off of order
+# $10^{-16}|F|/\varepsilon$. At $\varepsilon = 10^{-9}$ round-off dominates: about $10^{-7}$ relative, so the last
+# printed digits start to disagree. At $\varepsilon = 10^{-1}$ truncation dominates, and worse, a step that
+# long crosses ReLU kinks where the function is not smooth: agreement drops to one or two digits.
+# $10^{-5}$ balances the two in float64.
+#
+# </details>
+#
 # 5. In the toy, at what α does the MAML direction lose one of its components, and why? What does
 #    FOMAML do there?
+#
+# <details><summary>Answer</summary>
+#
+# At $\alpha = 1/\lambda_{\max}(S) \approx 0.51$: the factor $M = I - \alpha S$ has the eigenvalue
+# $1 - \alpha\lambda_{\max} = 0$, one step lands on the support minimum along that eigenvector whatever the
+# start, so the meta-objective is flat along it and MAML's direction $M(Q\theta_1 - q)$ has no component
+# there. FOMAML, $Q\theta_1 - q$, keeps that component (it assumes $\partial\theta'/\partial\theta = I$). How much
+# that costs depends on how much of the query gradient lies along that eigenvector: at α = 0.5 the saved
+# angle is only 1.7°; past 0.51 the component's sign is wrong, and at α = 1 the angle is 133°.
+#
+# </details>
+#
 # 6. Reptile with $k = 1$: what is its direction, and which baseline from notebook 01 does it reduce to?
+#
+# <details><summary>Answer</summary>
+#
+# $\theta - \phi = \alpha\nabla\mathcal L(\theta)$: a plain gradient of the task's loss at θ. Averaged over tasks it
+# is the gradient of the pooled loss, so Reptile with one step is **multi-task pretraining** (joint
+# training) with step size $\varepsilon\alpha$ — no AvgGradInner term appears before $k = 2$.
+#
+# </details>
 #
 # **Exercises.** [`exercises/ex01_meta_gradients.ipynb`](../exercises/ex01_meta_gradients.ipynb) (worked solutions:
 # `solutions/ex01_meta_gradients.ipynb`):
@@ -342,6 +431,19 @@ toy_directions_widget(alpha=0.25)
 # **Try it yourself (ungraded).** Write the $k$-step meta-gradient with explicit Hessian-vector
 # products (section 4's recipe, with `jvp(grad(L_s), …)` instead of the full Hessian) and check it
 # against `meta_gradient(…, steps=k)` and against finite differences for $k = 3$.
+#
+# ## Takeaways
+#
+# * MAML's meta-gradient is $(I - \alpha\nabla^2\mathcal L_s)\nabla\mathcal L_q(\theta')$; with $k$ steps it is a
+#   product of $k$ such factors, applied right to left as Hessian-vector products — never a Hessian.
+# * Double backprop and `jvp(grad(·))` give the same $Hv$; check any meta-gradient against a full
+#   Hessian on a tiny network and against central finite differences.
+# * In expectation (Nichol et al. §5): MAML = AvgGrad − 2α·AvgGradInner, FOMAML = AvgGrad −
+#   α·AvgGradInner, Reptile ($k = 2$) = 2·AvgGrad − α·AvgGradInner: all keep some of the term that
+#   aligns gradients within a task.
+# * How far first order is from MAML grows with $\alpha\lVert H\rVert$: at the shipped solution the cosine
+#   is 0.99, 0.80 and 0.10 at α = 0.001, 0.01, 0.05; past $\alpha\lambda_{\max} = 1$ the first-order
+#   step can even go uphill.
 #
 # **Next:** [notebook 03 · *MAML on sinusoids: meta-training, fast adaptation, and the paper's numbers*](03_maml_sinusoid.ipynb) —
 # meta-training with this gradient.

@@ -25,7 +25,8 @@
 # 3. explore with a widget how a MAML initialisation adapts to one task — and how the step size α and the
 #    number of steps change that;
 # 4. compare MAML's adaptation on the *same* held-out tasks with the pretrained and random baselines and
-#    with first-order MAML, Reptile, CAVIA and Meta-SGD, and say what MAML's initialisation has learned;
+#    with first-order MAML and Reptile (notebook 02's expansion), and say what MAML's initialisation has
+#    learned (CAVIA and Meta-SGD, taught in notebooks 07 and 09, appear only in a preview at the end);
 # 5. reproduce the sinusoid table of the paper (Appendix C, Table 2) and read it critically.
 #
 # **Prerequisites.** Notebook 01 (the sinusoid tasks, the K-shot protocol, the baselines) and notebook 02
@@ -34,6 +35,8 @@
 # **Run time.** 15–60 s on a 2-core CPU (measured: 17–23 s with two training runs sharing the
 # machine; about 55 s on a busier day). The short meta-training runs take 5–30 s; the rest loads the
 # shipped checkpoints.
+#
+# Notation and formulas: [the formula sheet](../docs/formulas.md).
 
 # %%
 # %matplotlib inline
@@ -59,7 +62,7 @@ WORK = Path(workdir.name)
 # %% [markdown]
 # ## 1. Recap: the objective and the algorithm
 #
-# A task $\mathcal T_i$ is one sine wave $y = A\sin(x - \varphi)$. For each task the learner gets a
+# A task $\mathcal T_i$ is one sine wave $y = A\sin(x - b)$ (amplitude $A$, phase $b$). For each task the learner gets a
 # **support set** of K points, takes a gradient step on it, and is scored on a **query set** of fresh
 # points of the same task. MAML looks for the initialisation $\theta$ from which that step works best:
 #
@@ -166,7 +169,7 @@ print("history also saved as", shipped("sinusoid_maml").with_suffix(".csv").name
 at_1000 = {h["iteration"]: round(h["val_loss"], 2) for h in shipped_maml["history"]}[1000]
 print("validation MSE at iteration 1 000 — live run:", round(live["history"][1]["val_loss"], 2),
       "  shipped run:", at_1000)
-print("shipped run, at the end:", round(shipped_maml["history"][-1]["val_loss"], 2))
+print(f"shipped run, at the end: shipped_final = {shipped_maml['history'][-1]['val_loss']:.2f}")
 
 # %% [markdown]
 # Same configuration, same seed: the live run *is* the beginning of the shipped run (same tasks, same
@@ -183,13 +186,14 @@ ax.set_ylim(bottom=0);
 
 # %% [markdown]
 # The validation loss falls fast in the first few thousand iterations, then slowly, and flattens out
-# after about 15 000 iterations at roughly a tenth of the task-agnostic floor (≈ 3, notebook 01). For
+# after about 15 000 iterations at <span data-out="shipped_final">0.36</span>, roughly a tenth of the
+# task-agnostic floor (≈ 3, notebook 01). For
 # the rest of the notebook we use the shipped checkpoint.
 #
 # ## 3. Fast adaptation to one task
 #
 # `sinusoid_adaptation` is the pure function behind the widget: it draws K support points of the task
-# $A\sin(x - \varphi)$ with a fixed seed, adapts each shipped checkpoint with plain gradient steps (each
+# $A\sin(x - b)$ with a fixed seed, adapts each shipped checkpoint with plain gradient steps (each
 # with its own α unless you give one), and returns the predictions, the MSE after every step and a
 # figure. Here: K = 10 (as in meta-training), 10 steps, MAML against the pretrained network.
 
@@ -200,14 +204,17 @@ print(one_task.summary(decimals=2))
 for name, curve in one_task.curves.items():
     print(f"{label_for(name):>24}: MSE after 0 / 1 / 2 / 5 / 10 steps =",
           " / ".join(f"{curve[s]:.2f}" for s in (0, 1, 2, 5, 10)))
+print(f"quoted below: maml_before = {one_task.curves['maml'][0]:.2f}, pretrain_before = "
+      f"{one_task.curves['pretrain'][0]:.2f}, maml_after_1 = {one_task.curves['maml'][1]:.2f}")
 
 # %%
 one_task.figure
 
 # %% [markdown]
 # Before adaptation (dashed) both networks predict a similar task-agnostic curve, equally far from this
-# task (MSE ≈ 6.4). One step of size 0.01 on ten points takes MAML's prediction most of the way to the
-# true sine (MSE 0.82); the next few steps refine it. The pretrained network, with the same step size,
+# task (MSE <span data-out="maml_before">6.4</span> and <span data-out="pretrain_before">6.4</span>). One
+# step of size 0.01 on ten points takes MAML's prediction most of the way to the true sine (MSE
+# <span data-out="maml_after_1">0.82</span>); the next few steps refine it. The pretrained network, with the same step size,
 # the same points and the same architecture, is still far off after ten steps.
 #
 # **Explore.** The sliders set α (log scale), the task's amplitude and phase, the number of inner steps,
@@ -226,15 +233,14 @@ sinusoid_widget(models=("maml", "pretrain"), amplitude=4.0, phase=0.5, alpha=0.0
 #
 # Now every shipped model on the **same 100 held-out tasks and points** (K = 5 support points, the
 # paper's test protocol; 100 query points per task), with 0 to 10 gradient steps, each model with its own
-# inner learning rate (MAML, FOMAML, pretrained, random: α = 0.01; Reptile: 0.02; CAVIA adapts only its
-# 4 context parameters, with α = 1; Meta-SGD learned one α per weight). The oracle is told the task and
-# does not adapt: it is drawn as a horizontal line. In the plot a curve stops where its model blows up
+# inner learning rate (MAML, FOMAML, pretrained, random: α = 0.01; Reptile: 0.02). The oracle is told the
+# task and does not adapt: it is drawn as a horizontal line. In the plot a curve stops where its model blows up
 # (a task diverges, or the mean loss passes 10); the table says what happens there.
 
 # %%
 # NBVAL_CHECK_OUTPUT
 STEPS = 10
-MODELS = ("maml", "fomaml", "reptile", "cavia", "metasgd", "pretrain", "random")
+MODELS = ("maml", "fomaml", "reptile", "pretrain", "random")     # CAVIA and Meta-SGD: section 6
 dist = SinusoidDistribution()
 held_rng = np.random.default_rng(2024)
 held_tasks = dist.sample_tasks(100, held_rng)
@@ -268,6 +274,7 @@ print(f"{'query MSE after':>24} " + " ".join(f"{s:>7}" for s in (0, 1, 2, 5, 10)
 for name, c in curves.items():
     print(f"{label_for(name):>24} " + " ".join(f"{mean_or_diverged(c[s]):>7}" for s in (0, 1, 2, 5, 10)))
 print(f"{'oracle (no adaptation)':>24} {oracle_loss:7.3f}")
+print(f"quoted below: maml_step0 = {curves['maml'][0].mean():.2f}, pretrain_step0 = {curves['pretrain'][0].mean():.2f}")
 
 # %%
 def until_blow_up(c):
@@ -289,32 +296,16 @@ right.set_ylim(0, 1.5);
 # %% [markdown]
 # Four things stand out.
 #
-# * **At step 0 no model knows the task.** MAML's unadapted loss is no better than the pretrained
-#   network's (about 2.5 on these tasks, the task-agnostic floor). The meta-learners have not learned a
+# * **At step 0 no model knows the task.** MAML's unadapted loss, <span data-out="maml_step0">2.51</span>, is
+#   no better than the pretrained network's (<span data-out="pretrain_step0">2.50</span> on these tasks —
+#   the task-agnostic floor, lower than notebook 01's 3.02 because 100 tasks are a small sample). The meta-learners have not learned a
 #   better *prediction*; they have learned a better *starting point for a gradient step*.
 # * **One step does most of the work** for every meta-learner, although α = 0.01 is tiny and only five
-#   points are seen. For MAML, FOMAML, Reptile and CAVIA further steps help a little more, although
-#   meta-training only ever took one (Reptile: five).
-# * **Meta-SGD is the exception**: best of the all-weight methods after one step, then worse after two,
-#   and after five steps some tasks diverge ("div." counts them). Its learned α is not a step size
-#   (next cell).
+#   points are seen. Further steps help a little more, although meta-training only ever took one
+#   (Reptile: five).
+# * **First order is close behind.** FOMAML trails MAML by a few hundredths at every step, Reptile a
+#   little more — on these tasks the terms notebook 02 showed they weigh differently cost little.
 # * The pretrained network improves slowly, and the random one gets *worse* (notebook 01).
-#
-# Meta-SGD's outer loop tunes a rate per weight, $\theta' = \theta - \alpha \circ \nabla\mathcal L(\theta)$,
-# for the one step it was trained with:
-
-# %%
-# NBVAL_CHECK_OUTPUT
-learned_alpha = torch.cat([a.flatten() for a in load_trained(shipped("sinusoid_metasgd"))[2].values()])
-print(f"Meta-SGD's {learned_alpha.numel()} learned rates: from {learned_alpha.min():.2f} to "
-      f"{learned_alpha.max():.2f}, median {learned_alpha.median():.4f}; "
-      f"negative: {(learned_alpha < 0).float().mean():.0%}")
-
-# %% [markdown]
-# Rates up to ±1.7 — over a hundred times MAML's α — and about a third of them *negative*: on those
-# weights the "step" climbs the support loss. $\alpha \circ \nabla \mathcal L$ is a learned update
-# direction that is excellent *from θ*; repeated from θ′, where nothing tuned it, it overshoots. (Li et
-# al. 2017 make the same point: the learned direction need not be the gradient's.)
 #
 # What makes one step so effective? It is **sensitivity in task-relevant directions**: from θ, a small
 # change in the weights must move the predicted function a lot, and towards the task's function. We can
@@ -325,6 +316,7 @@ print(f"Meta-SGD's {learned_alpha.numel()} learned rates: from {learned_alpha.mi
 # %%
 # NBVAL_CHECK_OUTPUT
 print(f"{'':>24} {'|one-step move| / |needed move|':>32} {'cos(move, needed move)':>24}")
+quoted = {}
 for name in MODELS:
     theta, alpha, batch = held_out_batch(name)
     before, after = adapted_params(theta, batch, alpha, 1, batch.model.context_dim)
@@ -334,12 +326,18 @@ for name in MODELS:
     ratio = (move.norm(dim=1) / needed.norm(dim=1)).median()
     cosine = torch.nn.functional.cosine_similarity(move, needed, dim=1).median()
     print(f"{label_for(name):>24} {ratio:32.2f} {cosine:24.2f}")
+    if name in ("maml", "pretrain"):
+        quoted[name] = (ratio.item(), cosine.item())
+print(f"quoted below: maml_move = {quoted['maml'][0]:.2f}, maml_cos = {quoted['maml'][1]:.2f}, "
+      f"pretrain_move = {quoted['pretrain'][0]:.2f}, pretrain_cos = {quoted['pretrain'][1]:.2f}")
 
 # %% [markdown]
 # (Medians over the 100 tasks.) With the *same* step size and the *same* five points, one step moves
-# every meta-learner's prediction about as far as it needs to go (ratio ≈ 1) and nearly in the right
-# direction (cosine ≈ 0.9 or more). The pretrained network's prediction moves about a fifth of the way,
-# and in a poorly aligned direction (cosine ≈ 0.5); the random network's hardly moves at all. Nothing
+# every meta-learner's prediction about as far as it needs to go (ratio ≈ 1; MAML
+# <span data-out="maml_move">1.05</span>) and nearly in the right direction (cosine ≈ 0.9 or more; MAML
+# <span data-out="maml_cos">0.93</span>). The pretrained network's prediction moves about a fifth of the
+# way (<span data-out="pretrain_move">0.23</span>), and in a poorly aligned direction (cosine
+# <span data-out="pretrain_cos">0.48</span>); the random network's hardly moves at all. Nothing
 # in pretraining asked for that sensitivity; MAML's outer loop asked for exactly that. It is also why
 # the initialisation is fragile: on an unlucky task a large gradient can overshoot (section 1,
 # notebook 09).
@@ -354,31 +352,76 @@ for name in MODELS:
 
 # %%
 # NBVAL_CHECK_OUTPUT
-ORDER = ("maml", "fomaml", "metasgd", "cavia", "reptile", "pretrain", "random", "oracle")
-table = sinusoid_benchmark({name: shipped(f"sinusoid_{name}") for name in ORDER}, n_tasks=600, k=5,
+ORDER = ("maml", "fomaml", "reptile", "pretrain", "random", "oracle")
+PREVIEW = ("cavia", "metasgd")                # taught in notebooks 07 and 09: their rows are shown in section 6
+table = sinusoid_benchmark({name: shipped(f"sinusoid_{name}") for name in ORDER + PREVIEW}, n_tasks=600, k=5,
                            report_steps=(1, 5, 10))
-print(f"{'':>24} {'0 steps':>15} {'1 step':>15} {'5 steps':>15} {'10 steps':>15}   paper (1 / 5 / 10)")
-for name, row in table.items():
-    cells = [str(row[s]) for s in (0, 1, 5, 10)]
-    if name == "oracle":                      # told the task, not adapted: only its step-0 loss counts
-        cells = [f"{row[0].mean:.3f} ± {row[0].ci95:.3f}", "—", "—", "—"]
-    paper = " / ".join(f"{v:.2f}" for v in PAPER_SINUSOID[name]) if name in PAPER_SINUSOID else "—"
-    print(f"{label_for(name):>24} " + " ".join(f"{c:>15}" for c in cells) + f"   {paper}")
+
+
+def print_rows(names):
+    print(f"{'':>24} {'0 steps':>15} {'1 step':>15} {'5 steps':>15} {'10 steps':>15}   paper (1 / 5 / 10)")
+    for name in names:
+        row = table[name]
+        cells = [str(row[s]) for s in (0, 1, 5, 10)]
+        if name == "oracle":                  # told the task, not adapted: only its step-0 loss counts
+            cells = [f"{row[0].mean:.3f} ± {row[0].ci95:.3f}", "—", "—", "—"]
+        paper = " / ".join(f"{v:.2f}" for v in PAPER_SINUSOID[name]) if name in PAPER_SINUSOID else "—"
+        print(f"{label_for(name):>24} " + " ".join(f"{c:>15}" for c in cells) + f"   {paper}")
+
+
+print_rows(ORDER)
+m, pre = table["maml"], table["pretrain"]
+print(f"quoted below: maml_1 = {m[1].mean:.2f}, pretrain_1 = {pre[1].mean:.2f}, ratio_1 = {pre[1].mean / m[1].mean:.1f}, "
+      f"ratio_pre10_maml1 = {pre[10].mean / m[1].mean:.1f}")
 
 # %% [markdown]
 # How to read it:
 #
 # * **MAML** and the **pretrained** baseline both match the paper's numbers within the confidence
-#   intervals, after 1, 5 and 10 steps. After one step MAML is almost four times better, and the
-#   pretrained network after ten steps is still three times worse than MAML after one.
+#   intervals, after 1, 5 and 10 steps. After one step MAML (<span data-out="maml_1">0.64</span>) is
+#   <span data-out="ratio_1">3.9</span> times better than the pretrained network
+#   (<span data-out="pretrain_1">2.48</span>), and the pretrained network after ten steps is still
+#   <span data-out="ratio_pre10_maml1">3.3</span> times worse than MAML after one.
 # * **First-order MAML** is close behind MAML, **Reptile** a little further (neither is in the paper's
-#   table). **CAVIA**, which adapts only a 4-number context, is the best of the adapting models at every
-#   step: with four numbers to fit it cannot overfit five points, so more steps keep helping.
-#   Notebooks 05–07 compare the three in compute and quality and explain the differences.
-# * **Meta-SGD** is the best all-weights method after one step, the step it was trained for, but after
-#   5 and 10 steps some tasks diverge. The entry then reads "diverged n/600" instead of a mean, because
-#   the mean over all tasks would be infinite (section 4; notebook 09).
-# * The **oracle**, which is told $(A, \varphi)$, is the floor: what knowing the task exactly is worth.
+#   table). Notebooks 05 and 06 compare them in compute and quality and explain the differences.
+# * The **oracle**, which is told $(A, b)$, is the floor: what knowing the task exactly is worth.
+
+# %% [markdown]
+# ## 6. Preview: CAVIA and Meta-SGD (taught in notebooks 07 and 09)
+#
+# Two more shipped learners ran on the same tasks. You meet them properly later; here only what they
+# do in one sentence each, and their numbers, so the table is complete:
+#
+# * **CAVIA** (notebook 07) adapts only a 4-number *context* fed to the network as an extra input
+#   (α = 1 on the context); the shared weights are learned in the outer loop only.
+# * **Meta-SGD** (notebook 09) learns one inner rate per weight, $\theta' = \theta - \alpha \circ \nabla\mathcal L(\theta)$,
+#   for the one step it was trained with.
+
+# %%
+# NBVAL_CHECK_OUTPUT
+print_rows(PREVIEW)
+
+# %% [markdown]
+# With four numbers to fit, CAVIA cannot overfit five points, so more steps keep helping. Meta-SGD is
+# the best all-weights method after one step, the step it was trained for, but after 5 and 10 steps
+# some tasks diverge: the entry then reads "diverged n/600" instead of a mean, because the mean over all
+# tasks would be infinite. Why — its learned rates:
+
+# %%
+# NBVAL_CHECK_OUTPUT
+learned_alpha = torch.cat([a.flatten() for a in load_trained(shipped("sinusoid_metasgd"))[2].values()])
+print(f"Meta-SGD's {learned_alpha.numel()} learned rates: from {learned_alpha.min():.2f} to "
+      f"{learned_alpha.max():.2f}, median {learned_alpha.median():.4f}; "
+      f"negative: metasgd_negative = {(learned_alpha < 0).float().mean():.0%}")
+
+# %% [markdown]
+# Rates up to ±1.7 — over a hundred times MAML's α — and about a third of them
+# (<span data-out="metasgd_negative">36%</span>) *negative*: on those
+# weights the "step" climbs the support loss. $\alpha \circ \nabla \mathcal L$ is a learned update
+# direction that is excellent *from θ*; repeated from θ′, where nothing tuned it, it overshoots. (Li et
+# al. 2017 make the same point: the learned direction need not be the gradient's.)
+#
+# Notebook 09 returns to step sizes that are too large, and to learning α.
 
 # %%
 workdir.cleanup()   # remove this notebook's temporary checkpoints
@@ -388,16 +431,79 @@ workdir.cleanup()   # remove this notebook's temporary checkpoints
 #
 # 1. In the ten-line loop, why does the inner loss use `.sum()` over tasks and not `.mean()`? What
 #    would `.mean()` change about the adapted parameters?
+#
+# <details><summary>Answer</summary>
+#
+# `batched(θ, 25)` gives every task its own copy (view) of θ, and task $i$'s loss depends only on its own
+# copy, so the gradient of the *sum* with respect to copy $i$ is exactly $\nabla\mathcal L_i$: every task takes
+# its own step $\alpha\nabla\mathcal L_i$. With `.mean()` every gradient would be divided by 25 — an inner step
+# of $\alpha/25$ — and the adapted parameters would hardly move from θ.
+#
+# </details>
+#
 # 2. Which line of the loop makes it *second-order* MAML? What would you change to get first-order MAML,
 #    and what would the meta-gradient lose?
+#
+# <details><summary>Answer</summary>
+#
+# `inner_update(...)` with its default `first_order=False`: it keeps the graph of $\nabla\mathcal L^{\text{support}}$
+# (`create_graph=True`), so `meta_loss.backward()` differentiates through the inner step and multiplies by
+# $I - \alpha\nabla^2\mathcal L^{\text{support}}$. Passing `first_order=True` detaches that gradient: the Jacobian
+# becomes $I$, and the meta-gradient loses the term $-\alpha\nabla^2\mathcal L^{\text{support}}\,\nabla\mathcal L^{\text{query}}(\theta')$. It still
+# keeps the $-\alpha H_q g_s$ part hidden in $\nabla\mathcal L^{\text{query}}(\theta')$ (notebook 02's table: one AvgGradInner
+# instead of two).
+#
+# </details>
+#
 # 3. MAML's loss before adaptation is no better than the pretrained network's. What, then, has MAML
 #    learned? Use the "one-step move" numbers of section 4 in your answer.
+#
+# <details><summary>Answer</summary>
+#
+# A starting point whose *gradient* is informative: one step on five points moves MAML's prediction about
+# as far as it needs to go (median ratio 1.05) and nearly in the right direction (cosine 0.93), while the
+# pretrained network's moves a fifth of the way (0.23) in a poorly aligned direction (0.48). MAML learned
+# sensitivity of the prediction to the weights in task-relevant directions, not a better prediction.
+#
+# </details>
+#
 # 4. MAML was meta-trained with one inner step and K = 10. Why does it keep improving with 5 and 10 steps
 #    on K = 5 points — and why might it eventually get *worse* (try α = 0.1 in the widget)?
+#
+# <details><summary>Answer</summary>
+#
+# After one step the prediction is already close to the task; later small steps are ordinary gradient
+# descent on the support loss from a good point, and with α = 0.01 they keep refining it (600 tasks:
+# 0.64 → 0.38 → 0.33). But nothing trained those later steps: with many steps on five points the fit can
+# drift from the curve in between (overfitting), and the initialisation is deliberately sensitive — its
+# support loss is strongly curved — so a larger step ($\alpha\lambda_{\max} > 2$ on some task) overshoots and
+# the loss grows or diverges. α = 0.1 shows it.
+#
+# </details>
+#
 # 5. Why did we stop meta-training at 30 000 iterations? Which number in the table would change first
 #    if we trained for 70 000?
+#
+# <details><summary>Answer</summary>
+#
+# Longer training kept making the initialisation more sensitive: at 70 000 iterations the 10-step
+# protocol diverged on 1 of the 600 tasks, making the 10-step mean infinite, while 30 000 iterations
+# already meet the paper's 1 / 5 / 10-step numbers. The **10-step** entry changes first (it would read
+# "diverged 1/600"); the 1-step one keeps improving slightly.
+#
+# </details>
+#
 # 6. The validation losses of the live run and the shipped run are directly comparable. Why? (Hint: what
 #    decides the validation tasks?)
+#
+# <details><summary>Answer</summary>
+#
+# The validation tasks are drawn from their own random generator, seeded with 10 000 + the config's seed,
+# independently of the training stream. Same configuration and seed: the same 100 validation tasks and
+# points — and the same training tasks, so the live run *is* the first 1 500 iterations of the shipped
+# run (both read 1.32 at iteration 1 000).
+#
+# </details>
 #
 # **Exercises.** [`exercises/ex01_meta_gradients.ipynb`](../exercises/ex01_meta_gradients.ipynb) (worked solutions:
 # `solutions/ex01_meta_gradients.ipynb`), by topic:
@@ -411,6 +517,18 @@ workdir.cleanup()   # remove this notebook's temporary checkpoints
 #
 # **Try it yourself (ungraded).** Turn the ten-line loop into first-order MAML (`first_order=True` in
 # `inner_update`), train both for 1 500 iterations, and compare time per iteration and validation loss.
+#
+# ## Takeaways
+#
+# * MAML for regression is an inner step with its graph kept and an outer optimiser on the post-step
+#   query loss; the ten-line loop and the library's `train_sinusoid` give identical weights.
+# * The shipped run reproduces the paper's sinusoid table: 0.64 / 0.38 / 0.33 after 1 / 5 / 10 steps
+#   (paper 0.67 / 0.38 / 0.35), pretrained 2.48 / 2.21 / 2.09.
+# * Before adaptation MAML is no better than pretraining; what it learned is *sensitivity*: one step
+#   moves its prediction about as far as needed, and in the right direction.
+# * Sensitivity cuts both ways: longer training or a larger α can overshoot and diverge — one reason
+#   the workbook stops at 30 000 iterations.
+# * On sinusoids first-order MAML is close behind MAML, and Reptile a little further.
 #
 # **Next:** [notebook 04 · *Meta-RL: MAML on 2-D navigation*](04_meta_rl_navigation.ipynb) — MAML for reinforcement learning, where the
 # inner step is a policy-gradient step.

@@ -1,4 +1,4 @@
-"""The trust-region curvature of MAML-TRPO, by the chain rule — exact at the sampling point, 2–3× cheaper.
+"""The trust-region curvature of MAML-TRPO, by the chain rule — exact at the sampling point, somewhat cheaper.
 
 TRPO needs H·v for H = ∇²_θ KL̄(θ), KL̄(θ) = mean_i KL(π_old,i ‖ π_θ'_i(θ)), θ'_i = θ − α∇L_i(θ),
 always at θ = θ_old. Differentiating twice through θ'(θ):
@@ -11,9 +11,13 @@ products of the support loss (J_i is symmetric) and of the KL w.r.t. the adapted
 
     H v = Σ_i J_i H'_i J_i v
 
-Plain double backprop of KL̄ through θ'(θ) gives the same numbers (tested) at 2–3× the cost.
+Plain double backprop of KL̄ through θ'(θ) gives the same numbers (tested). It is only modestly slower:
+notebook 04's timings of one product put the R-operator version 1.2–1.9× ahead of it, and once behind the
+autograd chain rule (noisy, 2-core machine); in training the R-operator saves about 17% of an iteration
+(docs/performance.md).
 The two products come from Pearlmutter's R-operator (`r_operator.py`, the default: H'_i is then
-the Fisher matrix, which is the KL's Hessian at θ_old) or from autograd (`method="autograd"`,
+the Fisher matrix, which is the KL's Hessian at θ_old: J_μᵀΣ⁻¹J_μ for the mean network and a
+log σ block, 2 per action dimension) or from autograd (`method="autograd"`,
 double backprop of each loss; also for CAVIA's context-extended policies).
 """
 from __future__ import annotations

@@ -1,6 +1,8 @@
 """Sinusoid regression exactly as in the MAML paper (Appendix C / §5.1).
 
-Task: y = A sin(x − φ), A ~ U[0.1, 5], φ ~ U[0, π]; inputs x ~ U[−5, 5]; K points per task.
+Task: y = A sin(x − b), amplitude A ~ U[0.1, 5], phase b ~ U[0, π]; inputs x ~ U[−5, 5]; K points per
+task. (The workbook writes the phase b — φ is kept for adapted weights, docs/formulas.md; the widgets'
+labels still print φ.) A task array row is (A, b).
 """
 from __future__ import annotations
 
@@ -22,7 +24,7 @@ class SinusoidDistribution:
     x_range: tuple[float, float] = (-5.0, 5.0)
 
     def sample_tasks(self, n: int, rng: np.random.Generator) -> np.ndarray:
-        """[n, 2] array of (amplitude, phase)."""
+        """[n, 2] array of (amplitude A, phase b)."""
         check_int(n, "n", 1)
         return np.stack([rng.uniform(*self.amplitude, size=n), rng.uniform(*self.phase, size=n)], axis=1)
 
@@ -44,7 +46,7 @@ class SinusoidDistribution:
 
 
 def sine(tasks: np.ndarray, x: np.ndarray) -> np.ndarray:
-    """A sin(x − φ) for tasks [n, 2] and x [n, K, 1]."""
+    """A sin(x − b) for tasks [n, 2] (amplitude A, phase b) and x [n, K, 1]."""
     amplitude, phase = tasks[:, 0, None, None], tasks[:, 1, None, None]
     return amplitude * np.sin(x - phase)
 
