@@ -35,7 +35,7 @@ OTHER_COLORS = ("#e377c2", "#17becf", "#e7ba52", "#393b79", "#7b4173", "#637939"
 SETTINGS_CMAP = "viridis"
 
 X_LABEL = "input x (dimensionless, x ∈ [−5, 5])"
-Y_LABEL = "output y = A sin(x − φ)"
+Y_LABEL = "output y = A sin(x − b)"
 STEPS_LABEL = "inner gradient steps on the K support points"
 MSE_LABEL = "query MSE (units of y²)"
 ITERATION_LABEL = "meta-training iteration"

@@ -7,7 +7,7 @@ controls' `.value`; the widget's `.result` is the pure function's latest return 
 
     toy_directions(alpha)            MAML / FOMAML / Reptile directions on the 2-D quadratic toy (02)
     toy_directions_widget()          … with sliders for α and the numbers of inner steps
-    sinusoid_adaptation(A, φ, α, …)  shipped checkpoints adapted to one sine task (01, 03)
+    sinusoid_adaptation(A, b, α, …)  shipped checkpoints adapted to one sine task (01, 03)
     sinusoid_widget()                … with sliders for α, amplitude, phase, steps, K and the seed
 """
 from __future__ import annotations
@@ -169,7 +169,7 @@ class SinusoidAdaptation:
     def summary(self, decimals: int = 4) -> str:
         """A table of α and the MSE before/after per model, rounded to `decimals`."""
         w = decimals + 6
-        lines = [f"task A = {self.amplitude:.2f}, φ = {self.phase:.2f};  K = {self.k}, seed = {self.seed}, "
+        lines = [f"task A = {self.amplitude:.2f}, phase b = {self.phase:.2f};  K = {self.k}, seed = {self.seed}, "
                  f"{self.steps} step(s)", f"{'model':>24}  {'α':>7}  {'MSE before':>{w}}  {'MSE after':>{w}}"]
         for name in self.curves:
             lines.append(f"{plots.label_for(name):>24}  {self.alphas[name]:7.4f}  "
@@ -201,7 +201,7 @@ def _model_paths(models) -> dict[str, Path]:
 def sinusoid_adaptation(amplitude: float = 2.0, phase: float = 1.0, alpha: float | None = None,
                         steps: int = 1, k: int = 10, seed: int = 0, models=("maml", "pretrain"),
                         n_grid: int = 200) -> SinusoidAdaptation:
-    """Adapt each model to the task y = A sin(x − φ) from K random support points; compare.
+    """Adapt each model to the task y = A sin(x − b) from K random support points; compare.
 
     amplitude ∈ [0.1, 5] and phase ∈ [0, π] (the training distribution); alpha ∈ (0, 1] is the inner
     learning rate for every model (None: each checkpoint's own α, e.g. 0.01 for MAML); steps ∈ [0, 100]
@@ -246,7 +246,7 @@ def sinusoid_adaptation(amplitude: float = 2.0, phase: float = 1.0, alpha: float
         if steps:
             fit[f"{plots.label_for(name)}, after {steps} step{'s' * (steps != 1)}"] = after[name]
     plots.plot_sinusoid_fit(left, grid.ravel(), yq.numpy().ravel(), fit, support=(xs.ravel(), ys.ravel()),
-                            title=f"A = {amplitude:.2f}, φ = {phase:.2f}, K = {k}")
+                            title=f"A = {amplitude:.2f}, b = {phase:.2f}, K = {k}")
     plots.plot_adaptation_curve(right, np.arange(steps + 1), curves,
                                 title="MSE on [−5, 5] while adapting")
     plt.close(fig)
@@ -274,7 +274,7 @@ def sinusoid_widget(models=("maml", "pretrain"), amplitude: float = 2.0, phase: 
                                continuous_update=False, readout_format=".4f"),
         amplitude=w.FloatSlider(value=amplitude, min=0.1, max=5.0, step=0.1, description="amplitude A",
                                 continuous_update=False, style=_STYLE),
-        phase=w.FloatSlider(value=phase, min=0.0, max=math.pi, step=0.05, description="phase φ",
+        phase=w.FloatSlider(value=phase, min=0.0, max=math.pi, step=0.05, description="phase b",
                             continuous_update=False, style=_STYLE),
         steps=w.IntSlider(value=steps, min=0, max=10, description="inner steps", continuous_update=False,
                           style=_STYLE),
