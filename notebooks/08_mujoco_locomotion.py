@@ -29,9 +29,10 @@
 # **Prerequisites.** Notebook 04 (MAML-TRPO, the test protocol, the reproduction table); notebook 07,
 # section 4 (one step to a new target velocity, in 1-D).
 #
-# **Run time.** About 40 s on a 2-core CPU (measured: 36 s on the idle machine; 65–80 s with two
-# training runs sharing it): the held-out evaluation (section 3) and rendering the clips (sections 4–5)
-# take most of it. Training is *not* run here — it takes an hour or more (section 2).
+# **Run time.** About 30 s on a 2-core CPU (measured: 23–30 s on the idle machine, 29 s for Run All in
+# JupyterLab; 35–55 s while other jobs share the two cores): the held-out evaluation (section 3) and
+# rendering the clips (sections 4–5) take most of it. Each move of the widget (section 5) takes a few
+# seconds more. Training is *not* run here — it takes an hour or more (section 2).
 
 # %%
 # %matplotlib inline
@@ -108,11 +109,11 @@ print(f"control cost weight: {CHEETAH_CTRL_COST}")
 # 2×100 ReLU Gaussian policy, one inner REINFORCE step with α = 0.1, a TRPO outer step with δ = 0.01,
 # 40 tasks × 20 episodes per meta-iteration, and the policy's weights initialised as in the authors'
 # code (rllab's Glorot-uniform, zero biases: `policy_init="xavier"`, the default — with torch's default
-# `nn.Linear` init the direction run levelled off at a one-step return near 100 instead of 180, README);
+# `nn.Linear` init the direction run levelled off at a one-step return near 100 instead of 180, [lab note](../docs/notes/2026-11-22-halfcheetah-what-moved-the-returns.md));
 # the sampler runs the cheetahs in worker processes (`course_lib/rl/mujoco_sampler.py`). The runs are
 # far too long to repeat in a notebook, so we load them. Each checkpoint holds θ, the optimizer and
 # random states, and the training history — and the command line that repeats it (with today's
-# sampler statistically, not bit for bit: README; with `--resume` it continues an interrupted run from
+# sampler statistically, not bit for bit: [docs/reproduction.md](../docs/reproduction.md); with `--resume` it continues an interrupted run from
 # its last checkpoint):
 
 # %%
@@ -195,7 +196,7 @@ for env, table in tables.items():
 # little after — the step finds the task, and later steps fine-tune. Second, the *scale*, best read
 # from the paired lines under each table, which compare with the paper's returns on the same tasks:
 # on the velocities our MAML is ahead of the paper's after one step on these 10 tasks (over all 40 in
-# the README: −76.9 against −78.6, +1.7 ± 3.3 task by task); on the directions second-order MAML is
+# [docs/reproduction.md](../docs/reproduction.md): −76.9 against −78.6, +1.7 ± 3.3 task by task); on the directions second-order MAML is
 # behind it (over all 40: 180 against 293), while the baselines bracket it as in the paper — the
 # oracle, which is told its task, is the ceiling; the pretrained policy, which averaged over all tasks,
 # gains far less from a step. The first 10 of the paper's tasks are not a fair tenth of the 40 (slower
@@ -204,7 +205,7 @@ for env, table in tables.items():
 # policy that runs fast — either way — still scores near zero until the step tells it which way.
 #
 # The first-order row (FOMAML, notebook 05) is the surprise on the directions: on all 40 of the
-# paper's tasks (README) it beats second-order MAML after one step, 305 against 180 (from 278 to 327
+# paper's tasks ([docs/reproduction.md](../docs/reproduction.md)) it beats second-order MAML after one step, 305 against 180 (from 278 to 327
 # over four evaluation seeds: a step sometimes sends the cheetah the wrong way — on 10 tasks, as here,
 # the spread is wider still), and it passes the paper's MAML after one step (293), two (331; paper 313)
 # and three (357; paper 316); a second training seed of each gave the same order. Two seeds
@@ -264,8 +265,8 @@ print(forwards.summary())                  # without rendering, it ends with the
 forwards.figure
 
 # %% [markdown]
-# Left, the forward velocity during the two clipped episodes; right, the return after 0–3 steps, each
-# dot one episode (sampled actions, as in training), beside the paper's mean. The clip's return can
+# Left, the forward velocity during the two clipped episodes (shaded: the rewarded direction); right,
+# the return after 0–3 steps, each dot one episode (sampled actions, as in training), beside the paper's mean. The clip's return can
 # differ from the dots: the dots include the exploration noise σ, the clip does not. How large is it?
 
 # %%
@@ -294,7 +295,8 @@ fast.figure
 #
 # Choose the task family, the target velocity or the direction, and the first step's size α (log scale;
 # later steps use α/2). Each change adapts the policy on 20 fresh episodes per step and renders the two
-# clips — a few seconds; settings you have tried before come back at once (they are cached).
+# clips — a few seconds, while a "computing…" line shows above the (still old) output; settings you
+# have tried before come back at once (they are cached).
 #
 # * α = 0.01 and α = 1: when does one step do too little, and when does it overshoot? Watch the
 #   after-step clip as well as the curve.
@@ -327,14 +329,14 @@ locomotion_widget(env="halfcheetah_dir", direction=1.0, velocity=1.5, alpha=0.1,
 #    after a hundred TRPO iterations? (How far can θ move per iteration under δ = 0.01?)
 #
 # **Exercises.** There is no MuJoCo exercise: an exercise must run in seconds, and these policies take
-# hours to train. The building blocks are the same as in 1-D, and `exercises/ex02_meta_rl.ipynb`
+# hours to train. The building blocks are the same as in 1-D, and [`exercises/ex02_meta_rl.ipynb`](../exercises/ex02_meta_rl.ipynb)
 # practises them: the target-velocity reward (2.4) and one-step adaptation, MAML's inner loop for RL
 # (2.5); worked solutions in `solutions/ex02_meta_rl.ipynb`.
 #
 # **Mini-project (suggested, hours of CPU).** Resume a run with the command from section 2 for more
 # iterations and watch the adaptation curve of section 3 move towards the paper's. The open question
 # is the direction MAML run: it levelled off near 180 after ~70 iterations and was still there after
-# 310 (README) — does another seed, or `--fisher-tasks 0`, get it past FOMAML's ~310? Or try the Ant
+# 310 ([lab note](../docs/notes/2026-11-22-halfcheetah-what-moved-the-returns.md)) — does another seed, or `--fisher-tasks 0`, get it past FOMAML's ~310? Or try the Ant
 # (`ant_vel`, `ant_dir`: same commands, a 105-D observation).
 #
-# **Next:** notebook 09 — pitfalls and ablations.
+# **Next:** [notebook 09 — pitfalls and ablations](09_pitfalls_ablations.ipynb).

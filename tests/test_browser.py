@@ -1,15 +1,29 @@
-"""End-to-end browser test: the notebooks' widgets in a real JupyterLab, driven by headless Chromium.
+"""End-to-end browser test: the workbook in a real JupyterLab, driven by headless Chromium.
 
-For each notebook below, the test opens it in JupyterLab (started on 127.0.0.1 with a random port and
-token), clears the saved outputs, runs the cells, then moves three sliders of the widget with the
-keyboard and the readout box, like a student would. After every move the widget's output (figure and
-printed summary) must change. At the end no output area may show a traceback, the kernel must be idle,
-and JupyterLab must not have saved anything. Screenshots of the widget before and after the moves go to
-artifacts/screenshots/ (on a failure also a full-page one, <notebook>_failure.png).
+JupyterLab is started by `make lab` itself (`make -o .venv/.installed lab LAB_ARGS=...`: the
+repository root, the settings of .jupyter/ through JUPYTER_CONFIG_PATH, --allow-root as root), on
+127.0.0.1 with a random port and token. Then, like a student:
 
-Needs Debian's chromium at /usr/bin/chromium (`make system-deps`, which `make test` runs first) and the
-`playwright` Python package (requirements.txt); Playwright's own browser download is not used.
-Only this test:  make test PYTEST_ARGS="-m browser"
+* the way in: the server's start URL opens START_HERE.md rendered; its link opens notebook 01, and
+  notebook 01's link opens exercises/ex01_meta_gradients.ipynb; the file browser lists notebooks/ and
+  exercises/ but not solutions/, tests/ or the notebooks' .py twins;
+* an exercise: from the root, exercises/ and then ex01_meta_gradients.ipynb are opened by double-clicks
+  in the file browser, and Run All reaches the last cell;
+* the widgets: for each notebook below, it opens the notebook, clears the saved outputs, runs the
+  cells, then moves three sliders of the widget with the keyboard and the readout box (in 08: α, the
+  task family's buttons, the target velocity, α again). After every move the widget's output (figure
+  and printed summary) must change. In 08 the widget must also say "computing…" while it works, and
+  after every move both clips (animated GIFs) are decoded from their <img> src: no frame may be blank,
+  and a screenshot of each must not be a flat colour. At the end no output area may show a traceback
+  and the kernel must be idle.
+
+JupyterLab must not save anything. Screenshots go to artifacts/screenshots/ (the widgets before and
+after the moves, the start page, the exercise after Run All; on a failure a full-page one,
+<name>_failure.png).
+
+Needs Debian's chromium at /usr/bin/chromium (`make system-deps`, which `make test` runs first), `make`,
+the .venv that `make` creates, and the `playwright` Python package (requirements.txt); Playwright's own
+browser download is not used. Only this test:  make test PYTEST_ARGS="-m browser"
 """
 from __future__ import annotations
 
@@ -18,6 +32,7 @@ import os
 import re
 import secrets
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -33,6 +48,8 @@ pytestmark = pytest.mark.browser
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = ROOT / "notebooks"
+EXERCISE = "exercises/ex01_meta_gradients.ipynb"       # opened through the file browser, run to the end
+START_PAGE = "START_HERE.md"
 SCREENSHOTS = ROOT / "artifacts" / "screenshots"
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-background-networking", "--disable-gpu", "--no-first-run",
@@ -56,11 +73,12 @@ LAB_SETTINGS = {
 
 @dataclass(frozen=True)
 class Move:
-    label: str            # the slider's description, exactly
+    label: str            # the slider's (or toggle buttons') description, exactly
     how: str              # "key": focus the handle and press the key `value` ("PageUp": 5 steps);
-                          # "type": type `value` into the readout box and press Enter
+                          # "type": type `value` into the readout box and press Enter;
+                          # "button": click the toggle button whose text is `value`
     value: str
-    readout: str          # the readout text expected afterwards
+    readout: str          # the readout text expected afterwards ("button": the button's text)
 
 
 @dataclass(frozen=True)
@@ -69,6 +87,8 @@ class Case:
     widget_call: str      # the widget cell is the code cell with a line starting with this
     run_all: bool         # False: run only the cells up to and including the widget cell
     moves: tuple[Move, ...]
+    clips: int = 0        # animated GIFs the widget shows; each is decoded after every move: no blank frame
+    busy: str = ""        # a CSS selector: while the widget recomputes, this element says so ("computing…")
 
 
 CASES = [
@@ -82,6 +102,14 @@ CASES = [
         Move("α", "key", "PageUp", "0.178"),                    # log slider, 10^-1 → 10^-0.75
         Move("goal x", "type", "-0.2", "-0.20"),                # the task
         Move("PG steps", "key", "ArrowRight", "2"),             # 1 → 2 steps
+    )),
+    # All cells (≈ 40-90 s here); each move adapts the policy and renders two clips (≈ 5-20 s). The moves
+    # that once turned the clips black: α in the direction family, then the target velocity.
+    Case("08_mujoco_locomotion.ipynb", "locomotion_widget(", run_all=True, clips=2, busy=".locomotion-busy", moves=(
+        Move("α", "type", "0.251", "0.251"),                    # log slider, 10^-1 → 10^-0.6
+        Move("task family", "button", "velocity (halfcheetah_vel)", "velocity (halfcheetah_vel)"),
+        Move("target velocity (m/s)", "type", "2.0", "2.00"),   # the task: 1.50 → 2.00 m/s
+        Move("α", "key", "PageDown", "0.141"),                  # 10^-0.6 → 10^-0.85
     )),
 ]
 
@@ -123,7 +151,7 @@ def _free_port() -> int:
 
 @pytest.fixture(scope="module")
 def lab(tmp_path_factory):
-    """`jupyter lab` on 127.0.0.1:<free port> with a random token, serving notebooks/; stopped afterwards."""
+    """`make lab` on 127.0.0.1:<free port> with a random token (the repository root); stopped afterwards."""
     home = tmp_path_factory.mktemp("jupyterlab")
     for plugin, values in LAB_SETTINGS.items():
         path = home / "settings" / f"{plugin}.jupyterlab-settings"
@@ -136,22 +164,25 @@ def lab(tmp_path_factory):
                JUPYTER_CONFIG_DIR=str(home / "config"),       # ignore the user's ~/.jupyter
                JUPYTER_RUNTIME_DIR=str(home / "runtime"),
                OMP_NUM_THREADS="1", MKL_NUM_THREADS="1")     # the kernel shares 2 cores with others
-    cmd = [sys.executable, "-m", "jupyter", "lab", "--no-browser",
-           "--ServerApp.ip=127.0.0.1", f"--ServerApp.port={port}", "--ServerApp.port_retries=0",
-           f"--IdentityProvider.token={token}", f"--ServerApp.root_dir={NOTEBOOKS}",
-           "--LabApp.expose_app_in_browser=True"]                 # window.jupyterapp, for the waits
-    if hasattr(os, "geteuid") and os.geteuid() == 0:
-        cmd.append("--allow-root")
+    env.pop("JUPYTER_CONFIG_PATH", None)                     # only the workbook's .jupyter/, which make adds
+    lab_args = ["--no-browser", "--ServerApp.ip=127.0.0.1", f"--ServerApp.port={port}",
+                "--ServerApp.port_retries=0", f"--IdentityProvider.token={token}",
+                "--LabApp.expose_app_in_browser=True"]        # window.jupyterapp, for the waits
+    make = shutil.which("make")
+    if make is None:
+        pytest.fail("`make` not found: the browser test starts JupyterLab with `make lab`", pytrace=False)
+    # -o .venv/.installed: use the environment as it is (never reinstall it from here)
+    cmd = [make, "--no-print-directory", "-o", ".venv/.installed", "lab", "LAB_ARGS=" + " ".join(lab_args)]
     log = home / "jupyterlab.log"
     with open(log, "wb") as out:
         process = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT,
-                                   stdin=subprocess.DEVNULL)
+                                   stdin=subprocess.DEVNULL, start_new_session=True)
     server = Lab(f"http://127.0.0.1:{port}", token, log)
     try:
         deadline = time.monotonic() + SERVER_START_S
         while True:
             if process.poll() is not None:
-                pytest.fail(f"jupyter lab exited with code {process.returncode}:\n{server.log_text()[-3000:]}")
+                pytest.fail(f"`make lab` exited with code {process.returncode}:\n{server.log_text()[-3000:]}")
             try:
                 server.api("GET", "/api/status")
                 break
@@ -166,13 +197,25 @@ def lab(tmp_path_factory):
                 server.shutdown_kernels()
             except Exception:
                 pass
-            process.terminate()              # SIGTERM: the server also shuts down any kernel left
-            try:
-                process.wait(60)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait(30)
+            # SIGTERM to make and jupyter (their own process group): the server also shuts down any kernel left
+            os.killpg(process.pid, signal.SIGTERM)
+            if not _group_gone(process, 60):
+                os.killpg(process.pid, signal.SIGKILL)
+                _group_gone(process, 30)
         shutil.copy(log, _artifacts() / "jupyterlab.log")
+
+
+def _group_gone(process: subprocess.Popen, timeout_s: float) -> bool:
+    """Wait until make and every process of its group (jupyter, kernels) have exited."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        process.poll()
+        try:
+            os.killpg(process.pid, 0)
+        except ProcessLookupError:
+            return True
+        time.sleep(0.2)
+    return False
 
 
 def _artifacts() -> Path:
@@ -296,15 +339,22 @@ def _wait(page, js: str, arg, timeout_ms: int, what: str) -> None:
         pytest.fail(f"{what} (waited {timeout_ms / 1000:.0f} s)", pytrace=False)
 
 
-def _move(page, interact, move: Move, notebook: str) -> None:
+def _move(page, interact, move: Move, notebook: str, busy: str = "") -> None:
     exact = re.compile(rf"^\s*{re.escape(move.label)}\s*$")
-    slider = interact.locator(".widget-slider").filter(has=page.locator(".widget-label", has_text=exact))
+    kind = ".widget-toggle-buttons" if move.how == "button" else ".widget-slider"
+    slider = interact.locator(kind).filter(has=page.locator(".widget-label", has_text=exact))
     count = slider.count()
-    assert count == 1, f"{notebook}: expected one slider labelled {move.label!r}, found {count}"
+    assert count == 1, f"{notebook}: expected one {kind[8:]} labelled {move.label!r}, found {count}"
     out = interact.locator(".widget-output").last
     before = out.evaluate(SIGNATURE)
     readout = slider.locator(".widget-readout")
-    if move.how == "key":
+    if move.how == "button":
+        readout = slider.locator("button.jupyter-button", has_text=re.compile(rf"^\s*{re.escape(move.value)}\s*$"))
+        assert readout.count() == 1, f"{notebook}: no button {move.value!r} in {move.label!r}"
+        readout.click()
+        _wait(page, "el => el.classList.contains('mod-active')", readout.element_handle(), UI_MS,
+              f"{notebook}: the button {move.value!r} of {move.label!r} did not become active")
+    elif move.how == "key":
         handle = slider.locator(".noUi-handle")
         handle.scroll_into_view_if_needed()
         handle.focus()
@@ -314,20 +364,198 @@ def _move(page, interact, move: Move, notebook: str) -> None:
         page.keyboard.press("ControlOrMeta+a")
         page.keyboard.type(move.value)
         page.keyboard.press("Enter")
-    what = f"{notebook}: slider {move.label!r} ({move.how} {move.value!r})"
+    what = f"{notebook}: {kind[8:]} {move.label!r} ({move.how} {move.value!r})"
+    if busy:     # every move is to a new setting, which takes seconds: the widget must say it is working
+        _wait(page, "el => (el.innerText || '').includes('computing')", interact.locator(busy).element_handle(),
+              UI_MS, f"{what}: no 'computing…' while the widget recomputes")
     # ipywidgets formats negative numbers with a Unicode minus sign
     _wait(page, "([el, text]) => el.textContent.trim().replace(/\\u2212/g, '-') === text",
           [readout.element_handle(), move.readout], UI_MS,
           f"{what}: the readout did not become {move.readout!r}")
-    # the kernel re-runs the callback: wait for a new output, then for the kernel to finish
-    _wait(page, f"([el, before]) => ({SIGNATURE})(el) !== before && el.querySelector('img') !== null",
+    # the kernel re-runs the callback: wait for a new output (a figure, or a traceback: reported below),
+    # then for the kernel to finish
+    _wait(page, f"([el, before]) => ({SIGNATURE})(el) !== before"
+                f" && (el.querySelector('img') !== null || (el.innerText || '').includes('Traceback'))",
           [out.element_handle(), before], WIDGET_UPDATE_MS, f"{what}: the widget's output did not change")
     _wait(page, KERNEL_IDLE, None, WIDGET_UPDATE_MS, f"{what}: the kernel did not become idle")
     _wait(page, STABLE, out.element_handle(), UI_MS, f"{what}: the widget's output does not settle")
+    if busy:
+        _wait(page, "el => !(el.innerText || '').trim()", interact.locator(busy).element_handle(), UI_MS,
+              f"{what}: 'computing…' stays after the widget has finished")
     after = out.evaluate(SIGNATURE)
     assert after != before, f"{what}: the widget's output did not change"
     text = after.split("\n", 1)[-1]
     assert "Traceback" not in text, f"{what}: the widget's callback raised:\n{text[-3000:]}"
+
+
+# The animated GIFs in an element (the clips of notebook 08), as their data: URLs.
+GIF_SOURCES = """el => [...el.querySelectorAll('img')].map(i => i.src).filter(s => s.startsWith('data:image/gif;base64,'))"""
+
+
+def _blank_frames(gif: bytes) -> tuple[list[int], int]:
+    """(the indices of the GIF's frames that are one flat colour — black, say —, the number of frames)."""
+    import io
+
+    import numpy as np
+    from PIL import Image, ImageSequence
+
+    frames = [np.asarray(f.convert("RGB"), dtype=np.float32) for f in ImageSequence.Iterator(Image.open(io.BytesIO(gif)))]
+    return [i for i, f in enumerate(frames) if f.std() < 2.0 or f.max() < 16], len(frames)
+
+
+def _check_clips(interact, count: int, what: str) -> None:
+    """The widget shows `count` GIFs, none with a blank frame, and on screen (a screenshot of each <img>)
+    neither is a flat colour."""
+    import base64
+    import io
+
+    import numpy as np
+    from PIL import Image
+
+    out = interact.locator(".widget-output").last
+    sources = out.evaluate(GIF_SOURCES)
+    assert len(sources) == count, f"{what}: expected {count} clips (GIFs), found {len(sources)}"
+    for i, src in enumerate(sources):
+        blank, n = _blank_frames(base64.b64decode(src.split(",", 1)[1]))
+        assert n > 1 and not blank, f"{what}: clip {i} has {len(blank)} blank frames of {n}: {blank[:10]}"
+    images = out.locator("img[src^='data:image/gif']")
+    for i in range(images.count()):
+        shown = np.asarray(Image.open(io.BytesIO(images.nth(i).screenshot())).convert("RGB"), dtype=np.float32)
+        assert shown.std() > 2.0 and shown.max() >= 16, f"{what}: clip {i} shows as a flat colour on screen"
+
+
+# --------------------------------------------------------------------------------------------------
+# The way in: the start page, its links, the file browser, an exercise run to the end
+# --------------------------------------------------------------------------------------------------
+# True once the document `path` is open (and ready) in the main area; window.__doc is its panel.
+FIND_DOCUMENT = """(path) => {
+    const app = window.jupyterapp;
+    if (!app || !app.shell) return false;
+    for (const w of app.shell.widgets('main'))
+        if (w.context && w.context.path === path && w.context.isReady) { window.__doc = w; return true; }
+    return false;
+}"""
+
+CURRENT_PATH = """() => {
+    const w = window.jupyterapp && window.jupyterapp.shell.currentWidget;
+    return w && w.context ? w.context.path : null;
+}"""
+
+# The start page rendered as Markdown (not in the text editor), its title in view.
+START_PAGE_RENDERED = "(path) => (" + FIND_DOCUMENT + """)(path) && (() => {
+    const h1 = window.__doc.node.querySelector('.jp-RenderedMarkdown h1');
+    return !!h1 && h1.textContent.includes('Start here');
+})()"""
+
+# The names the default file browser lists now.
+LISTING = """() => [...document.querySelectorAll('#filebrowser .jp-DirListing-content .jp-DirListing-itemText')]
+    .map(e => e.textContent.trim())"""
+
+
+def _new_page(browser):
+    context = browser.new_context(viewport={"width": 1400, "height": 1000})
+    context.set_default_timeout(UI_MS)
+    page = context.new_page()
+    page_errors: list[str] = []
+    page.on("pageerror", lambda e: page_errors.append(str(e)))
+    return context, page, page_errors
+
+
+def _listing_shows(page, names: list[str], what: str) -> list[str]:
+    _wait(page, "(names) => { const shown = (" + LISTING + ")(); return names.every(n => shown.includes(n)); }",
+          names, UI_MS, f"the file browser does not list {names} ({what})")
+    return page.evaluate(LISTING)
+
+
+def _double_click_in_file_browser(page, name: str) -> None:
+    item = page.locator("#filebrowser .jp-DirListing-content .jp-DirListing-item").filter(
+        has=page.locator(".jp-DirListing-itemText", has_text=re.compile(rf"^\s*{re.escape(name)}\s*$")))
+    assert item.count() == 1, f"the file browser lists {item.count()} items named {name!r}"
+    item.dblclick()
+
+
+def _click_link(page, panel_id: str, text: str, opens: str, what: str) -> None:
+    link = page.locator(f"[id='{panel_id}'] .jp-RenderedMarkdown a", has_text=text).first
+    link.scroll_into_view_if_needed()
+    link.click()
+    _wait(page, f"(path) => ({CURRENT_PATH})() === path", opens, UI_MS,
+          f"{what}: clicking the link {text!r} did not open {opens}")
+    _wait(page, FIND_DOCUMENT, opens, UI_MS, f"{what}: {opens} did not load")
+
+
+def _failure_screenshot(page, name: str) -> None:
+    try:
+        page.screenshot(path=str(_artifacts() / "screenshots" / f"{name}_failure.png"), full_page=True)
+    except Exception:
+        pass
+
+
+def test_start_page_and_its_links(lab, browser):
+    """The lab opens on START_HERE.md, rendered; its link opens notebook 01, whose link opens an exercise."""
+    context, page, page_errors = _new_page(browser)
+    try:
+        page.goto(f"{lab.url}/?token={lab.token}", timeout=UI_MS * 2)       # the server's start URL
+        _wait(page, START_PAGE_RENDERED, START_PAGE, KERNEL_READY_MS,
+              f"the lab did not open on {START_PAGE}, rendered as Markdown")
+        start_id = page.evaluate("() => window.__doc.id")
+        page.screenshot(path=str(_artifacts() / "screenshots" / "start_page.png"))
+
+        page.evaluate("() => window.jupyterapp.shell.activateById('filebrowser')")
+        shown = _listing_shows(page, ["notebooks", "exercises", START_PAGE], "the root")
+        for hidden in ("solutions", "tests", "runs", "artifacts"):
+            assert hidden not in shown, f"the file browser lists {hidden}/ at the root: {shown}"
+
+        _click_link(page, start_id, "notebook 01", "notebooks/01_baselines.ipynb", START_PAGE)
+        notebook_id = page.evaluate("() => window.__doc.id")
+        _click_link(page, notebook_id, EXERCISE, EXERCISE, "notebooks/01_baselines.ipynb")
+
+        assert not page_errors, f"uncaught JavaScript errors: {page_errors}"
+        assert "Saving file at" not in lab.log_text(), "JupyterLab saved a file: the test must not modify the workbook"
+    except BaseException:
+        _failure_screenshot(page, "start_page")
+        raise
+    finally:
+        context.close()
+        lab.shutdown_kernels()
+
+
+def test_exercise_opened_from_the_file_browser_runs_to_the_end(lab, browser):
+    """From the root: exercises/ → ex01 by double-clicks (no .py twin listed); Run All reaches the last cell."""
+    context, page, page_errors = _new_page(browser)
+    name = Path(EXERCISE).stem
+    start = time.monotonic()
+    try:
+        page.goto(f"{lab.url}/lab/workspaces/exercise?reset&token={lab.token}", timeout=UI_MS * 2)
+        _wait(page, "() => !!(window.jupyterapp && window.jupyterapp.shell)", None, UI_MS, "JupyterLab did not load")
+        page.evaluate("() => window.jupyterapp.shell.activateById('filebrowser')")
+        _listing_shows(page, ["notebooks", "exercises"], "the root")
+        _double_click_in_file_browser(page, "exercises")
+        shown = _listing_shows(page, [Path(EXERCISE).name], "exercises/")
+        assert not [n for n in shown if n.endswith(".py")], f"exercises/ lists the .py twins: {shown}"
+        _double_click_in_file_browser(page, Path(EXERCISE).name)
+        _wait(page, FIND_PANEL_AND_KERNEL_IDLE, EXERCISE, KERNEL_READY_MS,
+              f"{EXERCISE}: the notebook did not open with an idle kernel")
+        page.evaluate("() => window.jupyterapp.shell.collapseLeft()")
+
+        opened = time.monotonic()
+        page.evaluate(START_RUN, -1)
+        _wait(page, RUN_FINISHED, None, RUN_CELLS_MS, f"{EXERCISE}: Run All did not finish")
+        run = page.evaluate("window.__run")
+        not_run = page.evaluate(NOT_RUN, -1)
+        problems = page.evaluate(PROBLEMS)
+        page.screenshot(path=str(_artifacts() / "screenshots" / f"{name}_run_all.png"), full_page=True)
+        assert not not_run, (f"{EXERCISE}: Run All stopped early, code cells {not_run} did not run; errors:\n"
+                             + "\n\n".join(problems))
+        assert run.get("ok"), f"{EXERCISE}: Run All failed: {run}"
+        assert not page_errors, f"{EXERCISE}: uncaught JavaScript errors: {page_errors}"
+        assert "Saving file at" not in lab.log_text(), "JupyterLab saved a file: the test must not modify the workbook"
+        print(f"{EXERCISE}: opened in {opened - start:.0f} s, Run All in {time.monotonic() - opened:.0f} s")
+    except BaseException:
+        _failure_screenshot(page, name)
+        raise
+    finally:
+        context.close()
+        lab.shutdown_kernels()
 
 
 @pytest.mark.parametrize("case", CASES, ids=[c.notebook.split("_")[0] for c in CASES])
@@ -342,9 +570,9 @@ def test_widget_in_jupyterlab(lab, browser, case: Case):
     start = time.monotonic()
     try:
         # a workspace of its own: only this notebook open (no tab restored from an earlier test)
-        page.goto(f"{lab.url}/lab/workspaces/{name}/tree/{case.notebook}?reset&token={lab.token}",
+        page.goto(f"{lab.url}/lab/workspaces/{name}/tree/notebooks/{case.notebook}?reset&token={lab.token}",
                   timeout=UI_MS * 2)
-        _wait(page, FIND_PANEL_AND_KERNEL_IDLE, case.notebook, KERNEL_READY_MS,
+        _wait(page, FIND_PANEL_AND_KERNEL_IDLE, f"notebooks/{case.notebook}", KERNEL_READY_MS,
               f"{case.notebook}: the notebook did not open with an idle kernel")
         page.evaluate("() => window.jupyterapp.shell.collapseLeft()")
         widget_index = page.evaluate(WIDGET_CELL_INDEX, case.widget_call)
@@ -368,9 +596,13 @@ def test_widget_in_jupyterlab(lab, browser, case: Case):
         cell.scroll_into_view_if_needed()
         cell.screenshot(path=str(_artifacts() / "screenshots" / f"{name}_before.png"))
         ran = time.monotonic()
+        if case.clips:
+            _check_clips(interact, case.clips, f"{case.notebook}: before the moves")
 
-        for move in case.moves:
-            _move(page, interact, move, case.notebook)
+        for i, move in enumerate(case.moves):
+            _move(page, interact, move, case.notebook, case.busy)
+            if case.clips:
+                _check_clips(interact, case.clips, f"{case.notebook}: after move {i + 1} ({move.label!r} → {move.value!r})")
 
         page.evaluate("() => document.activeElement && document.activeElement.blur()")
         cell.scroll_into_view_if_needed()

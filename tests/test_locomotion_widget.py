@@ -104,6 +104,106 @@ def test_widget_controls_rerun_the_function(untrained):
     plt.close("all")
 
 
+def _blank_frames(clip) -> list[int]:
+    flat = clip.frames.reshape(len(clip.frames), -1)
+    return [i for i, f in enumerate(flat) if f.std() < 1.0]
+
+
+def _in_thread(fn):
+    """fn() on a new thread: ipykernel 7 runs a widget's callback on a subshell's thread when JupyterLab
+    sends the widget's message on a subshell."""
+    import threading
+    errors = []
+
+    def run():
+        try:
+            fn()
+        except BaseException as err:
+            errors.append(err)
+    thread = threading.Thread(target=run)
+    thread.start()
+    thread.join()
+    if errors:
+        raise errors[0]
+
+
+@needs_rendering
+def test_widget_clips_render_after_every_move_on_any_thread(untrained):
+    """Notebook 08's clips turned black after a move in JupyterLab: the callback ran on a thread where no
+    OpenGL context was current. Moves in both families, on the main thread and on others."""
+    w = L.locomotion_widget("halfcheetah_dir", direction=1.0, velocity=1.5, alpha=0.1, checkpoints=untrained, **FAST)
+    ctl = L.controls(w)
+    moves = [("alpha", 10 ** -0.6, True), ("env", "halfcheetah_vel", True), ("velocity", 2.0, True),
+             ("alpha", 10 ** -0.85, False), ("env", "halfcheetah_dir", False), ("direction", -1.0, True),
+             ("alpha", 0.5, True)]
+    for name, value, threaded in moves:
+        before = w.result
+
+        def move(name=name, value=value):
+            ctl[name].value = value
+        _in_thread(move) if threaded else move()
+        assert w.result is not before, f"setting {name} did not re-run the function"
+        for clip_name, clip in w.result.clips.items():
+            assert clip.frames.shape[0] == 5 and not _blank_frames(clip), \
+                f"after {name} = {value} ({'another' if threaded else 'the main'} thread): {clip_name} has blank " \
+                f"frames {_blank_frames(clip)}"
+    plt.close("all")
+
+
+def test_widget_says_computing_while_it_recomputes(untrained):
+    """A new setting takes seconds: a 'computing…' line shows until the new output is there; a setting
+    from the cache shows none."""
+    w = L.locomotion_widget("halfcheetah_vel", velocity=1.0, alpha=0.1, checkpoints=untrained, **FAST)
+    ctl = L.controls(w)
+    assert w.busy in w.children and w.children.index(w.busy) == len(w.children) - 2    # just above the output
+    assert w.busy.value == ""
+    shown = []
+    w.busy.observe(lambda change: shown.append(change.new), "value")
+    seen_while_computing = []
+    original = L._adapt
+
+    def spy(*args):
+        seen_while_computing.append(w.busy.value)
+        return original(*args)
+    try:
+        L._adapt = spy
+        ctl["velocity"].value = 0.7                                       # new: computed
+        assert len(seen_while_computing) == 1 and "computing" in seen_while_computing[0]
+        assert shown == [seen_while_computing[0], ""] and w.busy.value == ""
+        ctl["velocity"].value = 1.0                                       # tried before: from the cache
+        assert len(seen_while_computing) == 1 and shown == [seen_while_computing[0], ""]
+    finally:
+        L._adapt = original
+    assert L.is_cached("halfcheetah_vel", 1.0, 0.1, 1, checkpoint=untrained["halfcheetah_vel"], **FAST)
+    assert not L.is_cached("halfcheetah_vel", 1.9, 0.1, 1, checkpoint=untrained["halfcheetah_vel"], **FAST)
+    plt.close("all")
+
+
+@pytest.mark.parametrize("env,task", [("halfcheetah_dir", 1.0), ("halfcheetah_dir", -1.0), ("halfcheetah_vel", 1.5)])
+def test_figure_legends_cover_no_text_and_no_curve(untrained, env, task):
+    """The legends sit under the panels: over neither the axes (curves, the rewarded band) nor a label."""
+    r = L.locomotion_adaptation(env, task, checkpoint=untrained[env], render_clips=False, **FAST)
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    fig = r.figure
+    canvas = FigureCanvasAgg(fig)            # the figure is closed: draw it as savefig would
+    canvas.draw()
+    renderer = canvas.get_renderer()
+    texts = [t for ax in fig.axes for t in (ax.title, ax.xaxis.label, ax.yaxis.label, *ax.texts,
+                                             *ax.get_xticklabels(), *ax.get_yticklabels()) if t.get_text()]
+    for ax in fig.axes:
+        legend = ax.get_legend()
+        box = legend.get_window_extent(renderer)
+        for other in fig.axes:
+            assert not box.overlaps(other.get_window_extent(renderer)), f"a legend lies over the panel {other.get_title()!r}"
+        for text in texts:
+            assert not box.overlaps(text.get_window_extent(renderer)), f"a legend lies over the text {text.get_text()!r}"
+    labels = [t.get_text() for t in fig.axes[0].get_legend().get_texts()]
+    if env.endswith("_dir"):
+        assert labels[0] == ("rewarded: forwards, $v_x > 0$" if task > 0 else "rewarded: backwards, $v_x < 0$")
+    else:
+        assert labels[0] == "target 1.50 m/s"
+
+
 def test_widget_checkpoint_choices(untrained):
     with pytest.raises(ValueError, match="env"):
         L.locomotion_widget("halfcheetah_dir", checkpoints={"halfcheetah_vel": untrained["halfcheetah_vel"]})

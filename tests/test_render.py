@@ -78,6 +78,54 @@ def test_clip_is_the_samplers_policy_on_the_samplers_start_state():
     assert not np.allclose(other.rewards, episodes.rewards[1, 0].numpy(), atol=1e-3)   # index matters
 
 
+def _blank_frames(clip) -> list[int]:
+    """Indices of the clip's frames that are one flat colour (black: nothing was drawn)."""
+    flat = clip.frames.reshape(len(clip.frames), -1)
+    return [i for i, f in enumerate(flat) if f.std() < 1.0]
+
+
+def _in_thread(fn):
+    """fn() in a new thread, as ipykernel 7 runs a widget's callback when JupyterLab sends the widget's
+    message on a subshell: a thread where no OpenGL context is current."""
+    import threading
+    result = {}
+
+    def run():
+        try:
+            result["value"] = fn()
+        except BaseException as err:   # re-raised in the caller
+            result["error"] = err
+    thread = threading.Thread(target=run)
+    thread.start()
+    thread.join()
+    if "error" in result:
+        raise result["error"]
+    return result["value"]
+
+
+@needs_rendering
+def test_repeated_episodes_render_in_any_thread_and_any_order():
+    """Notebook 08's widget renders one family, then the other, then again — each call possibly on another
+    thread (JupyterLab's widget messages may arrive on an ipykernel subshell). OpenGL contexts are current per
+    thread and gymnasium makes a viewer's context current only when it creates it: without care, a clip drawn
+    on another thread (or after the other family's viewer was created) was silently black."""
+    policy, theta = cheetah_policy()
+    calls = [("halfcheetah_dir", 1.0, False), ("halfcheetah_vel", 1.5, False), ("halfcheetah_dir", -1.0, True),
+             ("halfcheetah_vel", 2.0, True), ("halfcheetah_vel", 1.0, False), ("halfcheetah_dir", 1.0, True),
+             ("halfcheetah_dir", 1.0, False)]
+    reference = {}
+    for env, task, threaded in calls:
+        def render(env=env, task=task):
+            return R.render_episode(policy, theta, env, task, every=5, size=(64, 48), horizon=20)
+        clip = _in_thread(render) if threaded else render()
+        where = f"{env} task {task} {'in another thread' if threaded else 'in the main thread'}"
+        assert not _blank_frames(clip), f"{where}: blank frames {_blank_frames(clip)} of {len(clip.frames)}"
+        # the same episode gives the same pictures, whichever thread and order drew it
+        if (env, task) in reference:
+            assert np.abs(clip.frames.astype(int) - reference[env, task]).mean() < 1.0, where
+        reference[env, task] = clip.frames.astype(int)
+
+
 def test_without_frames_the_episode_needs_no_opengl(monkeypatch):
     policy, theta = cheetah_policy(log_std=0.5)
     monkeypatch.setattr(R, "rendering_available", lambda: R.RenderCheck(False, "no GL in this test"))

@@ -6,7 +6,9 @@ function's latest return value.
 
     locomotion_adaptation(env, task, α, …)   returns after 0..k policy-gradient steps on one task, and
                                              clips of the cheetah before and after one step
-    locomotion_widget(…)                     the task family, its task (velocity, or direction ±1) and α
+    locomotion_widget(…)                     the task family, its task (velocity, or direction ±1) and α;
+                                             a "computing…" line while a new setting is computed
+    is_cached(env, task, α, …)               whether locomotion_adaptation would return at once
     training_command(checkpoint)             the command line that trains (or resumes) a checkpoint
 
 Adaptation is the paper's test protocol (`course_lib.rl.evaluate.adaptation_steps`): per step, fresh
@@ -17,9 +19,10 @@ from __future__ import annotations
 
 import math
 import shlex
+import threading
+from collections import OrderedDict
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
-from functools import lru_cache
 from pathlib import Path
 
 import matplotlib.pyplot as plt
@@ -126,10 +129,40 @@ def locomotion_adaptation(env: str = "halfcheetah_vel", task: float = 1.0, alpha
     velocities and rewards, and `render_note` says why). every: keep every k-th frame. checkpoint: None
     (the shipped <env>_maml.pt), a shipped name, or a path.
     """
+    key = _key(env, task, alpha, steps, episodes, seed, render_clips, every, checkpoint)
+    with _CACHE_LOCK:
+        if key in _CACHE:
+            _CACHE.move_to_end(key)
+            return _CACHE[key]
+    result = _adapt(*key)
+    with _CACHE_LOCK:
+        _CACHE[key] = result
+        while len(_CACHE) > CACHE_SIZE:
+            _CACHE.popitem(last=False)
+    return result
+
+
+# The last results, so that moving a slider back to an earlier value is instant (a result holds its clips'
+# frames: about 12 MB each). The key holds the checkpoint's mtime: a retrained checkpoint is not stale.
+CACHE_SIZE = 8
+_CACHE: OrderedDict[tuple, LocomotionAdaptation] = OrderedDict()
+_CACHE_LOCK = threading.Lock()
+
+
+def _key(env, task, alpha, steps, episodes, seed, render_clips, every, checkpoint) -> tuple:
+    """_adapt's arguments, checked: the cache key."""
     task, path = _checked(env, task, alpha, steps, episodes, seed, every, checkpoint)
     check = rendering_available() if render_clips else render.RenderCheck(False, "rendering was switched off")
-    return _adapt(str(path), path.stat().st_mtime_ns, env, task, None if alpha is None else float(alpha), steps,
-                  episodes, seed, every, check)
+    return (str(path), path.stat().st_mtime_ns, env, task, None if alpha is None else float(alpha), steps, episodes,
+            seed, every, check)
+
+
+def is_cached(env: str = "halfcheetah_vel", task: float = 1.0, alpha: float | None = 0.1, steps: int = 1,
+              episodes: int = 20, seed: int = 0, render_clips: bool = True, every: int = 4, checkpoint=None) -> bool:
+    """Whether `locomotion_adaptation` with these arguments returns at once (from the cache)."""
+    key = _key(env, task, alpha, steps, episodes, seed, render_clips, every, checkpoint)
+    with _CACHE_LOCK:
+        return key in _CACHE
 
 
 def _checked(env, task, alpha, steps, episodes, seed, every, checkpoint) -> tuple[float, Path]:
@@ -144,10 +177,8 @@ def _checked(env, task, alpha, steps, episodes, seed, every, checkpoint) -> tupl
     return task, _checkpoint_path(env, checkpoint)
 
 
-@lru_cache(maxsize=8)        # a result holds its clips' frames: about 12 MB each
 def _adapt(path: str, mtime_ns: int, env: str, task: float, alpha, steps: int, episodes: int, seed: int,
            every: int, check: render.RenderCheck) -> LocomotionAdaptation:
-    """Cached: moving a slider back to an earlier value is instant (the checkpoint's mtime is in the key)."""
     policy, theta, config = _load(path)
     if config.env != env:
         raise ValueError(f"checkpoint must be a {env} policy, got one for {config.env!r} ({path})")
@@ -168,23 +199,33 @@ def _adapt(path: str, mtime_ns: int, env: str, task: float, alpha, steps: int, e
     return result
 
 
+LEGEND = dict(fontsize=7.5, loc="upper left", bbox_to_anchor=(0.0, -0.17), frameon=False, borderaxespad=0.0)
+
+
 def _figure(result: LocomotionAdaptation) -> plt.Figure:
-    fig, (left, right) = plots.new_figure(ncols=2, width=4.6, height=3.6)
+    """Left: v_x during the clips' episodes; right: the returns after 0..k steps. The legends sit under the
+    panels, so that they cover neither a curve nor the text that says what is rewarded."""
+    fig, (left, right) = plots.new_figure(ncols=2, width=4.6, height=4.3)
     color = plots.color_for("maml")
     if task_kind(result.env) == "velocity":
         left.axhline(result.task, color="black", ls="--", lw=1.5, label=f"target {result.task:.2f} {VELOCITY_UNIT}")
-    else:
-        left.axhline(0.0, color="black", lw=0.8)
-        left.annotate(f"rewarded: {'forwards, $v_x > 0$' if result.task > 0 else 'backwards, $v_x < 0$'}",
-                      xy=(0.02, 0.94 if result.task > 0 else 0.06), xycoords="axes fraction", fontsize=8,
-                      va="center")
     for (name, clip), style in zip(result.clips.items(), (dict(lw=1.0, alpha=0.6, ls="--"), dict(lw=1.6))):
         t = clip.dt * np.arange(1, len(clip.x_velocity) + 1)
         left.plot(t, clip.x_velocity, color=color, label=f"{name} (return {clip.total_return:.1f})", **style)
+    if task_kind(result.env) == "direction":     # the rewarded half, shaded (in the legend, not over the curves)
+        left.axhline(0.0, color="black", lw=0.8)
+        low, high = left.get_ylim()
+        forwards = result.task > 0
+        left.axhspan(0.0, high if forwards else low, color="tab:green", alpha=0.12, lw=0, zorder=0,
+                     label=f"rewarded: {'forwards, $v_x > 0$' if forwards else 'backwards, $v_x < 0$'}")
+        left.set_ylim(low, high)
     left.set_xlabel("time (s)")
     left.set_ylabel(f"forward velocity $v_x$ ({VELOCITY_UNIT})")
     left.set_title("the clips' episodes (mean action)", fontsize=10)
-    left.legend(fontsize=7, loc="best", framealpha=0.85)
+    handles, labels = left.get_legend_handles_labels()
+    first = len(handles) - 1 if task_kind(result.env) == "direction" else 0     # the task's line or band first
+    order = [first] + [i for i in range(len(handles)) if i != first]
+    left.legend([handles[i] for i in order], [labels[i] for i in order], **LEGEND)
 
     steps = np.arange(result.steps + 1)
     jitter = np.linspace(-0.08, 0.08, result.returns.shape[1])
@@ -199,7 +240,7 @@ def _figure(result: LocomotionAdaptation) -> plt.Figure:
     right.set_xlabel(PG_STEPS_LABEL)
     right.set_ylabel(f"{RETURN_LABEL} (sum of rewards)")
     right.set_title(f"{result.task_text()}: {result.episodes} episodes per step", fontsize=10)
-    right.legend(fontsize=7, loc="best", framealpha=0.85)
+    right.legend(**LEGEND)
     for ax in (left, right):
         ax.grid(alpha=0.3)
     plt.close(fig)
@@ -213,7 +254,8 @@ def locomotion_widget(env: str = "halfcheetah_vel", velocity: float = 1.0, direc
                       alpha: float = 0.1, steps: int = 1, episodes: int = 20, seed: int = 0, every: int = 4,
                       checkpoints: Mapping | None = None, alpha_range: tuple[float, float] = ALPHA_RANGE):
     """Buttons for the task family, a slider for the target velocity, buttons for the direction, and a
-    log-scale slider for α over `alpha_range`; each change re-runs `locomotion_adaptation`.
+    log-scale slider for α over `alpha_range`; each change re-runs `locomotion_adaptation`, and while a
+    setting not in its cache is computed (seconds) the line `.busy` above the output says "computing…".
 
     checkpoints: task family → checkpoint (a path or shipped name; at most one velocity and one direction
     family); default: the shipped MAML policies of both half-cheetah families. The other arguments are
@@ -246,12 +288,22 @@ def locomotion_widget(env: str = "halfcheetah_vel", velocity: float = 1.0, direc
     direction_buttons = w.ToggleButtons(options=list(DIRECTIONS), value=float(direction), description="direction",
                                         style=style)
 
+    # While a new setting is computed (seconds; a setting tried before comes from the cache at once), the
+    # old output stays until the new one replaces it: this line says that work is under way.
+    busy = w.HTML(value="", layout=w.Layout(min_height="1.8em"))
+    busy.add_class("locomotion-busy")
+
     def show(env, velocity, direction, alpha):
         from IPython.display import display
         is_direction = task_kind(env) == "direction"
         velocity_slider.disabled, direction_buttons.disabled = is_direction, not is_direction
-        result = locomotion_adaptation(env, direction if is_direction else velocity, alpha, steps, episodes, seed,
-                                       True, every, paths[env])
+        args = (env, direction if is_direction else velocity, alpha, steps, episodes, seed, True, every, paths[env])
+        if not is_cached(*args):
+            busy.value = BUSY_HTML.format(steps=steps, episodes=episodes)
+        try:
+            result = locomotion_adaptation(*args)
+        finally:
+            busy.value = ""
         clips = result.show_clips()
         if clips is not None:
             display(clips)
@@ -259,11 +311,19 @@ def locomotion_widget(env: str = "halfcheetah_vel", velocity: float = 1.0, direc
         print(result.summary())
         return result
 
-    return w.interactive(
+    ui = w.interactive(
         show, env=family, velocity=velocity_slider, direction=direction_buttons,
         alpha=w.FloatLogSlider(value=alpha, base=10, min=lo, max=hi, step=0.05, description="α",
                                continuous_update=False, readout_format=".3f"),
     )
+    ui.children = (*ui.children[:-1], busy, ui.children[-1])      # between the controls and the output
+    ui.busy = busy
+    return ui
+
+
+BUSY_HTML = ("<span style='color:#8a5a00'>⏳ <b>computing…</b> adapting the policy ({steps} steps × {episodes} "
+             "episodes) and rendering two clips: a few seconds. The output below is the previous setting's "
+             "until then.</span>")
 
 
 def _velocity_range(env: str) -> tuple[float, float]:
@@ -305,5 +365,5 @@ def training_command_for(env: str, algo: str = "maml") -> str:
     return f"python -m course_lib train {env} --algo {algo} --out runs/mujoco/{env}_{algo}.pt --resume"
 
 
-__all__ = ["LocomotionAdaptation", "locomotion_adaptation", "locomotion_widget", "training_command",
+__all__ = ["LocomotionAdaptation", "locomotion_adaptation", "locomotion_widget", "is_cached", "training_command",
            "training_command_for", "task_kind", "controls"]

@@ -12,12 +12,14 @@ from __future__ import annotations
 
 import atexit
 import base64
+import contextlib
 import functools
 import gc
 import html
 import io
 import os
 import sys
+import threading
 import warnings
 from dataclasses import dataclass, field
 
@@ -166,24 +168,26 @@ def render_episode(policy, params: dict, env: str, task, *, index: int = 0, dete
     oracle = policy.obs_dim == spec.obs_dim + 1
     rng = np.random.default_rng(seed)
 
-    sim = _render_env(spec.mujoco, *size)
-    sim.set_task(task)
-    obs, _ = sim.reset(seed=seed)
-    frames, rewards, velocities = [sim.render()] if render_frames else [], [], []
-    for t in range(horizon):
-        x = np.append(obs, task) if oracle else obs
-        action = mlp_mean(layers, x[None, None])[0, 0]
-        if not deterministic:
-            action = action + std * rng.standard_normal(action.shape)
-        if normalize_actions:
-            action = spec.max_action * np.clip(action, -1.0, 1.0)
-        obs, reward, terminated, _, info = sim.step(action)
-        rewards.append(reward)
-        velocities.append(info["x_velocity"])
-        if render_frames and ((t + 1) % every == 0 or terminated or t == horizon - 1):
-            frames.append(sim.render())
-        if terminated:
-            break
+    with _LOCK:                           # one episode at a time on the shared env, whichever thread asks
+        sim = _render_env(spec.mujoco, *size)
+        with _drawing(sim) if render_frames else contextlib.nullcontext():
+            sim.set_task(task)
+            obs, _ = sim.reset(seed=seed)
+            frames, rewards, velocities = [sim.render()] if render_frames else [], [], []
+            for t in range(horizon):
+                x = np.append(obs, task) if oracle else obs
+                action = mlp_mean(layers, x[None, None])[0, 0]
+                if not deterministic:
+                    action = action + std * rng.standard_normal(action.shape)
+                if normalize_actions:
+                    action = spec.max_action * np.clip(action, -1.0, 1.0)
+                obs, reward, terminated, _, info = sim.step(action)
+                rewards.append(reward)
+                velocities.append(info["x_velocity"])
+                if render_frames and ((t + 1) % every == 0 or terminated or t == horizon - 1):
+                    frames.append(sim.render())
+                if terminated:
+                    break
     frames = np.stack(frames) if frames else np.zeros((0, size[1], size[0], 3), np.uint8)
     return Clip(env, task, frames, np.array(rewards), np.array(velocities), float(sim.dt), every)
 
@@ -201,6 +205,7 @@ def check_task(env: str, task) -> float:
 
 
 _ENVS: dict[tuple, object] = {}
+_LOCK = threading.RLock()
 
 
 def _render_env(name: str, width: int, height: int):
@@ -212,6 +217,31 @@ def _render_env(name: str, width: int, height: int):
             atexit.register(lambda: [_close(e) for e in _ENVS.values()])
         _ENVS[key] = LOCOMOTION_ENVS[name](render_mode="rgb_array", width=width, height=height, camera_name=CAMERA)
     return _ENVS[key]
+
+
+@contextlib.contextmanager
+def _drawing(sim):
+    """Make `sim`'s own OpenGL context current on this thread while it draws; afterwards the thread's
+    previous context (or none) is current again.
+
+    An OpenGL context is current per *thread*, and gymnasium makes a viewer's context current once, on the
+    thread that creates it (and then only if the env has viewers of several render modes). Drawing on
+    any other thread — as when ipykernel ≥ 7 runs a widget's callback on a subshell's thread, which
+    JupyterLab uses for widget messages — finds no context current: MuJoCo then draws nothing and reads
+    back black frames, without an error. And with two envs, the second one's context stays current while
+    the first one draws (which works only because both contexts happen to hold the same objects).
+    """
+    renderer = sim.unwrapped.mujoco_renderer
+    if renderer.viewer is None:
+        sim.render()                      # creates the viewer and its context (current on this thread)
+    context = renderer.viewer.opengl_context
+    current = getattr(context, "as_current", None)     # mujoco's GLContexts; without it, make_current
+    if current is None:
+        context.make_current()
+        yield
+    else:
+        with current():
+            yield
 
 
 # --------------------------------------------------------------------------------------------------
