@@ -108,7 +108,8 @@ class graded:
 def fallback(student_fn, reference_fn, exercise: str):
     """`student_fn`, or `reference_fn` (with a notice) while the student's raises NotImplementedError or
     has failed its graded cell in this kernel — so a notebook runs top to bottom, and an answer that hangs
-    costs one timeout, not one per later cell. Graded cells call the student's function directly."""
+    costs one timeout, not one per later cell. Graded cells call the student's function directly.
+    After a call, `.used_reference` says whose function ran (for a plot's title)."""
     label = exercise if exercise.startswith("Exercise") else f"Exercise {exercise.removeprefix('ex')}"
     exercise_id = "ex" + label.removeprefix("Exercise ").strip()
     name = getattr(reference_fn, "__name__", "this function")
@@ -119,9 +120,12 @@ def fallback(student_fn, reference_fn, exercise: str):
         nonlocal noticed
         if student_fn is not None and exercise_id not in FAILED:
             try:
-                return student_fn(*args, **kwargs)
+                result = student_fn(*args, **kwargs)
+                call.used_reference = False
+                return result
             except NotImplementedError:
                 pass
+        call.used_reference = True
         if not noticed:
             why = "failed its graded cell" if exercise_id in FAILED else "is not done yet"
             print(f"⚠ {label} ({name}) {why} — using course_lib's implementation so the notebook keeps running.",
@@ -129,4 +133,5 @@ def fallback(student_fn, reference_fn, exercise: str):
             noticed = True
         return reference_fn(*args, **kwargs)
 
+    call.used_reference = False
     return call

@@ -180,7 +180,8 @@ for s in range(6):
 fig, ax = new_figure()
 plot_sinusoid_fit(ax, x_grid, sine(task["task"], x_grid.numpy()[None])[0], fits, support=(task["x"], task["y"]),
                   styles={label: dict(color=color) for label, color in zip(fits, setting_colors(len(fits)))},
-                  title="MAML initialisation adapted with your inner_step")
+                  title="MAML initialisation adapted with " + ("course_lib's inner step (yours is not done yet)"
+                                                                if step.used_reference else "your inner_step"))
 plt.show()
 
 # %% [markdown]

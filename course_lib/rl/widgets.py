@@ -177,7 +177,7 @@ class NavigationAdaptation:
             if name in self.missing:
                 lines.append(f"{plots.label_for(name):>24}  {NOT_SHIPPED}")
                 continue
-            alphas = " / ".join(f"{a:.3g}" for a in self.alphas[name]) or "—"
+            alphas = " / ".join(f"{a:.3f}" for a in self.alphas[name]) or "—"   # as the slider shows it
             lines.append(f"{plots.label_for(name):>24}  {alphas:>18}  " + "  ".join(f"{m:{w}.{decimals}f}" for m in means[name]))
         return "\n".join(lines)
 
