@@ -1,7 +1,7 @@
 # ---
 # jupyter:
 #   jupytext:
-#     cell_metadata_filter: -all
+#     cell_metadata_filter: tags,-all
 #     notebook_metadata_filter: kernelspec,jupytext
 #     text_representation:
 #       extension: .py
@@ -75,8 +75,7 @@ WORK = Path(workdir.name)
 #
 # (It is not zero, because the phases only cover half a period.) Let us check this by sampling tasks.
 
-# %%
-# NBVAL_CHECK_OUTPUT
+# %% tags=["nbval-check-output"]
 dist = SinusoidDistribution()
 x_grid = np.linspace(-5, 5, 200).reshape(1, -1, 1)
 tasks = dist.sample_tasks(20_000, np.random.default_rng(0))
@@ -118,15 +117,13 @@ plot_tasks(ax, x_grid.ravel(), sine(tasks[:8], np.broadcast_to(x_grid, (8, 200, 
 # objective. We train it live for 2 000 iterations (the shipped checkpoint was trained much longer;
 # its iteration count is printed in section 4).
 
-# %%
-# NBVAL_IGNORE_OUTPUT
+# %% tags=["nbval-ignore-output"]
 config = default_config("pretrain", iterations=2000, checkpoint_every=500)
 print(config)
 live = train_sinusoid(config, out=WORK / "pretrain_live.pt", progress=True)
 print(f"trained {live['iteration']} iterations in {live['wall_time']:.1f} s")
 
-# %%
-# NBVAL_CHECK_OUTPUT
+# %% tags=["nbval-check-output"]
 print("validation MSE during training:", [round(h["val_loss"], 1) for h in live["history"]])
 print(f"at the end: val_final = {live['history'][-1]['val_loss']:.2f}")
 
@@ -143,8 +140,7 @@ print(f"at the end: val_final = {live['history'][-1]['val_loss']:.2f}")
 # with confidence intervals.) What has the network learned? Compare its predictions
 # with the family mean, for the live run and for the shipped checkpoint.
 
-# %%
-# NBVAL_CHECK_OUTPUT
+# %% tags=["nbval-check-output"]
 x_t = torch.as_tensor(x_grid[0], dtype=torch.float32)          # [200, 1]
 predictions = {}
 for name, path in {"pretrain (2 000 it, live)": WORK / "pretrain_live.pt",
@@ -176,13 +172,11 @@ ax.legend(fontsize=8);
 # The second contender starts from a **random initialisation** (`default_config("random")` is a
 # 0-iteration run: the network exactly as PyTorch initialises it).
 
-# %%
-# NBVAL_IGNORE_OUTPUT
+# %% tags=["nbval-ignore-output"]
 train_sinusoid(default_config("random"), out=WORK / "random.pt", progress=False)
 paths = {"pretrain": WORK / "pretrain_live.pt", "random": WORK / "random.pt"}
 
-# %%
-# NBVAL_CHECK_OUTPUT
+# %% tags=["nbval-check-output"]
 one_task = sinusoid_adaptation(amplitude=3.5, phase=2.0, alpha=0.01, steps=10, k=5, seed=3, models=paths)
 print(one_task.summary(decimals=2))
 
@@ -196,8 +190,7 @@ one_task.figure
 # started to bend. One task is an anecdote, so here are 100 held-out tasks and up to 50 steps. The
 # shaded band is a 95% confidence interval over tasks.
 
-# %%
-# NBVAL_CHECK_OUTPUT
+# %% tags=["nbval-check-output"]
 STEPS = 50
 curves = {}
 for name, path in paths.items():
@@ -234,8 +227,7 @@ plot_adaptation_curve(ax, np.arange(STEPS + 1), curves, title="fine-tuning on K 
 # python -m course_lib train sinusoid --algo maml --iterations 30000   # also: pretrain, fomaml, reptile, cavia, metasgd, oracle
 # ```
 
-# %%
-# NBVAL_IGNORE_OUTPUT
+# %% tags=["nbval-ignore-output"]
 for name in ("sinusoid_maml", "sinusoid_pretrain"):
     ckpt = load_checkpoint(shipped(name))
     print(f"{name}: {ckpt['iteration']} iterations, {ckpt['wall_time'] / 60:.1f} min of training")
@@ -250,8 +242,7 @@ plot_training_history(ax, {"maml": load_checkpoint(shipped("sinusoid_maml"))["hi
 # Now the paper's benchmark (Table 2 protocol, K = 5, 600 held-out tasks) with `sinusoid_benchmark`:
 # every model is evaluated on the *same* tasks and points. Entries are mean ± 95% CI of the query MSE.
 
-# %%
-# NBVAL_CHECK_OUTPUT
+# %% tags=["nbval-check-output"]
 bench_paths = {"maml": shipped("sinusoid_maml"), "pretrain": shipped("sinusoid_pretrain"),
                "random": WORK / "random.pt"}
 bench = sinusoid_benchmark(bench_paths, n_tasks=600, k=5, report_steps=(1, 5, 10))
@@ -290,8 +281,7 @@ ax.set_xticks(steps_shown);
 #
 # Here is one task (the one from section 3), both models, 10 steps:
 
-# %%
-# NBVAL_CHECK_OUTPUT
+# %% tags=["nbval-check-output"]
 side_by_side = sinusoid_adaptation(amplitude=3.5, phase=2.0, alpha=0.01, steps=10, k=5, seed=3,
                                    models=("maml", "pretrain"))
 print(side_by_side.summary(decimals=2))
@@ -322,8 +312,7 @@ side_by_side.figure
 # of support points. Things to try: α = 0.1 (overshoot); K = 1 or 2; a task with small amplitude;
 # support points that all fall on one side (change the seed).
 
-# %%
-# NBVAL_IGNORE_OUTPUT
+# %% tags=["nbval-ignore-output"]
 sinusoid_widget(models=("maml", "pretrain"), amplitude=3.5, phase=2.0, alpha=0.01, steps=1, k=5, seed=3)
 
 # %%

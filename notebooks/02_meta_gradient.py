@@ -1,7 +1,7 @@
 # ---
 # jupyter:
 #   jupytext:
-#     cell_metadata_filter: -all
+#     cell_metadata_filter: tags,-all
 #     notebook_metadata_filter: kernelspec,jupytext
 #     text_representation:
 #       extension: .py
@@ -115,8 +115,7 @@ torch.set_num_threads(1)
 # To compare against a *full* Hessian we use a smaller net than the paper's (16-16 instead of 40-40:
 # 321 parameters) in float64, so that finite differences are accurate.
 
-# %%
-# NBVAL_CHECK_OUTPUT
+# %% tags=["nbval-check-output"]
 torch.manual_seed(0)
 model = MLP(1, 1, hidden=(16, 16)).double()
 theta = parameters_of(model)                    # {name: leaf tensor}, requires_grad=True
@@ -147,8 +146,7 @@ print(f"L_s(θ) = {L_s(theta).item():.4f},  L_q(θ) = {L_q(theta).item():.4f}")
 # 3. **The full Hessian** `torch.func.hessian` ($321 \times 321$ here), then an ordinary product —
 #    only possible because the network is tiny; it is our ground truth.
 
-# %%
-# NBVAL_CHECK_OUTPUT
+# %% tags=["nbval-check-output"]
 v = {k: torch.randn_like(t) for k, t in theta.items()}           # any direction
 
 g = torch.autograd.grad(L_s(theta), list(theta.values()), create_graph=True)          # 1. double backprop
@@ -179,8 +177,7 @@ print(f"eigenvalues of H in [{eig[0]:.2f}, {eig[-1]:.2f}]  (negative ones: a ReL
 #   $\langle \nabla F, u\rangle \approx \frac{F(\theta + \varepsilon u) - F(\theta - \varepsilon u)}{2\varepsilon}$,
 #   with error $O(\varepsilon^2)$ (plus round-off $\sim 10^{-16}/\varepsilon$).
 
-# %%
-# NBVAL_CHECK_OUTPUT
+# %% tags=["nbval-check-output"]
 maml_grad = flat(meta_gradient(theta, task, alpha, steps=1, method="maml"))
 fomaml_grad = flat(meta_gradient(theta, task, alpha, steps=1, method="fomaml"))
 
@@ -193,8 +190,7 @@ print("meta_gradient('fomaml') == ∇L_q(θ')        :", torch.allclose(fomaml_g
 print(f"|MAML grad| = {maml_grad.norm():.4f},  |MAML − FOMAML| = {(maml_grad - fomaml_grad).norm():.4f},  "
       f"fo_rel_error = {((maml_grad - fomaml_grad).norm() / maml_grad.norm()):.2f}")
 
-# %%
-# NBVAL_CHECK_OUTPUT
+# %% tags=["nbval-check-output"]
 def F(vec):
     """The meta-objective at a flat parameter vector (a plain float)."""
     return meta_objective(unflat(vec.clone().requires_grad_(True)), task, alpha, 1, "maml").item()
@@ -220,8 +216,7 @@ for i in range(4):
 # **k = 2 steps.** The product formula needs the Hessian at $\theta_0$ *and* at $\theta_1$, applied right
 # to left:
 
-# %%
-# NBVAL_CHECK_OUTPUT
+# %% tags=["nbval-check-output"]
 theta1 = detached(inner_update(theta, L_s, alpha, steps=1), requires_grad=True)
 theta2 = detached(inner_update(theta, L_s, alpha, steps=2), requires_grad=True)
 H0, H1 = H, hessian(lambda vec: L_s(unflat(vec)))(flat(theta1).detach())
@@ -237,8 +232,7 @@ print("meta_gradient(steps=2) == (I − αH_0)(I − αH_1)∇L_q(θ_2):", torch
 # On the paper's network (40-40, 1 761 parameters) and a meta-batch of 25 tasks, as in training. The
 # second-order meta-gradient keeps the inner graph and runs an extra backward pass through it.
 
-# %%
-# NBVAL_IGNORE_OUTPUT
+# %% tags=["nbval-ignore-output"]
 maml_model, maml_theta, maml_alpha, _ = load_trained(shipped("sinusoid_maml"))
 maml_theta = detached(maml_theta, requires_grad=True)
 meta_batch = SinusoidDistribution().sample_batch(25, 10, 10, np.random.default_rng(2), maml_model)
@@ -252,8 +246,7 @@ for method in ("maml", "fomaml", "reptile"):
 # How different are the two directions at the shipped MAML solution? The cosine between them, for growing
 # inner learning rates (the checkpoint was meta-trained with α = 0.01):
 
-# %%
-# NBVAL_CHECK_OUTPUT
+# %% tags=["nbval-check-output"]
 cosines = {}
 for a in (0.001, 0.01, 0.05):
     m = flat(meta_gradient(maml_theta, meta_batch, a, 1, "maml"))
@@ -292,8 +285,7 @@ print(f"at the training value: cos_train_alpha = {cosines[0.01]:.2f}")
 # `toy_directions` computes the three directions **with the library** (`meta_gradient` on a
 # `QuadraticTasks` batch — the same code path as the sinusoid) and draws them.
 
-# %%
-# NBVAL_CHECK_OUTPUT
+# %% tags=["nbval-check-output"]
 result = toy_directions(alpha=0.25, steps=1, reptile_steps=5)
 print(result.summary())
 closed = closed_form_directions(toy_task(), result.theta, 0.25, 1, 5)
@@ -315,8 +307,7 @@ result.figure
 #
 # How the MAML–FOMAML angle depends on α:
 
-# %%
-# NBVAL_CHECK_OUTPUT
+# %% tags=["nbval-check-output"]
 for a in (0.05, 0.25, 0.5, 0.75, 1.0):
     r = toy_directions(alpha=a, steps=1, grid=5)
     descends = bool(r.directions["fomaml"] @ r.directions["maml"] > 0)     # ⟨∇F, g_FO⟩ > 0 ?
@@ -338,8 +329,7 @@ print(f"at α = 1: angle_fo_alpha1 = {toy_directions(alpha=1.0, steps=1, grid=5)
 #
 # Use the slider to explore (α, the number of MAML/FOMAML inner steps, Reptile's inner steps):
 
-# %%
-# NBVAL_IGNORE_OUTPUT
+# %% tags=["nbval-ignore-output"]
 toy_directions_widget(alpha=0.25)
 
 # %% [markdown]

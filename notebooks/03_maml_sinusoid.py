@@ -1,7 +1,7 @@
 # ---
 # jupyter:
 #   jupytext:
-#     cell_metadata_filter: -all
+#     cell_metadata_filter: tags,-all
 #     notebook_metadata_filter: kernelspec,jupytext
 #     text_representation:
 #       extension: .py
@@ -93,8 +93,7 @@ WORK = Path(workdir.name)
 # numbers are already met (section 5) and no task diverges. The reasoning is in the docstring of
 # `SinusoidConfig` in `course_lib/train.py`; notebook 09 studies it.
 
-# %%
-# NBVAL_CHECK_OUTPUT
+# %% tags=["nbval-check-output"]
 print(default_config("maml"))
 
 # %% [markdown]
@@ -106,8 +105,7 @@ print(default_config("maml"))
 # pass adapts all 25 tasks, and the meta-gradient flows back to the single θ. (`tqdm` only draws the
 # progress bar.)
 
-# %%
-# NBVAL_IGNORE_OUTPUT
+# %% tags=["nbval-ignore-output"]
 torch.manual_seed(0)
 model = MLP(1, 1, hidden=(40, 40))
 theta = parameters_of(model)                                      # {name: leaf tensor}
@@ -125,8 +123,7 @@ for iteration in tqdm(range(200), desc="MAML in ten lines"):
 # The library's training loop does exactly this (plus validation, checkpoints and a progress bar):
 library = train_sinusoid(default_config("maml", iterations=200), progress=True)
 
-# %%
-# NBVAL_CHECK_OUTPUT
+# %% tags=["nbval-check-output"]
 print("hand-written loop == train_sinusoid after 200 iterations:",
       all(torch.equal(theta[k].detach(), library["theta"][k]) for k in theta))
 
@@ -138,14 +135,12 @@ print("hand-written loop == train_sinusoid after 200 iterations:",
 # atomic checkpoint (and a CSV of the history beside it) each time, so an interrupted run can resume
 # with `resume=True`. We run 1 500 iterations — 5 % of the shipped run — to see the loop working.
 
-# %%
-# NBVAL_IGNORE_OUTPUT
+# %% tags=["nbval-ignore-output"]
 config = default_config("maml", iterations=1500, checkpoint_every=500)
 live = train_sinusoid(config, out=WORK / "maml_live.pt", progress=True)
 print(f"trained {live['iteration']} iterations in {live['wall_time']:.1f} s")
 
-# %%
-# NBVAL_CHECK_OUTPUT
+# %% tags=["nbval-check-output"]
 print("live run, validation MSE after one step:", [round(h["val_loss"], 2) for h in live["history"]])
 
 # %% [markdown]
@@ -157,15 +152,13 @@ print("live run, validation MSE after one step:", [round(h["val_loss"], 2) for h
 #
 # Its cost on this project's 2-core machine is stored in the checkpoint:
 
-# %%
-# NBVAL_IGNORE_OUTPUT
+# %% tags=["nbval-ignore-output"]
 shipped_maml = load_checkpoint(shipped("sinusoid_maml"))
 print(f"shipped MAML: {shipped_maml['iteration']} iterations, {shipped_maml['wall_time'] / 60:.1f} min "
       f"of training ({1e3 * shipped_maml['wall_time'] / shipped_maml['iteration']:.1f} ms per meta-iteration)")
 print("history also saved as", shipped("sinusoid_maml").with_suffix(".csv").name)
 
-# %%
-# NBVAL_CHECK_OUTPUT
+# %% tags=["nbval-check-output"]
 at_1000 = {h["iteration"]: round(h["val_loss"], 2) for h in shipped_maml["history"]}[1000]
 print("validation MSE at iteration 1 000 — live run:", round(live["history"][1]["val_loss"], 2),
       "  shipped run:", at_1000)
@@ -197,8 +190,7 @@ ax.set_ylim(bottom=0);
 # with its own α unless you give one), and returns the predictions, the MSE after every step and a
 # figure. Here: K = 10 (as in meta-training), 10 steps, MAML against the pretrained network.
 
-# %%
-# NBVAL_CHECK_OUTPUT
+# %% tags=["nbval-check-output"]
 one_task = sinusoid_adaptation(amplitude=4.0, phase=0.5, steps=10, k=10, seed=0, models=("maml", "pretrain"))
 print(one_task.summary(decimals=2))
 for name, curve in one_task.curves.items():
@@ -224,8 +216,7 @@ one_task.figure
 # * 0 steps — compare the two *initial* predictions;
 # * K = 1 or 2, or a seed whose points all fall on one side of the interval.
 
-# %%
-# NBVAL_IGNORE_OUTPUT
+# %% tags=["nbval-ignore-output"]
 sinusoid_widget(models=("maml", "pretrain"), amplitude=4.0, phase=0.5, alpha=0.01, steps=1, k=10, seed=0)
 
 # %% [markdown]
@@ -237,8 +228,7 @@ sinusoid_widget(models=("maml", "pretrain"), amplitude=4.0, phase=0.5, alpha=0.0
 # task and does not adapt: it is drawn as a horizontal line. In the plot a curve stops where its model blows up
 # (a task diverges, or the mean loss passes 10); the table says what happens there.
 
-# %%
-# NBVAL_CHECK_OUTPUT
+# %% tags=["nbval-check-output"]
 STEPS = 10
 MODELS = ("maml", "fomaml", "reptile", "pretrain", "random")     # CAVIA and Meta-SGD: section 6
 dist = SinusoidDistribution()
@@ -313,8 +303,7 @@ right.set_ylim(0, 1.5);
 # needs to move, $y - f_\theta(x)$, on the query points), and the cosine between the move and the
 # needed move.
 
-# %%
-# NBVAL_CHECK_OUTPUT
+# %% tags=["nbval-check-output"]
 print(f"{'':>24} {'|one-step move| / |needed move|':>32} {'cos(move, needed move)':>24}")
 quoted = {}
 for name in MODELS:
@@ -350,8 +339,7 @@ print(f"quoted below: maml_move = {quoted['maml'][0]:.2f}, maml_cos = {quoted['m
 # points. The oracle does not adapt, so only its step-0 loss is shown. The same table for the whole
 # project: `python bench/sinusoid.py`.
 
-# %%
-# NBVAL_CHECK_OUTPUT
+# %% tags=["nbval-check-output"]
 ORDER = ("maml", "fomaml", "reptile", "pretrain", "random", "oracle")
 PREVIEW = ("cavia", "metasgd")                # taught in notebooks 07 and 09: their rows are shown in section 6
 table = sinusoid_benchmark({name: shipped(f"sinusoid_{name}") for name in ORDER + PREVIEW}, n_tasks=600, k=5,
@@ -397,8 +385,7 @@ print(f"quoted below: maml_1 = {m[1].mean:.2f}, pretrain_1 = {pre[1].mean:.2f}, 
 # * **Meta-SGD** (notebook 09) learns one inner rate per weight, $\theta' = \theta - \alpha \circ \nabla\mathcal L(\theta)$,
 #   for the one step it was trained with.
 
-# %%
-# NBVAL_CHECK_OUTPUT
+# %% tags=["nbval-check-output"]
 print_rows(PREVIEW)
 
 # %% [markdown]
@@ -407,8 +394,7 @@ print_rows(PREVIEW)
 # some tasks diverge: the entry then reads "diverged n/600" instead of a mean, because the mean over all
 # tasks would be infinite. Why — its learned rates:
 
-# %%
-# NBVAL_CHECK_OUTPUT
+# %% tags=["nbval-check-output"]
 learned_alpha = torch.cat([a.flatten() for a in load_trained(shipped("sinusoid_metasgd"))[2].values()])
 print(f"Meta-SGD's {learned_alpha.numel()} learned rates: from {learned_alpha.min():.2f} to "
       f"{learned_alpha.max():.2f}, median {learned_alpha.median():.4f}; "

@@ -1,7 +1,7 @@
 # ---
 # jupyter:
 #   jupytext:
-#     cell_metadata_filter: -all
+#     cell_metadata_filter: tags,-all
 #     notebook_metadata_filter: kernelspec,jupytext
 #     text_representation:
 #       extension: .py
@@ -80,8 +80,7 @@ torch.set_num_threads(1)          # small networks: one thread is fastest, and l
 # it must infer it from the rewards of its own episodes, which is what the inner policy-gradient step
 # does. The environment is an ordinary gymnasium env (`course_lib/tasks/navigation.py`):
 
-# %%
-# NBVAL_CHECK_OUTPUT
+# %% tags=["nbval-check-output"]
 env = gym.make("course_lib/Navigation2D-v0", task=[0.3, -0.2])
 obs, info = env.reset(seed=0)
 print("start", obs, " goal", info["task"])
@@ -132,8 +131,7 @@ for action in ([0.1, 0.0], [0.5, -0.5], [0.1, -0.1]):     # the second one is cl
 # independent batches of 10 episodes, and compare the spread of the estimates with their mean:
 # $\mathbb E\lVert \hat g - \bar g \rVert^2 / \lVert \bar g \rVert^2$ (smaller is better).
 
-# %%
-# NBVAL_CHECK_OUTPUT
+# %% tags=["nbval-check-output"]
 config = default_rl_config("navigation2d", "maml")
 torch.manual_seed(0)
 policy = build_policy(config)                     # π_θ: 2 → 100 → 100 → 2 (ReLU) and log σ
@@ -241,8 +239,7 @@ print(f"quoted below: var_no_baseline = {no_baseline:.2g}, var_linear = {linear:
 # a figure. The pretrained baseline is trained on all goals without an inner step (`--algo pretrain`), and
 # "random init" is an untrained policy. A model whose checkpoint is not shipped says so.
 
-# %%
-# NBVAL_CHECK_OUTPUT
+# %% tags=["nbval-check-output"]
 one_goal = navigation_adaptation(goal_x=0.35, goal_y=-0.25, alpha=0.1, steps=1, episodes=20, seed=0,
                                  models=("maml", "pretrain", "random"))
 print(one_goal.summary())
@@ -260,8 +257,7 @@ one_goal.figure
 # change α (log scale). Things to try: α = 0.5 or 0.01 for MAML (meta-trained with 0.1); a goal in a
 # corner; 0 steps to compare the unadapted policies; more steps for the pretrained policy.
 
-# %%
-# NBVAL_IGNORE_OUTPUT
+# %% tags=["nbval-ignore-output"]
 navigation_widget(models=("maml", "pretrain"), goal_x=0.35, goal_y=-0.25, alpha=0.1, steps=1, episodes=20)
 
 # %% [markdown]
@@ -278,8 +274,7 @@ navigation_widget(models=("maml", "pretrain"), goal_x=0.35, goal_y=-0.25, alpha=
 #
 # It takes 15–30 s: 7 policies × 4 steps × 1 600 episodes of 100 steps.
 
-# %%
-# NBVAL_CHECK_OUTPUT
+# %% tags=["nbval-check-output"]
 table = reproduction_table("navigation2d", steps=3, episodes=40, seed=0)
 print(table.summary())
 ours, paper_means = table.mean_and_stderr("maml"), table.paper
@@ -326,16 +321,14 @@ plot_paired_returns(ax, table, step=1, models=("maml",));
 # machine, so we run **6 iterations** at a quarter of the size (10 goals × 10 episodes) — enough to see the
 # loop working, not to learn much.
 
-# %%
-# NBVAL_IGNORE_OUTPUT
+# %% tags=["nbval-ignore-output"]
 live_config = default_rl_config("navigation2d", "maml", iterations=6, meta_batch=10, episodes=10,
                                 checkpoint_every=100)
 live = train_rl(live_config, out=None, progress=True)
 print(f"{live['iteration']} iterations in {live['wall_time']:.1f} s "
       f"({live['wall_time'] / live['iteration']:.1f} s per meta-iteration)")
 
-# %%
-# NBVAL_CHECK_OUTPUT
+# %% tags=["nbval-check-output"]
 print("live run, mean return before / after the inner step, per iteration:")
 for h in live["history"]:
     print(f"  iteration {h['iteration']}: {h['return_before']:7.1f} → {h['return_after']:7.1f}"
@@ -357,8 +350,7 @@ for h in live["history"]:
 # Its training curve — the mean return of the pre- and post-update episodes of each meta-batch (the
 # training goals, not the held-out ones) — and its cost on this project's 2-core machine:
 
-# %%
-# NBVAL_IGNORE_OUTPUT
+# %% tags=["nbval-ignore-output"]
 shipped_maml = shipped_checkpoint("navigation2d_maml")
 print(f"shipped MAML: {shipped_maml['iteration']} iterations, {shipped_maml['wall_time'] / 60:.1f} min of "
       f"training ({shipped_maml['wall_time'] / shipped_maml['iteration']:.1f} s per meta-iteration)")
@@ -413,8 +405,7 @@ plot_training_returns(ax, {"maml": shipped_maml["history"]},
 # $\mu - \mu_{old}$, vanish at $\theta_{old}$ (`course_lib/rl/r_operator.py`, `fisher_vp`).
 # Let us check it against double backprop on a real meta-batch (5 goals × 20 episodes, the full-size policy).
 
-# %%
-# NBVAL_CHECK_OUTPUT
+# %% tags=["nbval-check-output"]
 small = default_rl_config("navigation2d", "maml", meta_batch=5, episodes=20)
 goals = held_out_tasks("navigation2d", 5, seed=1)
 batch = sample_meta_batch(policy, theta, make_batched_env("navigation2d", goals, 20), small,
@@ -441,8 +432,7 @@ print("chain rule = double backprop at θ_old (relative difference < 1e-4):", bo
 # shared 2-core machine vary from run to run; in full training the R-operator saves about 17% of an
 # iteration (`docs/performance.md`).
 
-# %%
-# NBVAL_CHECK_OUTPUT
+# %% tags=["nbval-check-output"]
 moved = {k: (t.detach() + 0.05 * torch.randn(t.shape, generator=torch.Generator().manual_seed(2)))
          .requires_grad_(True) for k, t in theta.items()}
 a_moved = hvp_double_backprop(meta_loss_and_kl(moved, batch, small)[1], [moved[k] for k in names])(v)
@@ -450,8 +440,7 @@ b_moved = meta_kl_curvature(moved, names, batch, small.alpha)(v)
 print("moved away from θ_old, the two differ (relative difference > 1e-3):",
       bool((a_moved - b_moved).norm() / a_moved.norm() > 1e-3))
 
-# %%
-# NBVAL_IGNORE_OUTPUT
+# %% tags=["nbval-ignore-output"]
 chain_rule_autograd = meta_kl_curvature(theta, names, batch, small.alpha, method="autograd")
 for label, hvp in (("double backprop", double_backprop), ("chain rule, autograd", chain_rule_autograd),
                    ("chain rule, R-operator", chain_rule)):
@@ -466,8 +455,7 @@ for label, hvp in (("double backprop", double_backprop), ("chain rule, autograd"
 # $10^{-5} I$). Conjugate gradient minimises the quadratic model, not the residual, so the residual need
 # not fall at every iteration — but after ten it is small:
 
-# %%
-# NBVAL_CHECK_OUTPUT
+# %% tags=["nbval-check-output"]
 damped = lambda u: chain_rule(u) + small.cg_damping * u
 for iters in (1, 3, 10):
     x = conjugate_gradient(damped, -g, iters)

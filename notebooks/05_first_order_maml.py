@@ -1,7 +1,7 @@
 # ---
 # jupyter:
 #   jupytext:
-#     cell_metadata_filter: -all
+#     cell_metadata_filter: tags,-all
 #     notebook_metadata_filter: kernelspec,jupytext
 #     text_representation:
 #       extension: .py
@@ -78,8 +78,7 @@ torch.set_num_threads(1)          # small networks: one thread is fastest, and l
 # (10 goals × 20 episodes, at the shipped MAML policy), compare the two meta-gradients, and the two
 # curvatures on a random vector, for three step sizes:
 
-# %%
-# NBVAL_CHECK_OUTPUT
+# %% tags=["nbval-check-output"]
 policy, theta_maml, maml_config = load_policy(shipped("navigation2d_maml"))
 theta = {k: v.detach().clone().requires_grad_(True) for k, v in theta_maml.items()}
 names = [k for k in theta if k != CONTEXT]
@@ -114,8 +113,7 @@ for alpha in (0.01, 0.1, 0.3):
 # still. What matters in the end is TRPO's *step*, which combines both, $\Delta\theta \propto F^{-1}(-g)$,
 # rescaled so that its KL is $\varepsilon_{KL}$ (`max_kl` = 0.01). At α = 0.1:
 
-# %%
-# NBVAL_CHECK_OUTPUT
+# %% tags=["nbval-check-output"]
 config, batch = meta_batch(0.1)
 steps = {}
 for first_order in (False, True):
@@ -141,8 +139,7 @@ print(f"step lengths: second order {steps[False].norm():.3f}, first order {steps
 # (20 goals × 20 episodes, before and after the inner step), then the learner alone on it (curvature
 # on 5 of the goals, as in training), both measured one after the other in this process:
 
-# %%
-# NBVAL_IGNORE_OUTPUT
+# %% tags=["nbval-ignore-output"]
 full_goals = held_out_tasks("navigation2d", 20, seed=3)
 full_config = replace(maml_config, meta_batch=20, episodes=20)
 start = time.perf_counter()
@@ -173,8 +170,7 @@ print(f"second order / first order: {learner['maml'] / learner['fomaml']:.1f}×"
 # Then whole meta-iterations, sampling included, with `train_rl` at a reduced size (10 goals × 10
 # episodes, 4 iterations; the first is a warm-up and not counted):
 
-# %%
-# NBVAL_IGNORE_OUTPUT
+# %% tags=["nbval-ignore-output"]
 def seconds_per_iteration(algo, iterations=3):
     config = default_rl_config("navigation2d", algo, iterations=iterations + 1, meta_batch=10, episodes=10,
                                checkpoint_every=100)
@@ -198,8 +194,7 @@ print(f"second order / first order: {whole['maml'] / whole['fomaml']:.1f}×")
 # The shipped checkpoints also record their own training cost — but as a *record*, not a measurement:
 # each was trained on this 2-core machine at a different time, while other jobs were running:
 
-# %%
-# NBVAL_IGNORE_OUTPUT
+# %% tags=["nbval-ignore-output"]
 for algo in ("maml", "fomaml"):
     ckpt = shipped_checkpoint(f"navigation2d_{algo}")
     if ckpt is None:
@@ -236,8 +231,7 @@ for algo in ("maml", "fomaml"):
 # The paper's protocol (notebook 04): the paper's own 40 test goals, 40 episodes per step, α = 0.1 then
 # 0.05, both policies with the same action noise.
 
-# %%
-# NBVAL_CHECK_OUTPUT
+# %% tags=["nbval-check-output"]
 table = reproduction_table("navigation2d", models=("maml", "fomaml"), steps=3, episodes=40, seed=0)
 print(table.summary())
 
@@ -263,8 +257,7 @@ plot_training_returns(ax, histories, title="shipped runs: mean return on the tra
 # %% [markdown]
 # Both policies on one goal (change the goal, α and the steps with the sliders below):
 
-# %%
-# NBVAL_CHECK_OUTPUT
+# %% tags=["nbval-check-output"]
 one_goal = navigation_adaptation(goal_x=-0.3, goal_y=0.4, alpha=0.1, steps=1, episodes=20, seed=0,
                                  models=("maml", "fomaml"))
 print(one_goal.summary())
@@ -272,8 +265,7 @@ print(one_goal.summary())
 # %%
 one_goal.figure
 
-# %%
-# NBVAL_IGNORE_OUTPUT
+# %% tags=["nbval-ignore-output"]
 navigation_widget(models=("maml", "fomaml"), goal_x=-0.3, goal_y=0.4, alpha=0.1, steps=1, episodes=20)
 
 # %% [markdown]

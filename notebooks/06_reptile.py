@@ -1,7 +1,7 @@
 # ---
 # jupyter:
 #   jupytext:
-#     cell_metadata_filter: -all
+#     cell_metadata_filter: tags,-all
 #     notebook_metadata_filter: kernelspec,jupytext
 #     text_representation:
 #       extension: .py
@@ -86,8 +86,7 @@ print(inspect.getsource(reptile_update))
 # notebook 01, which does not ask for adaptability at all. Check it on 10 goals × 20 episodes with an
 # untrained policy — the same generator seed gives the same episodes to both computations:
 
-# %%
-# NBVAL_CHECK_OUTPUT
+# %% tags=["nbval-check-output"]
 config = default_rl_config("navigation2d", "reptile")
 torch.manual_seed(0)
 policy = build_policy(config)
@@ -132,8 +131,7 @@ for k in (2, 3, 5):
 # the "different batches" that section 2's inner-product term needs. The cost, per meta-iteration, with
 # the paper's 20 goals × 20 episodes:
 
-# %%
-# NBVAL_CHECK_OUTPUT
+# %% tags=["nbval-check-output"]
 T, N = 20, 20
 for name, batches in (("MAML / FOMAML (pre- and post-update)", 2), ("Reptile, k = 3 inner steps", 3),
                       ("Reptile, k = 5 inner steps", 5)):
@@ -145,8 +143,7 @@ for name, batches in (("MAML / FOMAML (pre- and post-update)", 2), ("Reptile, k 
 # training cost of the shipped checkpoints (on this shared machine; `python bench/rl_speed.py` measures
 # all four methods at the same sizes):
 
-# %%
-# NBVAL_IGNORE_OUTPUT
+# %% tags=["nbval-ignore-output"]
 for algo in ("maml", "reptile"):
     ckpt = shipped_checkpoint(f"navigation2d_{algo}")
     if ckpt is None:
@@ -162,8 +159,7 @@ for algo in ("maml", "reptile"):
 # was meta-trained with three steps of α = 0.1; it is evaluated like every other policy. The pretrained
 # row is what Reptile would be with $k = 1$.
 
-# %%
-# NBVAL_CHECK_OUTPUT
+# %% tags=["nbval-check-output"]
 table = reproduction_table("navigation2d", models=("maml", "reptile", "pretrain"), steps=3, episodes=40, seed=0)
 print(table.summary())
 
@@ -178,8 +174,7 @@ table.figure
 #
 # One goal, the three policies side by side; then the sliders:
 
-# %%
-# NBVAL_CHECK_OUTPUT
+# %% tags=["nbval-check-output"]
 one_goal = navigation_adaptation(goal_x=0.4, goal_y=0.3, alpha=0.1, steps=3, episodes=20, seed=0,
                                  models=("reptile", "maml", "pretrain"))
 print(one_goal.summary())
@@ -187,8 +182,7 @@ print(one_goal.summary())
 # %%
 one_goal.figure
 
-# %%
-# NBVAL_IGNORE_OUTPUT
+# %% tags=["nbval-ignore-output"]
 navigation_widget(models=("reptile", "maml"), goal_x=0.4, goal_y=0.3, alpha=0.1, steps=3, episodes=20)
 
 # %% [markdown]

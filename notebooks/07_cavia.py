@@ -1,7 +1,7 @@
 # ---
 # jupyter:
 #   jupytext:
-#     cell_metadata_filter: -all
+#     cell_metadata_filter: tags,-all
 #     notebook_metadata_filter: kernelspec,jupytext
 #     text_representation:
 #       extension: .py
@@ -98,8 +98,7 @@ print(inspect.getsource(adapt_context))
 # goals × 20 episodes), compare the two meta-gradients with respect to the shared weights, as
 # notebook 05 did for MAML:
 
-# %%
-# NBVAL_CHECK_OUTPUT
+# %% tags=["nbval-check-output"]
 if is_shipped("navigation2d_cavia"):
     nav_policy, nav_theta, nav_config = load_policy(shipped("navigation2d_cavia"))
     nav_theta = {k: v.detach().clone().requires_grad_(True) for k, v in nav_theta.items()}
@@ -128,8 +127,7 @@ else:
 # The navigation policies of the two methods are the same 2×100 ReLU network; CAVIA's first layer
 # reads the 2-D position *and* a 2-D context.
 
-# %%
-# NBVAL_CHECK_OUTPUT
+# %% tags=["nbval-check-output"]
 T = 20                                           # tasks per meta-batch
 print(f"{'':>8} {'weights':>8} {'adapted per task':>17} {'adapted state of a meta-batch':>31}")
 for algo in ("maml", "cavia"):
@@ -161,8 +159,7 @@ print(f"inner step size: CAVIA α = {default_rl_config('navigation2d', 'cavia').
 # The sinusoid benchmark shows the effect clearly (notebook 03; 600 held-out tasks, K = 5, query MSE
 # ± 95% CI). The sinusoid CAVIA model adapts a 4-number context:
 
-# %%
-# NBVAL_CHECK_OUTPUT
+# %% tags=["nbval-check-output"]
 for name in ("maml", "cavia"):
     model, theta, alpha, _ = load_trained(shipped(f"sinusoid_{name}"))
     adapted_count = model.context_dim or num_parameters(theta)
@@ -187,8 +184,7 @@ for name, row in bench.items():
 # The same protocol as before (notebook 04): the paper's 40 test goals, 40 episodes per step; CAVIA adapts its
 # context with its own α = 1 (then 0.5), MAML its weights with α = 0.1 (then 0.05).
 
-# %%
-# NBVAL_CHECK_OUTPUT
+# %% tags=["nbval-check-output"]
 table = reproduction_table("navigation2d", models=("maml", "cavia"), steps=3, episodes=40, seed=0)
 print(table.summary())
 
@@ -198,8 +194,7 @@ table.figure
 # %% [markdown]
 # One goal, each policy with its own step size (`alpha=None`):
 
-# %%
-# NBVAL_CHECK_OUTPUT
+# %% tags=["nbval-check-output"]
 one_goal = navigation_adaptation(goal_x=-0.4, goal_y=-0.2, alpha=None, steps=2, episodes=20, seed=0,
                                  models=("cavia", "maml"))
 print(one_goal.summary())
@@ -214,8 +209,7 @@ one_goal.figure
 # an *untrained* network's context gradient carries some information about the goal (the rewards depend
 # on it), so we compute the same number for a freshly initialised CAVIA policy.
 
-# %%
-# NBVAL_CHECK_OUTPUT
+# %% tags=["nbval-check-output"]
 goals = held_out_tasks("navigation2d", 40)
 env = make_batched_env("navigation2d", goals, 40)
 
@@ -270,8 +264,7 @@ context_figure
 # value 1) and up to three steps. Try α = 0.1 and α = 5: how far does one step move a context that
 # starts at 0, and what does the policy do with it?
 
-# %%
-# NBVAL_IGNORE_OUTPUT
+# %% tags=["nbval-ignore-output"]
 navigation_widget(models=("cavia",), goal_x=-0.4, goal_y=-0.2, alpha=1.0, steps=1, episodes=20,
                   alpha_range=(0.1, 10.0))
 
@@ -288,8 +281,7 @@ navigation_widget(models=("cavia",), goal_x=-0.4, goal_y=-0.2, alpha=1.0, steps=
 # training), so we meta-train a small CAVIA policy here: a 32×32 network with a 2-D context, 40
 # meta-iterations of 10 targets × 10 episodes, about 20 seconds:
 
-# %%
-# NBVAL_IGNORE_OUTPUT
+# %% tags=["nbval-ignore-output"]
 velocity_config = default_rl_config("point_velocity", "cavia", iterations=40, meta_batch=10, episodes=10,
                                     hidden=(32, 32), checkpoint_every=100)
 velocity_checkpoint = Path(tempfile.mkdtemp()) / "point_velocity_cavia.pt"
@@ -302,8 +294,7 @@ print(f"iteration {last['iteration']}: training return {last['return_before']:.1
 # Adapt its context — zero before the first step — to the target $v^* = 1.5$, with its own step sizes
 # (α = 1, then 0.5):
 
-# %%
-# NBVAL_IGNORE_OUTPUT
+# %% tags=["nbval-ignore-output"]
 cavia_velocity = velocity_adaptation(target=1.5, alpha=None, steps=2, episodes=10, seed=0,
                                      checkpoint=velocity_checkpoint)
 print(cavia_velocity.summary())
@@ -318,8 +309,7 @@ print(cavia_velocity.summary())
 # For comparison, the shipped MAML policy (all 10 604 weights adapted, α = 0.1 then 0.05, trained six
 # minutes at the paper's sizes), on the same target, with the figure:
 
-# %%
-# NBVAL_CHECK_OUTPUT
+# %% tags=["nbval-check-output"]
 one_velocity = velocity_adaptation(target=1.5, alpha=0.1, steps=2, episodes=10, seed=0)
 print(one_velocity.summary())
 
@@ -331,8 +321,7 @@ one_velocity.figure
 # `checkpoint=velocity_checkpoint, alpha=1.0, alpha_range=(0.1, 10.0)` to drive the CAVIA policy
 # instead; its figure is labelled MAML, as the plotting helper labels every policy of this task so):
 
-# %%
-# NBVAL_IGNORE_OUTPUT
+# %% tags=["nbval-ignore-output"]
 velocity_widget(target=1.5, alpha=0.1, steps=1, episodes=10)
 
 # %% [markdown]

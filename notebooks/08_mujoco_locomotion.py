@@ -1,7 +1,7 @@
 # ---
 # jupyter:
 #   jupytext:
-#     cell_metadata_filter: -all
+#     cell_metadata_filter: tags,-all
 #     notebook_metadata_filter: kernelspec,jupytext
 #     text_representation:
 #       extension: .py
@@ -54,8 +54,7 @@ from course_lib.tasks.locomotion import CHEETAH_CTRL_COST, HORIZON, HalfCheetahD
 torch.set_num_threads(1)          # small networks: one thread is fastest, and leaves a core free
 ENVS = ("halfcheetah_vel", "halfcheetah_dir")
 
-# %%
-# NBVAL_IGNORE_OUTPUT
+# %% tags=["nbval-ignore-output"]
 RENDER = rendering_available()    # tries once to draw one frame; never raises
 if RENDER:
     print(RENDER.reason)
@@ -77,8 +76,7 @@ else:
 #
 # where $v_x$ is the forward velocity of the torso. An episode lasts $H = 200$ steps:
 
-# %%
-# NBVAL_CHECK_OUTPUT
+# %% tags=["nbval-check-output"]
 for cls in (HalfCheetahVel, HalfCheetahDir):
     env = cls()
     low, high = env.action_space.low[0], env.action_space.high[0]
@@ -116,8 +114,7 @@ print(f"control cost weight: {CHEETAH_CTRL_COST}")
 # sampler statistically, not bit for bit: [docs/reproduction.md](../docs/reproduction.md); with `--resume` it continues an interrupted run from
 # its last checkpoint):
 
-# %%
-# NBVAL_IGNORE_OUTPUT
+# %% tags=["nbval-ignore-output"]
 checkpoints = {env: load_checkpoint(shipped(f"{env}_maml")) for env in ENVS}
 for env, ckpt in checkpoints.items():
     config, iterations = ckpt["config"], ckpt["iteration"]
@@ -151,8 +148,7 @@ for ax, (env, ckpt) in zip(axes, checkpoints.items()):
 # and does the gap grow with training? The gap, not the level of the dashed curve, is what MAML
 # optimises. The run's own numbers:
 
-# %%
-# NBVAL_IGNORE_OUTPUT
+# %% tags=["nbval-ignore-output"]
 for env, ckpt in checkpoints.items():
     last = ckpt["history"][-min(10, len(ckpt["history"])):]
     before, after = (np.mean([h[k] for h in last]) for k in ("return_before", "return_after"))
@@ -171,8 +167,7 @@ for env, ckpt in checkpoints.items():
 # The open squares are the paper's means over its 40 tasks; the lines under each table compare task
 # by task with the paper's returns on the same 10 tasks (FOMAML with the paper's MAML):
 
-# %%
-# NBVAL_IGNORE_OUTPUT
+# %% tags=["nbval-ignore-output"]
 tables = {env: reproduction_table(env, models=("maml", "fomaml", "pretrain", "random", "oracle"), steps=3, episodes=20,
                                   n_tasks=10, seed=0)
           for env in tqdm(ENVS, desc="held-out evaluation")}
@@ -183,8 +178,7 @@ for table in tables.values():
 for table in tables.values():
     display(table.figure)
 
-# %%
-# NBVAL_IGNORE_OUTPUT
+# %% tags=["nbval-ignore-output"]
 for env, table in tables.items():
     ours = table.returns["maml"].mean(1)
     paper = np.asarray(reference_returns(env)["maml"], dtype=np.float64)[:, :table.n_tasks].mean(1)   # same tasks
@@ -216,8 +210,7 @@ for env, table in tables.items():
 # All held-out tasks with the same direction are *the same task*; their returns after one step differ
 # only because the step is computed from 20 noisy episodes. Split by direction:
 
-# %%
-# NBVAL_IGNORE_OUTPUT
+# %% tags=["nbval-ignore-output"]
 directions = tables["halfcheetah_dir"].tasks
 after_one_step = tables["halfcheetah_dir"].returns["maml"][1]
 for d in (-1.0, 1.0):
@@ -238,8 +231,7 @@ for d in (-1.0, 1.0):
 # Linux unless you chose a backend yourself (with a GPU, `MUJOCO_GL=egl` is faster). Where nothing can
 # render, `rendering_available()` says why and everything below still runs, without the clips.
 
-# %%
-# NBVAL_IGNORE_OUTPUT
+# %% tags=["nbval-ignore-output"]
 print("MUJOCO_GL =", os.environ.get("MUJOCO_GL", "(not set: MuJoCo's default)"))
 
 # %% [markdown]
@@ -248,14 +240,12 @@ print("MUJOCO_GL =", os.environ.get("MUJOCO_GL", "(not set: MuJoCo's default)"))
 # adapted θ′ after one step. The clips show the policy's **mean action** μ(s) — what it has learned,
 # without its exploration noise — played in real time (every 4th frame of the 2 s episode):
 
-# %%
-# NBVAL_IGNORE_OUTPUT
+# %% tags=["nbval-ignore-output"]
 runs = {name: locomotion_adaptation(env, task, alpha=0.1, steps=3, episodes=20, seed=0)
         for name, env, task in tqdm([("forwards", "halfcheetah_dir", 1.0), ("1.5 m/s", "halfcheetah_vel", 1.5)],
                                     desc="adapt and render")}
 
-# %%
-# NBVAL_IGNORE_OUTPUT
+# %% tags=["nbval-ignore-output"]
 forwards = runs["forwards"]
 if forwards.rendered:
     display(forwards.show_clips())
@@ -269,8 +259,7 @@ forwards.figure
 # the return after 0–3 steps, each dot one episode (sampled actions, as in training), beside the paper's mean. The clip's return can
 # differ from the dots: the dots include the exploration noise σ, the clip does not. How large is it?
 
-# %%
-# NBVAL_IGNORE_OUTPUT
+# %% tags=["nbval-ignore-output"]
 for env, ckpt in checkpoints.items():
     print(f"{env}: σ of the six actions {np.round(torch.exp(ckpt['theta']['log_std']).numpy(), 2)} "
           f"(the actions are clipped to [−1, 1])")
@@ -280,8 +269,7 @@ for env, ckpt in checkpoints.items():
 # where it is sure. Now the goal-velocity task, with a target of 1.5 m/s — here the step must learn *how
 # fast*, not which way:
 
-# %%
-# NBVAL_IGNORE_OUTPUT
+# %% tags=["nbval-ignore-output"]
 fast = runs["1.5 m/s"]
 if fast.rendered:
     display(fast.show_clips())
@@ -303,8 +291,7 @@ fast.figure
 # * Velocity 0 against 2: which target is easier for the *unadapted* policy, and why?
 # * Backwards against forwards: is the unadapted policy biased towards one direction?
 
-# %%
-# NBVAL_IGNORE_OUTPUT
+# %% tags=["nbval-ignore-output"]
 locomotion_widget(env="halfcheetah_dir", direction=1.0, velocity=1.5, alpha=0.1, steps=3, episodes=20)
 
 # %% [markdown]

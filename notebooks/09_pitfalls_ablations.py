@@ -1,7 +1,7 @@
 # ---
 # jupyter:
 #   jupytext:
-#     cell_metadata_filter: -all
+#     cell_metadata_filter: tags,-all
 #     notebook_metadata_filter: kernelspec,jupytext
 #     text_representation:
 #       extension: .py
@@ -65,8 +65,7 @@ torch.set_num_threads(1)          # small networks: one thread is fastest, and l
 # A task *diverges* when its loss overflows (inf or NaN); a mean over tasks is then meaningless, so the
 # table shows "div. n" instead.
 
-# %%
-# NBVAL_CHECK_OUTPUT
+# %% tags=["nbval-check-output"]
 dist = SinusoidDistribution()
 held_tasks, support, query = benchmark_tasks()   # the same 600 tasks and points as sinusoid_benchmark
 
@@ -145,8 +144,7 @@ def sharpest_curvature(theta, batch, iterations=20, seed=0):
     return rayleigh.detach()
 
 
-# %%
-# NBVAL_CHECK_OUTPUT
+# %% tags=["nbval-check-output"]
 print(f"{'':>24} {'λ_max: 10% / 50% / 90% of tasks':>34} {'2/λ_max (median)':>17}   "
       "support loss up after 10 steps at α = 0.003 / 0.01 / 0.03")
 curvatures = {}
@@ -198,8 +196,7 @@ for name in ("maml", "pretrain"):
 # Here are the learned rates of the shipped checkpoint, layer by layer (it started from α = 0.01
 # everywhere):
 
-# %%
-# NBVAL_CHECK_OUTPUT
+# %% tags=["nbval-check-output"]
 theta_msgd, alpha_msgd, batch_msgd = held_out("metasgd")
 print(f"{'layer':>12} {'shape':>9} {'mean α':>8} {'mean |α|':>9} {'min α':>7} {'max α':>7} {'negative':>9}")
 for name, a in alpha_msgd.items():
@@ -213,8 +210,7 @@ for name, a in alpha_msgd.items():
 # tuned to work from θ in one step. Compare it with MAML on the same 600 tasks, and with the learned
 # rates shrunk by a constant factor:
 
-# %%
-# NBVAL_CHECK_OUTPUT
+# %% tags=["nbval-check-output"]
 rows = {"MAML, α = 0.01": adaptation_curve(theta_maml, batch, 0.01, STEPS)}
 for scale in (1.0, 0.5, 0.25):
     rows[f"Meta-SGD, {scale} × learned α"] = adaptation_curve(
@@ -272,8 +268,7 @@ for where, theta in thetas.items():
             sq_dev=float((g - g_bar[where, "maml"]).pow(2).sum(1).mean()),
             cosine=float(torch.nn.functional.cosine_similarity(g, g_bar[where, "maml"][None], dim=1).mean()))
 
-# %%
-# NBVAL_CHECK_OUTPUT
+# %% tags=["nbval-check-output"]
 for where in thetas:
     print(f"{where}: |ḡ|² = {g_bar[where, 'maml'].pow(2).sum():.2g}")
     print(f"   {'B':>3} {'E|g_B − ḡ|²':>12} {'B · E|g_B − ḡ|²':>16} {'mean cos(g_B, ḡ)':>18}")
@@ -334,8 +329,7 @@ ax.legend(fontsize=7);
 # python bench/ablation_navigation.py     # writes course_lib/checkpoints/ablation_navigation.json
 # ```
 
-# %%
-# NBVAL_IGNORE_OUTPUT
+# %% tags=["nbval-ignore-output"]
 ablation = load_ablation()
 settings, runs = ablation["settings"], ablation["runs"]
 grid_size = len(settings["algos"]) * len(settings["meta_batches"]) * len(settings["episodes"]) * len(settings["seeds"])
@@ -351,8 +345,7 @@ print(f"training + evaluation wall time of all runs: {ablation.get('total_wall_t
 # (`course_lib.ablation.aggregate`). A cell not (yet) in the file shows "—"; a cell with fewer seeds
 # than the grid's says how many in brackets.
 
-# %%
-# NBVAL_CHECK_OUTPUT
+# %% tags=["nbval-check-output"]
 def at_iteration(runs, iteration):
     """The runs with return_before/return_after replaced by the held-out evaluation at `iteration`."""
     return [{**r, **c} for r in runs for c in r["held_out_curve"] if c["iteration"] == iteration]
@@ -439,8 +432,7 @@ axes[1, 1].sharey(axes[1, 0]);
 # (`create_graph=True`) and the meta-gradient needs a Hessian-vector product on top of the gradients.
 # On sinusoids, one meta-gradient of a 25-task meta-batch:
 
-# %%
-# NBVAL_IGNORE_OUTPUT
+# %% tags=["nbval-ignore-output"]
 timing_batch = dist.sample_batch(25, 10, 10, np.random.default_rng(1), model)
 seconds = {}
 for method in ("maml", "fomaml"):
@@ -456,8 +448,7 @@ print(f"second / first order: {seconds['maml'] / seconds['fomaml']:.1f}×")
 # And on 2-D navigation, from the ablation's own timings (seconds per meta-iteration, mean over seeds;
 # the machine was busy, so treat them as ±30 %):
 
-# %%
-# NBVAL_IGNORE_OUTPUT
+# %% tags=["nbval-ignore-output"]
 speed = aggregate(runs, "seconds_per_iteration")
 print(f"{'tasks B':>7} {'episodes N':>10} {'MAML s/it':>10} {'FOMAML s/it':>12} {'ratio':>6}")
 for B in settings["meta_batches"]:
@@ -479,8 +470,7 @@ for B in settings["meta_batches"]:
 # from the meta-gradient, which makes it **biased**; the question is whether that bias matters next to
 # the noise we already live with. From section 3:
 
-# %%
-# NBVAL_CHECK_OUTPUT
+# %% tags=["nbval-check-output"]
 for where in thetas:
     so, fo = g_bar[where, "maml"], g_bar[where, "fomaml"]
     bias = (so - fo).norm()
