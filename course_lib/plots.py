@@ -272,3 +272,68 @@ __all__ = ["COLORS", "LABELS", "OTHER_COLORS", "FIGSIZE", "ITERATION_LABEL", "MS
            "color_for", "setting_colors", "label_for", "new_figure", "plot_sinusoid_fit",
            "plot_tasks", "plot_adaptation_curve", "plot_training_history", "plot_contours_2d",
            "plot_directions_2d"]
+
+
+# ------------------------------------------------------------------ the loss landscape (issue 19, outcome 5)
+def plot_loss_vs_step_size(ax, alphas, curves: Mapping[str, object], alpha_train: float | None = None,
+                           before: Mapping[str, float] | None = None, title: str | None = None):
+    """Mean query loss after one step against the step size α (`course_lib.landscape.loss_after_one_step`).
+
+    `curves`: method → ℓ(α) on the `alphas` grid; both axes are logarithmic, and a curve stops where its
+    loss is infinite. `before` (method → loss at α = 0) draws dotted levels; `alpha_train` a vertical line.
+    """
+    alphas = _np(alphas)
+    for i, (name, values) in enumerate(curves.items()):
+        values = _np(values)
+        color = color_for(name, i)
+        ax.plot(alphas, np.where(np.isfinite(values), values, np.nan), "o-", ms=3.5, color=color,
+                label=f"{label_for(name)}, one step")
+        if before and name in before:
+            ax.axhline(before[name], color=color, ls=":", lw=1.2, label=f"{label_for(name)}, no step (α = 0)")
+    if alpha_train is not None:
+        ax.axvline(alpha_train, color="black", ls="--", lw=0.9, label=f"meta-training α = {alpha_train:g}")
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlabel("inner step size α (log scale)")
+    ax.set_ylabel("mean query MSE after one step (log scale)")
+    if title:
+        ax.set_title(title)
+    ax.legend(fontsize=7)
+    return ax
+
+
+def plot_loss_slice(ax, a, b, values, points: Mapping[str, object] = (), levels=None, title: str | None = None,
+                    xlabel: str = "a: along −∇L_s (unit)", ylabel: str = "b: top Hessian eigenvector, ⊥ (unit)",
+                    value_label: str = "query MSE"):
+    """Filled log-spaced contours of a 2-D loss slice, values[j, i] at (a_i, b_j)
+    (`course_lib.landscape.loss_slice`), with marked points (label → (a, b)) and a colour bar.
+
+    Pass the same `levels` to several panels to compare them on one colour scale; the default is 15
+    log-spaced levels between the slice's minimum and maximum.
+    """
+    from matplotlib.colors import LogNorm
+
+    a, b, values = _np(a), _np(b), _np(values)
+    if levels is None:
+        levels = np.geomspace(max(values.min(), 1e-6), values.max(), 15)
+    cs = ax.contourf(a, b, np.clip(values, levels[0], levels[-1]), levels=levels, cmap="viridis",
+                     norm=LogNorm(levels[0], levels[-1]))
+    ax.contour(a, b, values, levels=levels, colors="white", linewidths=0.3, alpha=0.6)
+    cbar = ax.figure.colorbar(cs, ax=ax, label=f"{value_label} (log scale)")
+    cbar.ax.yaxis.set_major_formatter(plt.FuncFormatter(lambda v, _: f"{v:.3g}"))
+    markers = ("o", "*", "X", "P", "D")
+    for i, (label, p) in enumerate(dict(points).items()):
+        p = _np(p).ravel()
+        ax.plot(p[0], p[1], marker=markers[i % len(markers)], color="white" if i == 0 else "#ff7f0e",
+                ms=9 if i == 0 else 15, ls="none", mec="black", mew=0.9, zorder=7, label=label)
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.set_aspect("equal", adjustable="box")
+    if title:
+        ax.set_title(title)
+    if points:
+        ax.legend(fontsize=7, loc="upper left", framealpha=0.85)
+    return ax
+
+
+__all__ += ["plot_loss_vs_step_size", "plot_loss_slice"]

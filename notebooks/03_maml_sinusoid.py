@@ -27,14 +27,17 @@
 # 4. compare MAML's adaptation on the *same* held-out tasks with the pretrained and random baselines and
 #    with first-order MAML and Reptile (notebook 02's expansion), and say what MAML's initialisation has
 #    learned (CAVIA and Meta-SGD, taught in notebooks 07 and 09, appear only in a preview at the end);
-# 5. reproduce the sinusoid table of the paper (Appendix C, Table 2) and read it critically.
+# 5. reproduce the sinusoid table of the paper (Appendix C, Table 2) and read it critically;
+# 6. explain why MAML's initialisation is easy to fine-tune from two pictures — the loss after one step
+#    as a function of α, and a 2-D slice of the loss along the task gradient and the top Hessian
+#    eigenvector — and relate it to robots meeting new terrains and game agents meeting new levels.
 #
 # **Prerequisites.** Notebook 01 (the sinusoid tasks, the K-shot protocol, the baselines) and notebook 02
 # (the meta-gradient $(I - \alpha \nabla^2 \mathcal L)\nabla \mathcal L(\theta')$).
 #
-# **Run time.** 15–60 s on a 2-core CPU (measured: 17–23 s with two training runs sharing the
-# machine; about 55 s on a busier day). The short meta-training runs take 5–30 s; the rest loads the
-# shipped checkpoints.
+# **Run time.** 15–60 s on a 2-core CPU (measured: 16 s on a quiet machine; 17–23 s with two training
+# runs sharing it, and about 55 s on a busier day, before section 7 added about 5 s). The short
+# meta-training runs take 5–30 s; the rest loads the shipped checkpoints.
 #
 # Notation and formulas: [the formula sheet](../docs/formulas.md).
 
@@ -47,10 +50,13 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from course_lib import MLP, batched, inner_update, parameters_of
+from course_lib import MLP, batched, forward, inner_update, parameters_of
 from course_lib.checkpoints import load_checkpoint, shipped
 from course_lib.evaluate import PAPER_SINUSOID, adaptation_curve, adapted_params, sinusoid_benchmark
-from course_lib.plots import COLORS, label_for, new_figure, plot_adaptation_curve, plot_training_history
+from course_lib.landscape import (dot, gradient, loss_after_one_step, loss_slice, orthonormal_pair,
+                                  top_hessian_eigenvector)
+from course_lib.plots import (COLORS, label_for, new_figure, plot_adaptation_curve, plot_loss_slice,
+                              plot_loss_vs_step_size, plot_training_history)
 from course_lib.tasks.sinusoid import RegressionBatch, SinusoidDistribution
 from course_lib.train import default_config, load_trained, train_sinusoid
 from course_lib.widgets import sinusoid_adaptation, sinusoid_widget
@@ -329,7 +335,7 @@ print(f"quoted below: maml_move = {quoted['maml'][0]:.2f}, maml_cos = {quoted['m
 # <span data-out="pretrain_cos">0.48</span>); the random network's hardly moves at all. Nothing
 # in pretraining asked for that sensitivity; MAML's outer loop asked for exactly that. It is also why
 # the initialisation is fragile: on an unlucky task a large gradient can overshoot (section 1,
-# notebook 09).
+# notebook 09). Section 7 looks at the same sensitivity in parameter space.
 #
 # ## 5. The reproduction table
 #
@@ -408,6 +414,193 @@ print(f"Meta-SGD's {learned_alpha.numel()} learned rates: from {learned_alpha.mi
 # al. 2017 make the same point: the learned direction need not be the gradient's.)
 #
 # Notebook 09 returns to step sizes that are too large, and to learning α.
+#
+# ## 7. Why MAML's initialisation is easy to fine-tune
+#
+# Section 4 measured sensitivity in function space: one step moves MAML's prediction as far as needed.
+# Here are two pictures of the same thing in *parameter* space, for MAML and the pretrained network, on
+# the same 100 held-out tasks and K = 5 support points (`course_lib.landscape`).
+#
+# **(a) The loss after one step as a function of the step size.** For each α on a log grid,
+# $\ell(\alpha) = \frac1T\sum_i \mathcal L^{\text{query}}_i\big(\theta - \alpha\nabla\mathcal L^{\text{support}}_i(\theta)\big)$.
+# At α = 0.01 (on K = 10 points) this is exactly the quantity MAML's outer loop minimised.
+
+# %% tags=["nbval-check-output"]
+ALPHAS = np.logspace(-4, 0, 25)                 # 10⁻⁴ … 1, six per decade; ALPHAS[12] = 0.01
+one_step, no_step = {}, {}
+for name in ("maml", "pretrain"):
+    theta, alpha, batch = held_out_batch(name)
+    one_step[name] = loss_after_one_step(theta, batch, ALPHAS)       # [25]: mean over the 100 tasks
+    no_step[name] = curves[name][0].mean().item()                   # α = 0: section 4's step-0 loss
+print(f"{'mean query MSE at α =':>24} " + " ".join(f"{a:>7.4f}" for a in ALPHAS[6:19:2]))
+for name, values in one_step.items():
+    print(f"{label_for(name):>24} " + " ".join(f"{v:>7.2f}" for v in values[6:19:2].tolist()))
+best = int(one_step["pretrain"].argmin())
+print(f"quoted below: maml_at_train_alpha = {one_step['maml'][12]:.2f}, "
+      f"pretrain_at_train_alpha = {one_step['pretrain'][12]:.2f}, "
+      f"pretrain_best_alpha = {ALPHAS[best]:.3f}, pretrain_best_loss = {one_step['pretrain'][best]:.2f}")
+
+# %%
+fig, ax = new_figure()
+plot_loss_vs_step_size(ax, ALPHAS, one_step, alpha_train=0.01, before=no_step,
+                       title="one gradient step on K = 5 points, 100 held-out tasks")
+ax.set_ylim(0.3, 100);
+
+# %% [markdown]
+# MAML's curve falls steeply towards its training α (1.92 at α = 0.001): one step of size 0.01 takes
+# the mean query loss from 2.5 to <span data-out="maml_at_train_alpha">0.48</span>. The pretrained
+# network's curve barely moves (<span data-out="pretrain_at_train_alpha">2.09</span> at α = 0.01), and
+# **no step size rescues it**: its best, <span data-out="pretrain_best_loss">2.08</span> at
+# α ≈ <span data-out="pretrain_best_alpha">0.015</span>, is four times MAML's. Both curves shoot up for
+# larger α, MAML's faster: from α ≈ 0.03 on, one step makes either network *worse* than not adapting.
+# MAML is tuned to its α, not to step sizes in general.
+#
+# **Why.** Expand the one-step loss around α = 0 (the notebook-02 Taylor expansion, per task):
+# $\ell(\alpha) \approx \ell(0) - \alpha\, \overline{\nabla\mathcal L_q^{\top}\nabla\mathcal L_s}
+#   + \tfrac12\alpha^2\, \overline{\nabla\mathcal L_s^{\top} H_q \nabla\mathcal L_s}$ (bars: means over tasks).
+# The linear term is what one step *can* buy: it is large only if the support gradients are large *and*
+# point where the query loss falls — that is, along the directions in which the tasks differ
+# (amplitude and phase), not the ones they share. The quadratic term, the curvature along the step,
+# decides at which α the gain turns into overshoot. A flat, task-agnostic initialisation (pretraining)
+# has small, poorly aligned task gradients, so the linear term is small for every α. MAML's has large
+# ones whose curvature is matched to α = 0.01. The next cell measures both on every task's support
+# loss: the gradient norm, and $\alpha\lambda_{\max}$, the step size relative to the sharpest curvature
+# (gradient descent on a quadratic overshoots along that direction when $\alpha\lambda_{\max} > 1$ and
+# diverges when it exceeds 2, notebook 09).
+
+# %% tags=["nbval-check-output"]
+def task_losses(batch, i):
+    """Task i's support and query MSE as functions of ordinary (un-batched) parameters."""
+    mse = lambda p, x, y: ((forward(batch.model, p, x) - y) ** 2).mean()
+    return (lambda p: mse(p, batch.x_support[i], batch.y_support[i]),
+            lambda p: mse(p, batch.x_query[i], batch.y_query[i]))
+
+
+curvature = {}
+print(f"{'medians over 100 tasks':>24} {'|∇L_s|':>8} {'α·λ_max':>8} {'|cos(∇L_s, v_max)|':>19}"
+      f" {'L_s before → after one step':>28}")
+for name in ("maml", "pretrain"):
+    theta, alpha, batch = held_out_batch(name)
+    rows = []
+    for i in range(batch.n_tasks):
+        support_loss, _ = task_losses(batch, i)
+        g = gradient(theta, support_loss)
+        lam, v = top_hessian_eigenvector(theta, support_loss, iters=20, seed=0)    # converged by 20
+        g_norm = dot(g, g).sqrt().item()
+        rows.append((g_norm, alpha * lam, abs(dot(g, v).item()) / g_norm))
+    g_norm, alpha_lam, cosine = np.median(rows, axis=0)
+    before, after = adapted_params(theta, batch, alpha, 1)
+    with torch.no_grad():
+        ls0, ls1 = batch.support_loss(before).median().item(), batch.support_loss(after).median().item()
+    curvature[name] = alpha_lam
+    print(f"{label_for(name):>24} {g_norm:8.1f} {alpha_lam:8.2f} {cosine:19.2f} {f'{ls0:.2f} → {ls1:.2f}':>28}")
+print(f"quoted below: maml_alpha_lambda = {curvature['maml']:.2f}, "
+      f"pretrain_alpha_lambda = {curvature['pretrain']:.2f}")
+
+# %% [markdown]
+# MAML's support gradients are about three times larger, and point more nearly along the sharpest
+# direction of the support loss. Its $\alpha\lambda_{\max}$ is <span data-out="maml_alpha_lambda">2.36</span>:
+# α = 0.01 is about as large a step as that curvature allows — a quadratic with this curvature would
+# already overshoot along $v_{\max}$ (the loss is not quadratic over a step this long, and the support
+# loss still falls a lot). The pretrained network's <span data-out="pretrain_alpha_lambda">0.69</span>
+# leaves most of that room unused, and, as the curve above shows, a larger α does not help: the
+# direction, not only the length, is wrong. That MAML sits near the edge is an observation on this
+# checkpoint, not a law; it is also why MAML is fragile under more steps or a larger α (section 1,
+# notebook 09).
+#
+# **(b) A 2-D slice of the loss.** For one typical held-out task (the one with MAML's median one-step loss), take the plane through θ spanned by the
+# (normalised) descent direction $-\nabla\mathcal L_s/\|\nabla\mathcal L_s\|$ and the top eigenvector
+# $v_{\max}$ of the support loss's Hessian (made orthogonal to the first axis, Gram–Schmidt), and draw the
+# task's query loss $\mathcal L_q(\theta + a\,d_1 + b\,d_2)$ on a 41 × 41 grid. One step
+# $\theta' = \theta - \alpha\nabla\mathcal L_s$ lies on the first axis, at $a = \alpha\|\nabla\mathcal L_s\|$.
+
+# %% tags=["nbval-check-output"]
+TASK = int(curves["maml"][1].argsort()[50])  # a typical task: MAML's median one-step loss in section 4
+GRID = np.linspace(-0.8, 0.8, 41)               # distances in parameter space (Euclidean, all 1 761 weights)
+slices, marks, lowest = {}, {}, {}
+print(f"task {TASK}: amplitude A = {held_tasks[TASK, 0]:.2f}, phase b = {held_tasks[TASK, 1]:.2f}")
+for name in ("maml", "pretrain"):
+    theta, alpha, batch = held_out_batch(name)
+    support_loss, query_loss = task_losses(batch, TASK)
+    g = gradient(theta, support_loss)
+    lam, v = top_hessian_eigenvector(theta, support_loss, iters=50, seed=0)
+    d1, d2 = orthonormal_pair({k: -t for k, t in g.items()}, v)
+    step = alpha * dot(g, g).sqrt().item()                              # θ′ = θ + step · d1
+    slices[name] = loss_slice(theta, query_loss, d1, d2, GRID)         # [41 (b), 41 (a)]
+    marks[name] = {"θ (before adapting)": (0.0, 0.0), f"θ′ = θ − α∇L_s, α = {alpha:g}": (step, 0.0)}
+    with torch.no_grad():
+        before, after = query_loss(theta).item(), query_loss({k: theta[k] + step * d1[k] for k in theta}).item()
+    lowest[name] = slices[name].min().item()
+    print(f"{label_for(name):>24}: λ_max = {lam:.0f}, |cos(∇L_s, v_max)| = {abs(dot(g, v).item()) / (step / alpha):.2f}, "
+          f"step length {step:.2f}; query MSE {before:.2f} → {after:.2f} after one step, "
+          f"lowest in the plane {lowest[name]:.2f}")
+print(f"quoted below: slice_maml_lowest = {lowest['maml']:.2f}, slice_pretrain_lowest = {lowest['pretrain']:.2f}")
+
+# %%
+levels = np.geomspace(min(s.min().item() for s in slices.values()), max(s.max().item() for s in slices.values()), 16)
+fig, axes = new_figure(ncols=2, width=5.2, height=4.6)
+for ax, name in zip(axes, slices):
+    plot_loss_slice(ax, GRID, GRID, slices[name], marks[name], levels=levels,
+                    title=f"{label_for(name).split(' (')[0]}: query MSE of task {TASK}",
+                    xlabel="a: along −∇L_s (unit direction)", ylabel="b: along v_max, ⊥ to a (unit direction)")
+
+# %% [markdown]
+# Both panels share one colour scale. From MAML's θ (white dot) the task's query loss drops into a
+# narrow, steep bowl, and one step of α = 0.01 along the support gradient (star) lands near its bottom
+# (query MSE 5.36 → 0.32); the bowl's floor in this plane is <span data-out="slice_maml_lowest">0.16</span>. The gradient of five
+# points already points into the bowl, and its length times α is about the bowl's distance from θ —
+# "large ∇L along the directions that separate tasks, curvature suited to α" in one picture. (The
+# bowl is narrow along both axes: the same sharp curvature that makes one step effective makes a step
+# twice as long miss — compare the α-curve at α = 0.02.) From the pretrained θ the same step moves a
+# third as far, across a broad slope (5.38 → 3.67);
+# the lowest loss anywhere in this plane, <span data-out="slice_pretrain_lowest">2.35</span> at the
+# edge of the grid, is still far above MAML's one-step point. Two directions are of course a tiny
+# slice of 1 761; section 4's "one-step move" numbers and the curves above are the evidence over all
+# tasks.
+#
+# In short: meta-training did not find a point with low loss on the tasks (step 0 is as bad as
+# pretraining); it found a point where each task's loss is **steep along the directions that tell
+# tasks apart**, so the task's own gradient — estimated from five points — is a good direction, with a
+# curvature that makes α = 0.01 the right distance to move along it.
+#
+# ## 8. Where this matters: robots and games
+#
+# The same recipe — meta-train on a *distribution* of tasks so that a few gradient steps on a new one
+# suffice — is what makes MAML attractive wherever each new situation gives only a little data. Each
+# example below has the same three parts as this notebook: what is meta-trained, what happens at
+# deployment, and what can go wrong.
+#
+# **Robot navigation: new terrains and payloads.** A task is one physical condition: ground friction,
+# a slope, the mass of a carried payload, a worn motor. *Meta-training* happens in simulation, where
+# such conditions can be sampled by the thousand (randomise friction, slope and mass in the simulator),
+# with the MAML-RL loop of notebook 04: the inner step is a policy-gradient step on a few simulated
+# episodes of one condition. *At deployment* the robot runs a handful of episodes on the real terrain
+# with its real load and takes one or a few policy-gradient steps — the α-curve above is exactly what
+# has to be good: one step of the trained size must help on a condition never seen. (Nagabandi et al.,
+# 2019, do this with a meta-learned *dynamics model* on a real six-legged robot meeting new terrains
+# and damage; the principle is the same.) *What can go wrong:* the **sim-to-real gap** — the real
+# surface may lie outside the simulated distribution, and then nothing trained the initialisation to
+# be sensitive in the right directions: the step can be no better than the pretrained network's, or
+# overshoot (MAML's curve rises fast past its α). And **unsafe exploration**: the adaptation episodes
+# run on the real robot *before* it has adapted, so a bad pre-update policy can fall, collide or damage
+# itself while collecting the data for its own update.
+#
+# **Game AI: new levels and opponents.** A task is one level layout, or one opponent's style of play.
+# *Meta-training* runs over many procedurally generated levels, or a pool of opponents; *at play time*
+# the agent plays a few episodes of the new level, or a few rounds against the new opponent, and adapts
+# with a gradient step between them. *What can go wrong:* a level unlike any in training (the agent's
+# sensitivity was tuned to the training distribution — agents trained on few levels are known to
+# overfit them, Cobbe et al., 2020, Procgen); and an **opponent that adapts back** — the task changes
+# while you adapt to it, which the one-task-at-a-time inner loop here does not model (Al-Shedivat et
+# al., 2018, meta-learn adaptation to opponents that are themselves learning, in RoboSumo).
+#
+# **In this workbook.** The 2-D navigation tasks of [notebook 04](04_meta_rl_navigation.ipynb) — a new
+# goal position per task, found from a few episodes — are the smallest version of a new level layout:
+# same rules, same body, a different place to go. HalfCheetah's target velocity and direction tasks of
+# [notebook 08](08_mujoco_locomotion.ipynb) are new terrain or payload *objectives* in miniature: the same
+# body must change how it moves, and it learns how from a few episodes. And the sinusoids here are the
+# cleanest case of all: a task family with two hidden numbers (amplitude and phase) that a few
+# samples reveal, which is what MAML's sensitivity was trained to read off.
 
 # %%
 workdir.cleanup()   # remove this notebook's temporary checkpoints
@@ -491,6 +684,38 @@ workdir.cleanup()   # remove this notebook's temporary checkpoints
 #
 # </details>
 #
+# 7. In section 7, MAML's one-step curve is lowest at α = 0.01 and worse than not adapting beyond
+#    α ≈ 0.02, while no α helps the pretrained network much. Why is MAML's minimum exactly at its
+#    training α — and why does a larger α not rescue the pretrained network?
+#
+# <details><summary>Answer</summary>
+#
+# The value at α = 0.01 (on K = 10 points) is precisely what MAML's outer loop minimised, so meta-training
+# shaped the gradients and curvature of every task's loss for a step of that size; nothing made other
+# step sizes good, and with $\alpha\lambda_{\max}$ already about 2.4, a longer step overshoots the sharp
+# task-specific bowls. The pretrained network's problem is not the step's length but its direction: its
+# task gradients are small and point only partly where the task's query loss falls (the slice shows a
+# broad slope whose lowest point in the plane is still above 2), so scaling the step up moves it along a
+# poor direction until curvature makes it worse (best 2.08 at α ≈ 0.015).
+#
+# </details>
+#
+# 8. A legged robot is meta-trained in simulation on ground friction between 0.5 and 1.0, and deployed on
+#    ice (friction 0.1). Which picture of section 7 tells you to worry, and name one thing you would do
+#    before letting it adapt on the real ice.
+#
+# <details><summary>Answer</summary>
+#
+# The α-curve (and the slice) are properties of the *training* distribution: meta-training made the loss
+# steep along directions that separate frictions between 0.5 and 1.0 and matched the curvature to α there.
+# Ice is outside that range, so the one-step curve there could look like the pretrained network's (no
+# gain) or worse (a sharp initialisation overshooting). Before adapting on real ice: widen the simulated
+# distribution to cover low friction (domain randomisation), check the one-step gain on held-out simulated
+# ice first, and make the adaptation episodes safe (a tether or a safety controller, short and slow
+# episodes, a smaller α), because they run before the robot has adapted.
+#
+# </details>
+#
 # **Exercises.** [`exercises/ex01_meta_gradients.ipynb`](../exercises/ex01_meta_gradients.ipynb) (worked solutions:
 # `solutions/ex01_meta_gradients.ipynb`), by topic:
 # * *the inner update* — Exercise 1.1 writes the functional inner step (first and second order) that
@@ -499,7 +724,7 @@ workdir.cleanup()   # remove this notebook's temporary checkpoints
 #   by double backprop, the gradient that `meta_loss.backward()` takes above;
 # * *the first-order approximation* — Exercise 1.3 writes the FOMAML gradient, $\nabla\mathcal L_q(\theta')$;
 # * *why MAML's initialisation is easy to fine-tune* — the written Exercise 1.6; section 4's
-#   "one-step move" numbers are evidence for it.
+#   "one-step move" numbers and section 7's α-curve and loss slices are evidence for it.
 #
 # **Try it yourself (ungraded).** Turn the ten-line loop into first-order MAML (`first_order=True` in
 # `inner_update`), train both for 1 500 iterations, and compare time per iteration and validation loss.
@@ -515,6 +740,11 @@ workdir.cleanup()   # remove this notebook's temporary checkpoints
 # * Sensitivity cuts both ways: longer training or a larger α can overshoot and diverge — one reason
 #   the workbook stops at 30 000 iterations.
 # * On sinusoids first-order MAML is close behind MAML, and Reptile a little further.
+# * In parameter space: MAML's loss after one step falls steeply to its minimum at the training α
+#   (0.48 vs 2.5 unadapted) while no α helps the pretrained network much (best 2.08); its task gradients
+#   are large, point into each task's narrow bowl, and have curvature matched to α (α·λ_max ≈ 2.4).
+# * That is what adapts a robot to a new terrain or payload, or a game agent to a new level or opponent,
+#   from a few episodes — as long as the new task comes from the distribution it was meta-trained on.
 #
 # **Next:** [notebook 04 · *Meta-RL: MAML on 2-D navigation*](04_meta_rl_navigation.ipynb) — MAML for reinforcement learning, where the
 # inner step is a policy-gradient step.
