@@ -651,7 +651,11 @@ for where in thetas:
 # with a held-out curve, then second-order MAML on the same budget — time against quality, and a
 # written answer on when the Hessian term is worth its cost (3.3). The written Exercise 1.6 of
 # [`exercises/ex01_meta_gradients.ipynb`](../exercises/ex01_meta_gradients.ipynb) (why MAML's initialisation is easy to fine-tune) can use
-# section 1's curvature numbers as evidence.
+# section 1's curvature numbers as evidence. Then
+# [`exercises/ex04_outcomes.ipynb`](../exercises/ex04_outcomes.ipynb) (worked solutions: `solutions/ex04_outcomes.ipynb`)
+# measures this notebook's findings yourself: the divergence count against α and Meta-SGD's learned α,
+# the 1/B variance fit, the k-step meta-gradient by HVPs, the memory each algorithm holds, and the
+# baselines table.
 #
 # **Try it yourself (ungraded; no exercise file).**
 # * *Choosing α* — pick the inner step size on validation tasks for 1 and for 5 test steps, and explain
