@@ -9,9 +9,10 @@ Markers in the solution notebooks (nbgrader-compatible solution regions):
 
     # EXERCISE ex1.2: maml_meta_gradient          first line of an exercise cell
         ### BEGIN SOLUTION                          inside a function body; replaced in exercises/ by
-        ### HINT: one line shown to stuck students   `raise NotImplementedError("Exercise 1.2: <hint>")`
-        ...
-        ### END SOLUTION
+        ### HINT: a nudge                            `raise NotImplementedError("Exercise 1.2: …")`;
+        ### HINT: more specific                     each HINT line is one tier of a collapsed "Hint 1,
+        ...                                          Hint 2, …" markdown cell right after the exercise
+        ### END SOLUTION                            cell, opened by a learner who wants it
     # GRADED TEST: ex1.2 maml_meta_gradient (3 points)     first line of an official test cell
     **GRADED BY HAND: ex1.6 name (4 points)**              in the markdown cell asking a written question
     **Your answer (ex1.6):**                               first line of the markdown answer cell; its
@@ -142,8 +143,8 @@ def _number(text: str) -> float | int:
 # Solutions -> exercises
 # --------------------------------------------------------------------------------------------------
 
-def _stub_code(source: str, exercise_id: str | None) -> str:
-    """Replace each solution region by `raise NotImplementedError("Exercise N: <hint>")`."""
+def _stub_code(source: str, exercise_id: str | None) -> tuple[str, list[str]]:
+    """(source with each solution region replaced by `raise NotImplementedError(...)`, its hints in order)."""
     lines, out, region, hints, indent = source.split("\n"), [], None, [], ""
     label = f"Exercise {exercise_id[2:]}" if exercise_id else "Exercise"
     for number, line in enumerate(lines, 1):
@@ -155,13 +156,14 @@ def _stub_code(source: str, exercise_id: str | None) -> str:
             if not indent:
                 raise ValueError(f"{BEGIN_SOLUTION} at line {number} is not inside a function body: the "
                                  "stub would make the whole exercise cell raise")
-            region, hints = number, []
+            region = number
         elif marker == END_SOLUTION:
             if region is None:
                 raise ValueError(f"{END_SOLUTION} without {BEGIN_SOLUTION} at line {number}")
-            hint = " ".join(hints) or "replace this line with your code."
+            message = f"{label}: replace this line with your code"
+            message += " (stuck? the hints under this cell open one at a time)." if hints else "."
             out += [f"{indent}# YOUR CODE HERE",
-                    f"{indent}raise NotImplementedError({json.dumps(f'{label}: {hint}', ensure_ascii=False)})"]
+                    f"{indent}raise NotImplementedError({json.dumps(message, ensure_ascii=False)})"]
             region = None
         elif region is not None:
             if marker.startswith(HINT):
@@ -170,7 +172,19 @@ def _stub_code(source: str, exercise_id: str | None) -> str:
             out.append(line)
     if region is not None:
         raise ValueError(f"{BEGIN_SOLUTION} at line {region} is never closed")
-    return "\n".join(out)
+    return "\n".join(out), hints
+
+
+def hint_cell(exercise_id: str | None, hints: list[str]):
+    """A markdown cell of collapsed hints, one `<details>` per tier: the learner opens the next only if
+    the last did not help."""
+    import nbformat
+
+    label = f"exercise {exercise_id[2:]}" if exercise_id else "this exercise"
+    tiers = [f"<details><summary>Hint {i} of {len(hints)}{' (click to open)' if i == 1 else ''}</summary>\n\n"
+             f"{text}\n\n</details>" for i, text in enumerate(hints, 1)]
+    return nbformat.v4.new_markdown_cell(f"**Stuck on {label}?** Open one hint at a time, and try again "
+                                         "before opening the next.\n\n" + "\n".join(tiers))
 
 
 def _strip_region(source: str, begin: str, end: str, replacement: str | None) -> str:
@@ -187,13 +201,18 @@ def _strip_region(source: str, begin: str, end: str, replacement: str | None) ->
 def strip_solutions(nb):
     """The student version of a solution notebook (a deep copy; outputs cleared)."""
     nb = copy.deepcopy(nb)
+    cells = []
     for cell in nb.cells:
+        cells.append(cell)
         if cell.cell_type == "code":
-            cell.source = _stub_code(cell.source, exercise_cell_id(cell))
+            cell.source, hints = _stub_code(cell.source, exercise_cell_id(cell))
             cell.outputs, cell.execution_count = [], None
+            if hints:
+                cells.append(hint_cell(exercise_cell_id(cell), hints))
         elif cell.cell_type == "markdown":
             cell.source = _strip_region(cell.source, BEGIN_SOLUTION, END_SOLUTION, ANSWER_PLACEHOLDER)
             cell.source = _strip_region(cell.source, BEGIN_RUBRIC, END_RUBRIC, None)
+    nb.cells = cells
     return nb
 
 

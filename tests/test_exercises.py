@@ -249,11 +249,20 @@ def test_exercise_notebooks_hold_no_solutions(stem):
     for marker in (BEGIN_SOLUTION, END_SOLUTION, BEGIN_RUBRIC, HINT, "Model answer"):
         assert marker not in text, f"exercises/{stem}.py contains {marker!r}"
     nb = jupytext.read(ROOT / "exercises" / f"{stem}.py")
-    for cell in nb.cells:
+    for i, cell in enumerate(nb.cells):
         ex = exercise_cell_id(cell)
         if ex:
             m = re.search(r'raise NotImplementedError\("Exercise (\d+\.\d+): (.+)"\)', cell.source)
-            assert m and m[1] == ex[2:] and len(m[2]) > 20, f"{ex}: the stub must name the exercise and give a hint"
+            assert m and m[1] == ex[2:], f"{ex}: the stub must name the exercise"
+            assert "hints under this cell" in m[2], f"{ex}: the stub's message points to the hints, not at the answer"
+            hints = nb.cells[i + 1]
+            tiers = re.findall(r"<details><summary>Hint (\d+) of (\d+)", hints.source)
+            assert hints.cell_type == "markdown" and len(tiers) >= 2, \
+                f"{ex}: the cell after the exercise holds at least two collapsed hint tiers"
+            assert [int(k) for k, _ in tiers] == list(range(1, len(tiers) + 1))
+            for k in range(len(tiers) - 1):      # a later tier says more than the one before
+                bodies = re.findall(r"</summary>\n\n(.*?)\n\n</details>", hints.source, re.S)
+                assert bodies[k] not in bodies[k + 1:], f"{ex}: hint {k + 1} repeats"
 
 
 def test_the_workbook_has_the_required_graded_exercises():
@@ -280,9 +289,14 @@ def test_generator_refuses_broken_markers():
         strip_solutions(nb(f"{BEGIN_SOLUTION}\nx = 1\n{END_SOLUTION}"))
     with pytest.raises(ValueError, match="never closed"):
         strip_solutions(nb(f"def f():\n    {BEGIN_SOLUTION}\n    return 1"))
-    stub = strip_solutions(nb(f"# EXERCISE ex7.3: f\ndef f():\n    {BEGIN_SOLUTION}\n    {HINT} add one\n"
-                              f"    return 1\n    {END_SOLUTION}")).cells[0].source
-    assert stub.endswith('    raise NotImplementedError("Exercise 7.3: add one")')
+    student = strip_solutions(nb(f"# EXERCISE ex7.3: f\ndef f():\n    {BEGIN_SOLUTION}\n    {HINT} add one\n"
+                                 f"    {HINT} return x + 1\n    return 1\n    {END_SOLUTION}"))
+    stub, hints = student.cells[0].source, student.cells[1]
+    assert stub.endswith('    raise NotImplementedError("Exercise 7.3: replace this line with your code '
+                         '(stuck? the hints under this cell open one at a time).")')
+    assert "add one" not in stub and hints.cell_type == "markdown"
+    assert hints.source.index("Hint 1 of 2") < hints.source.index("add one") < hints.source.index("Hint 2 of 2") \
+        < hints.source.index("return x + 1")
 
 
 def test_fallback_uses_the_reference_only_while_the_stub_raises_or_has_failed(capsys):
