@@ -98,19 +98,26 @@ def cosine(a, b):
 
 v = torch.randn(sum(p.numel() for p in params), generator=torch.Generator().manual_seed(1))
 print(f"{'α':>5} {'cos(g_2nd, g_1st)':>18} {'|g_1st| / |g_2nd|':>18} {'|F_1st v − F_2nd v| / |F_2nd v|':>32}")
+compared = {}
 for alpha in (0.01, 0.1, 0.3):
     config, batch = meta_batch(alpha)
     g2, g1 = (flat(torch.autograd.grad(meta_loss_and_kl(theta, batch, config, first_order=fo)[0], params))
               for fo in (False, True))
     f2, f1 = (meta_kl_curvature(theta, names, batch, alpha, first_order=fo)(v) for fo in (False, True))
-    print(f"{alpha:5.2f} {cosine(g2, g1):18.3f} {g1.norm() / g2.norm():18.2f} {(f1 - f2).norm() / f2.norm():32.2f}")
+    compared[alpha] = (cosine(g2, g1), float(g1.norm() / g2.norm()), float((f1 - f2).norm() / f2.norm()))
+    print(f"{alpha:5.2f} {compared[alpha][0]:18.3f} {compared[alpha][1]:18.2f} {compared[alpha][2]:32.2f}")
+cos_01, ratio_01, curvature_01 = compared[0.1]
+print(f"\nquoted below: cos_01 = {cos_01:.2f}, angle_01 = {np.degrees(np.arccos(cos_01)):.0f}, "
+      f"ratio_01 = {ratio_01:.2f}, curvature_01 = {curvature_01:.2f}, cos_03 = {compared[0.3][0]:.2f}")
 
 # %% [markdown]
 # For a small α the two coincide — $J_i \to I$. At the training value α = 0.1 they already differ
-# substantially: a cosine of 0.62 is an angle of about 52°, the first-order gradient is only 0.62 times
-# as long, and the curvature differs by about half its size. The inner step's Hessian is not small
+# substantially: they are only moderately aligned — a cosine of <span data-out="cos_01">0.62</span> is an
+# angle of about <span data-out="angle_01">52</span>°, not "the same direction" — the first-order
+# gradient is only <span data-out="ratio_01">0.62</span> times as long, and the curvature differs by
+# about half its size (<span data-out="curvature_01">0.53</span>). The inner step's Hessian is not small
 # compared with $1/\alpha$ in every direction, and at α = 0.3 the two gradients are further apart
-# still. What matters in the end is TRPO's *step*, which combines both, $\Delta\theta \propto F^{-1}(-g)$,
+# still (cosine <span data-out="cos_03">0.43</span>). What matters in the end is TRPO's *step*, which combines both, $\Delta\theta \propto F^{-1}(-g)$,
 # rescaled so that its KL is $\varepsilon_{KL}$ (`max_kl` = 0.01). At α = 0.1:
 
 # %% tags=["nbval-check-output"]
@@ -124,10 +131,12 @@ for first_order in (False, True):
     steps[first_order] = x * torch.sqrt(2 * config.max_kl / (x @ F(x)))
 print(f"cos(second-order TRPO step, first-order TRPO step) = {cosine(steps[False], steps[True]):.2f}")
 print(f"step lengths: second order {steps[False].norm():.3f}, first order {steps[True].norm():.3f}")
+print(f"\nquoted below: step_cos = {cosine(steps[False], steps[True]):.2f}, "
+      f"step_len_2nd = {steps[False].norm():.3f}, step_len_1st = {steps[True].norm():.3f}")
 
 # %% [markdown]
-# The two TRPO steps agree better than the two gradients (cosine 0.73 against 0.62) but are still far
-# from the same step, and they differ in length too: each is rescaled to the trust region measured
+# The two TRPO steps agree better than the two gradients (cosine <span data-out="step_cos">0.73</span>
+# against <span data-out="cos_01">0.62</span>) but are still far from the same step, and they differ in length too: each is rescaled to the trust region measured
 # with its *own* curvature.
 #
 # ## 2. What it saves: time per meta-iteration
@@ -165,6 +174,8 @@ print(f"sampling one meta-batch (both methods): {sampling:.2f} s")
 for algo, seconds in learner.items():
     print(f"{algo:>7}: {seconds:.2f} s per learner step")
 print(f"second order / first order: {learner['maml'] / learner['fomaml']:.1f}×")
+print(f"whole iteration at this size, sampling + learner: at most {(sampling + learner['maml']) / sampling:.1f}× "
+      f"faster with any learner, {(sampling + learner['maml']) / (sampling + learner['fomaml']):.1f}× with first order")
 
 # %% [markdown]
 # Then whole meta-iterations, sampling included, with `train_rl` at a reduced size (10 goals × 10
@@ -184,7 +195,9 @@ for algo, seconds in whole.items():
 print(f"second order / first order: {whole['maml'] / whole['fomaml']:.1f}×")
 
 # %% [markdown]
-# The machine is shared, so these timings wobble; the full measurement at the paper's sizes (20 goals ×
+# The machine is shared, so these timings wobble: three iterations on two busy cores are a small
+# sample, and a run during which another job starts can even show first order *slower* — rerun the
+# cell, or better, use the bench. The full measurement at the paper's sizes (20 goals ×
 # 20 episodes, several iterations of MAML, FOMAML, CAVIA and Reptile, plus the sampler's speed) is
 #
 # ```bash
@@ -195,26 +208,35 @@ print(f"second order / first order: {whole['maml'] / whole['fomaml']:.1f}×")
 # each was trained on this 2-core machine at a different time, while other jobs were running:
 
 # %% tags=["nbval-ignore-output"]
+record = {}
 for algo in ("maml", "fomaml"):
     ckpt = shipped_checkpoint(f"navigation2d_{algo}")
     if ckpt is None:
         print(f"{algo:>7}: {NOT_SHIPPED}")
     else:
         single = np.diff([h["wall_time"] for h in ckpt["history"]])
+        record[algo] = ckpt["wall_time"] / ckpt["iteration"]
         print(f"{algo:>7}: {ckpt['iteration']} iterations in {ckpt['wall_time'] / 60:.1f} min "
-              f"({ckpt['wall_time'] / ckpt['iteration']:.1f} s per meta-iteration; single iterations "
+              f"({record[algo]:.1f} s per meta-iteration; single iterations "
               f"from {single.min():.1f} to {single.max():.1f} s)")
+if record:
+    print("\nquoted below: " + ", ".join(f"{algo}_record = {seconds:.1f}" for algo, seconds in record.items()))
 
 # %% [markdown]
-# **Why the shipped FOMAML run looks *slower* (4.2 s against 2.7 s per iteration).** Not because first
-# order costs more: the two runs shared the machine with different amounts of other work, and within
-# each run single iterations vary by a factor of three to five (the ranges printed above). Recorded
+# **Why the shipped FOMAML run looks *slower* (<span data-out="fomaml_record">4.2</span> s against
+# <span data-out="maml_record">2.7</span> s per iteration).** Not because first order costs more: the
+# two runs shared the machine with different amounts of other work, and within each run single
+# iterations vary by a factor of three to five (the ranges printed above). Recorded
 # training times of runs made at different times cannot compare methods; only timings taken side by
 # side, on the same data, can — the live measurements above, or `python bench/rl_speed.py` on an idle
 # machine, which at the paper's sizes gives 0.99 s per iteration for MAML against 0.57 s for FOMAML, a
 # ratio of 1.74 ([docs/performance.md](../docs/performance.md)).
 #
-# Sampling costs the same in both, so at equal sizes the saving on a whole iteration is smaller than on
+# What first order saves is the learner's backward pass through the inner step — and memory: second
+# order keeps the graph of every task's inner gradient (`create_graph=True`) until the meta-gradient is
+# taken, first order does not build it. With navigation's 10 604 weights the memory hardly matters; with
+# a large network or several inner steps it decides whether a meta-batch fits at all. Sampling costs
+# the same in both, so at equal sizes the saving on a whole iteration is smaller than on
 # the learner alone, by the sampler's share of the time. On 2-D navigation that share is small — the
 # batched sampler is fast and, at the paper's sizes, the learner is most of an iteration — so first
 # order saves a good part of the iteration. (On the MuJoCo tasks of notebook 08 the simulation is much
@@ -234,6 +256,10 @@ for algo in ("maml", "fomaml"):
 # %% tags=["nbval-check-output"]
 table = reproduction_table("navigation2d", models=("maml", "fomaml"), steps=3, episodes=40, seed=0)
 print(table.summary())
+maml_row, fomaml_row = table.mean_and_stderr("maml"), table.mean_and_stderr("fomaml")
+print(f"\nquoted below: maml_0 = {maml_row[0][0]:.1f}, maml_1 = {maml_row[1][0]:.1f}, "
+      f"maml_2 = {maml_row[2][0]:.2f}, fomaml_2 = {fomaml_row[2][0]:.2f}, maml_3 = {maml_row[3][0]:.2f}, "
+      f"fomaml_3 = {fomaml_row[3][0]:.2f}")
 
 # %%
 table.figure
@@ -312,8 +338,9 @@ navigation_widget(models=("maml", "fomaml"), goal_x=-0.3, goal_y=0.4, alpha=0.1,
 #    (so a different $F$ turns the step), and the Euclidean length $\sqrt{2\varepsilon_{KL}/\hat x^\top F\hat x}$
 #    depends on the curvature along the step's direction $\hat x$ (so a different $g$ changes the length).
 #    What stays fixed is the step's KL *as measured by the F used*,
-#    $\tfrac12\Delta\theta^\top F\Delta\theta = \varepsilon_{KL}$. Section 1 shows both effects at once: cosine 0.73 between the steps, lengths 0.088
-#    and 0.103.
+#    $\tfrac12\Delta\theta^\top F\Delta\theta = \varepsilon_{KL}$. Section 1 shows both effects at once: cosine
+#    <span data-out="step_cos">0.73</span> between the steps, lengths <span data-out="step_len_2nd">0.088</span>
+#    and <span data-out="step_len_1st">0.103</span>.
 #
 #    </details>
 #
@@ -337,8 +364,8 @@ navigation_widget(models=("maml", "fomaml"), goal_x=-0.3, goal_y=0.4, alpha=0.1,
 #
 #    No. They coincide because $J_i = I - \alpha\nabla^2\mathcal L_i \approx I$, i.e. because the inner step
 #    barely changes anything: one step of α = 0.01 moves the policy a tenth as far as the trained α = 0.1
-#    does, so the adapted policy stays close to the pre-update one and the one-step gain (−40 → −10.5
-#    with α = 0.1 in section 3) largely disappears. As α → 0 the meta-objective becomes the plain
+#    does, so the adapted policy stays close to the pre-update one and the one-step gain (<span data-out="maml_0">−40.3</span> →
+#    <span data-out="maml_1">−10.5</span> with α = 0.1 in section 3) largely disappears. As α → 0 the meta-objective becomes the plain
 #    multi-task loss — there is nothing left to meta-learn, so it is no surprise that first order is exact
 #    there.
 #
@@ -353,9 +380,10 @@ navigation_widget(models=("maml", "fomaml"), goal_x=-0.3, goal_y=0.4, alpha=0.1,
 #    Amdahl's law: if sampling takes $t_s$ and the second-order learner $t_2$, no learner can make an
 #    iteration faster than $t_s$, so the bound is $(t_s + t_2)/t_s$. First order does not remove the
 #    learner — it still needs the gradient, the curvature and ten conjugate-gradient products, in
-#    $t_1$ — so it gets $(t_s + t_2)/(t_s + t_1)$. With the timings saved in section 2 (sampling about
-#    0.2 s, the learners about 1.2 s and 0.4 s) the bound is about sevenfold and first order gets a
-#    little over twofold. The numbers move from run to run on a shared machine; the reasoning does not.
+#    $t_1$ — so it gets $(t_s + t_2)/(t_s + t_1)$. Section 2's first cell prints both from its own
+#    timings: a bound of several-fold, of which first order gets a good part, because sampling is
+#    cheap on 2-D navigation. The numbers move from run to run on a shared machine; the reasoning does
+#    not.
 #
 #    </details>
 #
@@ -375,13 +403,15 @@ navigation_widget(models=("maml", "fomaml"), goal_x=-0.3, goal_y=0.4, alpha=0.1,
 #
 # * First-order MAML sets $J_i = I - \alpha\nabla^2\mathcal L_i$ to $I$ in the meta-gradient **and** in TRPO's
 #   curvature; the values of θ′, the surrogate and the KL are unchanged — only derivatives change.
-# * The dropped term grows with α. At the trained α = 0.1 on navigation it is not small: cosine 0.62
-#   between the meta-gradients, 0.73 between the TRPO steps.
+# * The dropped term grows with α. At the trained α = 0.1 on navigation it is not small: cosine
+#   <span data-out="cos_01">0.62</span> between the meta-gradients (moderately aligned, not the same
+#   direction), <span data-out="step_cos">0.73</span> between the TRPO steps.
 # * It saves learner time (several times less learner work here); how much of a whole iteration that
 #   is depends on the sampler's share. Compare methods only with timings taken side by side — recorded
-#   training times from a shared machine cannot (the FOMAML run's 4.2 s against MAML's 2.7 s).
-# * On navigation the shipped first-order policy is behind after two and three steps (−4.65 against
-#   −3.32 after two); whether first order is enough depends on the problem (notebooks 08 and 09).
+#   training times from a shared machine cannot (the FOMAML run's <span data-out="fomaml_record">4.2</span> s
+#   against MAML's <span data-out="maml_record">2.7</span> s).
+# * On navigation the shipped first-order policy is behind after two and three steps
+#   (<span data-out="fomaml_2">−4.65</span> against <span data-out="maml_2">−3.32</span> after two); whether first order is enough depends on the problem (notebooks 08 and 09).
 # * Even "second-order" MAML-TRPO is exact only for its surrogate with the pre-update episodes held
 #   fixed; E-MAML, DiCE and ProMP/LVC add what it leaves out.
 #

@@ -32,7 +32,7 @@
 # **Prerequisites.** Notebooks 04–06 (MAML-TRPO, first-order MAML, Reptile); CAVIA on the sinusoids
 # (notebook 03).
 #
-# **Run time.** 20–60 s on a 2-core CPU (measured: 21 s); most of it is the small CAVIA velocity policy
+# **Run time.** 20–60 s on a 2-core CPU (measured: 21–28 s); most of it is the small CAVIA velocity policy
 # meta-trained in section 4 and the two-row reproduction table.
 
 # %%
@@ -112,13 +112,18 @@ if is_shipped("navigation2d_cavia"):
     print(f"cos(second-order, first-order CAVIA meta-gradient) = {float(g1 @ g2 / (g1.norm() * g2.norm())):.2f}")
     print(f"|first order| / |second order|                    = {float(g1.norm() / g2.norm()):.2f}")
     print(f"|dropped term| / |second order|                   = {float((g2 - g1).norm() / g2.norm()):.2f}")
+    fo_cos = float(g1 @ g2 / (g1.norm() * g2.norm()))
+    print(f"\nquoted below: fo_cos = {fo_cos:.2f}, fo_angle = {np.degrees(np.arccos(fo_cos)):.0f}, "
+          f"fo_ratio = {float(g1.norm() / g2.norm()):.2f}, dropped_ratio = {float((g2 - g1).norm() / g2.norm()):.2f}")
 else:
     print(f"navigation2d_cavia: {NOT_SHIPPED}")
 
 # %% [markdown]
 # The first-order meta-gradient is far from zero — the shared weights still learn how to use the
-# context — but it is only about half as long as the second-order one and points 43° away from it
-# (cosine 0.73): the dropped term is almost three quarters the size of the whole meta-gradient. On this
+# context — but it is only about half as long as the second-order one
+# (<span data-out="fo_ratio">0.47</span> times) and points <span data-out="fo_angle">43</span>° away from
+# it (cosine <span data-out="fo_cos">0.73</span>): the dropped term is almost three quarters
+# (<span data-out="dropped_ratio">0.73</span>) the size of the whole meta-gradient. On this
 # problem first-order CAVIA would be a different algorithm, not a cheap approximation; `course_lib`
 # meta-trains CAVIA with second order (`method="cavia_fo"` gives the first-order variant on sinusoids).
 #
@@ -169,6 +174,8 @@ bench = sinusoid_benchmark({name: shipped(f"sinusoid_{name}") for name in ("maml
 print(f"\n{'query MSE after':>15} {'0 steps':>13} {'1 step':>13} {'5 steps':>13} {'10 steps':>13}")
 for name, row in bench.items():
     print(f"{label_for(name):>15} " + " ".join(f"{str(row[s]):>13}" for s in (0, 1, 5, 10)))
+print("\nquoted below: " + ", ".join(f"sine_{name}_{s} = {bench[name][s].mean:.2f}"
+                                   for name in ("maml", "cavia") for s in (5, 10)))
 
 # %% [markdown]
 # Both start from the same task-agnostic error. With five points to fit, MAML's 1 761 adapted weights
@@ -187,11 +194,19 @@ for name, row in bench.items():
 # %% tags=["nbval-check-output"]
 table = reproduction_table("navigation2d", models=("maml", "cavia"), steps=3, episodes=40, seed=0)
 print(table.summary())
+means = {name: [m for m, _ in table.mean_and_stderr(name)] for name in ("maml", "cavia")}
+print("\nquoted below: " + ", ".join(f"{name}_{s} = {means[name][s]:.2f}" for name in means for s in range(4)))
 
 # %%
 table.figure
 
 # %% [markdown]
+# CAVIA's context step adapts the policy — from <span data-out="cavia_0">−41.85</span> to
+# <span data-out="cavia_1">−12.09</span> in one step, close to MAML's <span data-out="maml_1">−10.52</span>
+# given the standard errors — but the next steps gain less: after two steps it is at
+# <span data-out="cavia_2">−6.35</span> against MAML's <span data-out="maml_2">−3.32</span>, and the third
+# step adds nothing.
+#
 # One goal, each policy with its own step size (`alpha=None`):
 
 # %% tags=["nbval-check-output"]
@@ -232,11 +247,14 @@ def linear_r2(contexts):
 fresh_config = default_rl_config("navigation2d", "cavia")
 torch.manual_seed(0)
 fresh_policy = build_policy(fresh_config)
-print(f"{'freshly initialised CAVIA':>26}: R² = {linear_r2(contexts_after_one_step(fresh_policy, parameters_of(fresh_policy), fresh_config)):.2f}")
+r2_fresh = linear_r2(contexts_after_one_step(fresh_policy, parameters_of(fresh_policy), fresh_config))
+print(f"{'freshly initialised CAVIA':>26}: R² = {r2_fresh:.2f}")
 contexts = None
 if is_shipped("navigation2d_cavia"):
     contexts = contexts_after_one_step(*load_policy(shipped("navigation2d_cavia")))
-    print(f"{'meta-trained CAVIA':>26}: R² = {linear_r2(contexts):.2f}")
+    r2_trained = linear_r2(contexts)
+    print(f"{'meta-trained CAVIA':>26}: R² = {r2_trained:.2f}")
+    print(f"\nquoted below: r2_fresh = {r2_fresh:.2f}, r2_trained = {r2_trained:.2f}")
 else:
     print(f"{'meta-trained CAVIA':>26}: {NOT_SHIPPED}")
 
@@ -258,7 +276,9 @@ context_figure
 
 # %% [markdown]
 # (Colour = the goal's direction from the origin, the same in both panels; the colour bar gives it in
-# radians.)
+# radians.) Meta-training turns the context into a near-linear goal code: $R^2$ rises from
+# <span data-out="r2_fresh">0.44</span> for the untrained network to <span data-out="r2_trained">0.91</span>,
+# and the colours, which go round the circle of goals, go round in the same order in the contexts.
 #
 # **Explore.** The sliders choose the goal, CAVIA's context step size (log scale around its training
 # value 1) and up to three steps. Try α = 0.1 and α = 5: how far does one step move a context that
@@ -373,10 +393,11 @@ velocity_widget(target=1.5, alpha=0.1, steps=1, episodes=10)
 #
 #    Five noise-free points are consistent with many functions. MAML's 1 761 adapted weights can reduce
 #    the loss on the five points in directions that do not generalise — curves through the points that
-#    are wrong between them — so the query error stalls (0.38 after 5 steps, 0.33 after 10). CAVIA's
+#    are wrong between them — so the query error stalls (<span data-out="sine_maml_5">0.38</span> after 5
+#    steps, <span data-out="sine_maml_10">0.33</span> after 10). CAVIA's
 #    four numbers can only select a function from the low-dimensional family the shared network learned
 #    (nearly all sines); five points over-determine four numbers, so further steps keep moving towards
-#    the task's sine (0.07, then 0.05). With 1 000 context numbers the five points would no longer pin
+#    the task's sine (<span data-out="sine_cavia_5">0.07</span>, then <span data-out="sine_cavia_10">0.05</span>). With 1 000 context numbers the five points would no longer pin
 #    the context down, and you would expect part of that protection to go — how much depends on how
 #    the outer loop learns to use the extra dimensions, so measure it rather than assume it.
 #
@@ -388,8 +409,8 @@ velocity_widget(target=1.5, alpha=0.1, steps=1, episodes=10)
 #    <details><summary>Answer</summary>
 #
 #    How much of the variation of the goals' coordinates a *linear* function of the adapted context
-#    explains: whether the context is a linear code for the goal (0.91 after meta-training, against
-#    0.44 for an untrained network whose context gradient already carries some goal information).
+#    explains: whether the context is a linear code for the goal (<span data-out="r2_trained">0.91</span>
+#    after meta-training, against <span data-out="r2_fresh">0.44</span> for an untrained network whose context gradient already carries some goal information).
 #    CAVIA could adapt well with a low $R^2$: the policy needs a context that *identifies* the goal, in
 #    any form its network can decode — for example a non-linear code such as direction and distance. A
 #    high $R^2$ is evidence of a goal code, not a requirement for good returns.
@@ -418,9 +439,11 @@ velocity_widget(target=1.5, alpha=0.1, steps=1, episodes=10)
 # * CAVIA is cheaper in memory and in the size of $\partial\phi/\partial\theta$ — not in compute: every gradient
 #   still runs through every layer.
 # * Few adapted parameters overfit the support set less: on the sinusoids CAVIA's four numbers reach
-#   0.05 after ten steps where MAML's 1 761 weights stall at 0.33.
+#   <span data-out="sine_cavia_10">0.05</span> after ten steps where MAML's 1 761 weights stall at
+#   <span data-out="sine_maml_10">0.33</span>.
 # * On 2-D navigation our CAVIA policy adapts, and its context becomes a near-linear goal code
-#   ($R^2$ = 0.91), but it is behind MAML after two and three steps (−6.35 against −3.32 after two).
+#   ($R^2$ = <span data-out="r2_trained">0.91</span>), but it is behind MAML after two and three steps
+#   (<span data-out="cavia_2">−6.35</span> against <span data-out="maml_2">−3.32</span> after two).
 # * A small CAVIA policy meta-trained in about 20 seconds adapts to a new target velocity in one or two
 #   steps on two context numbers.
 #

@@ -32,7 +32,7 @@
 # **Prerequisites.** Notebooks 03 (MAML on sinusoids, Meta-SGD) and 04 (meta-RL on 2-D navigation);
 # notebook 05 (first-order MAML) helps for section 5.
 #
-# **Run time.** 10–30 s on a 2-core CPU (measured: 13–20 s with two training runs sharing the
+# **Run time.** 10–30 s on a 2-core CPU (measured: 10–20 s, partly with two training runs sharing the
 # machine). Everything on sinusoids is computed live from the shipped checkpoints; the navigation
 # ablation (about 15 minutes of training) is loaded from a shipped results file, with the command that
 # reproduces it.
@@ -89,6 +89,17 @@ print(f"{'query MSE after':>16} " + " ".join(f"{s:>9}" for s in (0, 1, 2, 5, 10)
 for a, c in by_alpha.items():
     print(f"{'α = ' + str(a):>16} " + " ".join(f"{cell(c[s]):>9}" for s in (0, 1, 2, 5, 10)))
 
+
+def removed(a, step):
+    """Fraction of the mean error before adapting that `step` steps at α = a remove."""
+    return 1 - float(by_alpha[a][step].mean() / by_alpha[a][0].mean())
+
+
+first_diverged = {a: next((s for s in range(STEPS + 1) if summarize(c[s]).diverged), None) for a, c in by_alpha.items()}
+print(f"\nquoted below: removed_a0001_1 = {removed(0.001, 1):.0%}, removed_a001_1 = {removed(0.01, 1):.0%}, "
+      f"mse_a0001_10 = {by_alpha[0.001][10].mean():.2f}, mse_a001_1 = {by_alpha[0.01][1].mean():.2f}, "
+      f"first_diverged_a003 = {first_diverged[0.03]}, diverged_a01_10 = {summarize(by_alpha[0.1][10]).diverged}")
+
 # %% [markdown]
 # Means hide what happens to single tasks, and a single diverged task makes them infinite. The
 # median over tasks (left) stays finite while fewer than half diverge; the right panel counts the tasks
@@ -109,16 +120,25 @@ right.set(xlabel="inner gradient steps on the K = 5 support points",
 for ax in (left, right):
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8)
+c03 = torch.nan_to_num(by_alpha[0.03], nan=float("inf"))
+print(f"α = 0.03, quoted below: worse_a003_1 = {int((c03[1] > c03[0]).sum())}, "
+      f"better_a003_3 = {int((c03[3] < c03[0]).sum())}, better_a003_10 = {int((c03[10] < c03[0]).sum())}; "
+      f"α = 0.1: worse_a01_1 = {int((by_alpha[0.1][1] > by_alpha[0.1][0]).sum())} (of 600)")
 
 # %% [markdown]
 # * **Too small** (α = 0.001, 0.003): nothing goes wrong, but little happens. One step at α = 0.001
-#   removes a fifth of the error where one step at the trained α removes four fifths, and even ten
-#   small steps do not get where one step of the right size gets (0.84 against 0.64). For a method
+#   removes a fifth of the error (<span data-out="removed_a0001_1">22%</span>) where one step at the
+#   trained α removes four fifths (<span data-out="removed_a001_1">78%</span>), and even ten small steps
+#   do not get where one step of the right size gets (<span data-out="mse_a0001_10">0.84</span> against
+#   <span data-out="mse_a001_1">0.64</span>). For a method
 #   whose point is *one-step* adaptation, that is a failure.
 # * **The trained value** (α = 0.01) is the best one-step size, and further steps keep helping.
 # * **Too large**: at α = 0.03 — only three times the trained value — one step already makes two thirds
-#   of the tasks *worse* than no adaptation, and from the second step on tasks start to diverge; at
-#   α = 0.1 every task is made worse at the first step and almost all diverge.
+#   of the tasks *worse* than no adaptation (<span data-out="worse_a003_1">409</span> of 600), the mean
+#   error explodes at the second step, and from step <span data-out="first_diverged_a003">4</span> on
+#   tasks overflow; at α = 0.1 every task is made worse at the first step
+#   (<span data-out="worse_a01_1">600</span> of 600) and almost all diverge
+#   (<span data-out="diverged_a01_10">573</span> after ten steps).
 #
 # The usable range is narrow: a factor of about three either way. Why so narrow? For gradient descent
 # on a quadratic with curvature λ, a step of size α multiplies the error along that direction by
@@ -159,19 +179,29 @@ for name in ("maml", "pretrain"):
             went_up.append(int((~(b.support_loss(last) < b.support_loss(first))).sum()))
     print(f"{label_for(name):>24} {q10:10.0f} / {q50:5.0f} / {q90:5.0f} {' ':>6} {2 / q50:17.4f}   "
           + " / ".join(map(str, went_up)))
+    if name == "maml":
+        up_a003 = went_up[-1]
+median = {name: float(lam.median()) for name, lam in curvatures.items()}
+print(f"\nquoted below: lam_maml = {median['maml']:.0f}, lam_pretrain = {median['pretrain']:.0f}, "
+      f"two_over_lam_maml = {2 / median['maml']:.3f}, two_over_lam_pretrain = {2 / median['pretrain']:.3f}, "
+      f"sharper = {median['maml'] / median['pretrain']:.1f}, alpha_lam_a003 = {0.03 * median['maml']:.0f}, "
+      f"up_a003 = {up_a003}")
 
 # %% [markdown]
-# MAML's initialisation is about **three times sharper** than the pretrained network's, and its
-# median $2/\lambda_{\max}$ is ≈ 0.009 — close to the α = 0.01 it was trained with. The sharpening has a
+# MAML's initialisation is about **three times sharper** than the pretrained network's (median
+# $\lambda_{\max}$ <span data-out="lam_maml">232</span> against <span data-out="lam_pretrain">69</span>, a
+# factor of <span data-out="sharper">3.4</span>), and its median $2/\lambda_{\max}$ is
+# ≈ <span data-out="two_over_lam_maml">0.009</span> — close to the α = 0.01 it was trained with. The sharpening has a
 # reason: the meta-objective rewards a θ from which one step of size α moves the prediction a lot
 # (notebook 03, "sensitivity in task-relevant directions"). That $\lambda_{\max}$ lands near $2/\alpha$,
 # though, is an *observation* about this checkpoint, not a law: the one-step quadratic model does not
 # predict it. Along a direction of curvature λ, one step leaves the factor $(1 - \alpha\lambda)^2$ of the
 # loss, which is smallest at $\alpha\lambda = 1$ — λ = 1/α = 100, half of 2/α — and a one-step objective
 # has no term at all for the sharpest direction if the tasks' gradients barely use it. (Checkpoints
-# trained with other values of α would be needed to see whether the relation holds.) At α = 0.03, $\alpha\lambda_{\max} \approx 7$ for the median
-# task: along that direction every step multiplies the error by about −6, and a third of the tasks
-# end up with a *larger support loss* — the loss on the very points being fitted — after ten steps.
+# trained with other values of α would be needed to see whether the relation holds.) At α = 0.03, $\alpha\lambda_{\max} \approx$ <span data-out="alpha_lam_a003">7</span> for
+# the median task: along that direction every step multiplies the error by about −6, and a third of the
+# tasks (<span data-out="up_a003">213</span> of 600) end up with a *larger support loss* — the loss on
+# the very points being fitted — after ten steps.
 # The pretrained network, three times flatter, tolerates α = 0.03 much better (and adapts little with
 # any α). (The quadratic rule is a local guide, not a verdict: at α = 0.01 most tasks are slightly past
 # $2/\lambda_{\max}$ along one direction, yet almost none diverges within ten steps — the gradient has
@@ -202,10 +232,14 @@ print(f"{'layer':>12} {'shape':>9} {'mean α':>8} {'mean |α|':>9} {'min α':>7}
 for name, a in alpha_msgd.items():
     print(f"{name:>12} {str(tuple(a.shape)):>9} {a.mean():8.3f} {a.abs().mean():9.3f} {a.min():7.2f} "
           f"{a.max():7.2f} {(a < 0).float().mean():9.0%}")
+all_rates = torch.cat([a.flatten() for a in alpha_msgd.values()])
+print(f"\nquoted below: metasgd_max_abs = {all_rates.abs().max():.2f}, "
+      f"metasgd_negative = {(all_rates < 0).float().mean():.0%} of {all_rates.numel()} rates")
 
 # %% [markdown]
-# The learned "rates" are not step sizes in any ordinary sense: they range over ±1.7 — a hundred times
-# MAML's α — and about a third of them are negative (on those weights the step *climbs* the support
+# The learned "rates" are not step sizes in any ordinary sense: they range over
+# ±<span data-out="metasgd_max_abs">1.7</span> — a hundred times MAML's α — and about a third of them
+# (<span data-out="metasgd_negative">36%</span>) are negative (on those weights the step *climbs* the support
 # loss). What the outer loop learned is a whole update direction $\boldsymbol\alpha \circ \nabla\mathcal L$,
 # tuned to work from θ in one step. Compare it with MAML on the same 600 tasks, and with the learned
 # rates shrunk by a constant factor:
@@ -218,13 +252,17 @@ for scale in (1.0, 0.5, 0.25):
 print(f"{'query MSE after':>26} " + " ".join(f"{s:>9}" for s in (0, 1, 2, 3, 5, 10)) + "  steps")
 for name, c in rows.items():
     print(f"{name:>26} " + " ".join(f"{cell(c[s]):>9}" for s in (0, 1, 2, 3, 5, 10)))
+learned = rows["Meta-SGD, 1.0 × learned α"]
+print(f"\nquoted below: msgd_1 = {learned[1].mean():.2f}, maml_1 = {rows['MAML, α = 0.01'][1].mean():.2f}, "
+      f"msgd_diverged_5 = {summarize(learned[5]).diverged}")
 
 # %% [markdown]
-# * **After one step**, the step it was trained for, Meta-SGD beats MAML clearly (≈ 0.43 against 0.64):
+# * **After one step**, the step it was trained for, Meta-SGD beats MAML clearly
+#   (≈ <span data-out="msgd_1">0.43</span> against <span data-out="maml_1">0.64</span>):
 #   learning α fixes the *choice* of step size, and does better than any single scalar could.
-# * **After more steps** it falls apart: the error jumps at the second step, and by five steps 35 of the
-#   600 tasks have diverged (`python bench/sinusoid.py` reports "diverged 35/600"). The learned rates
-#   are tuned to θ, where they were trained, and not to θ′.
+# * **After more steps** it falls apart: the error jumps at the second step, and by five steps
+#   <span data-out="msgd_diverged_5">35</span> of the 600 tasks have diverged (`python bench/sinusoid.py`
+#   reports the same count). The learned rates are tuned to θ, where they were trained, and not to θ′.
 # * **Shrinking them** does not rescue multi-step use: half the rates gives a worse first step and still
 #   diverges later; a quarter is worse than MAML at every step count before it, too, blows up.
 #
@@ -275,6 +313,9 @@ for where in thetas:
     for B in BATCH_SIZES:
         s = spread[where, B]
         print(f"   {B:>3} {s['sq_dev']:12.2g} {B * s['sq_dev']:16.2g} {s['cosine']:18.2f}")
+print("\nquoted below: " + ", ".join(f"cos_{short}_{B} = {spread[where, B]['cosine']:.2f}"
+                                   for short, where in (("init", "initialisation"), ("trained", "trained MAML θ"))
+                                   for B in (1, 25)))
 
 # %%
 fig, ax = new_figure()
@@ -294,11 +335,12 @@ ax.legend(fontsize=7);
 # matters is the noise *relative to the signal* $\|\bar g\|^2$:
 #
 # * At the **initialisation** the mean gradient is large (everything is still to be learned): with one
-#   task the estimate points only loosely the right way (cosine ≈ 0.4), with 25 tasks it is good
-#   (≈ 0.9).
+#   task the estimate points only loosely the right way (cosine ≈ <span data-out="cos_init_1">0.4</span>),
+#   with 25 tasks it is good (≈ <span data-out="cos_init_25">0.9</span>).
 # * At the **trained θ** the mean gradient is tiny — training has nearly converged — while the per-task
 #   gradients are as large as ever: every task would like θ moved its own way. Even 25 tasks give a
-#   cosine of only about 0.25; a single task's meta-gradient is almost pure noise (cosine ≈ 0.04).
+#   cosine of only about <span data-out="cos_trained_25">0.27</span>; a single task's meta-gradient is
+#   almost pure noise (cosine ≈ <span data-out="cos_trained_1">0.04</span>).
 #
 # So a meta-update from one task is a random kick; averaging over B tasks divides the variance by B,
 # which is why the paper uses 25 tasks per update on sinusoids, 20 for 2-D navigation and 40 for
@@ -374,6 +416,15 @@ for B in settings["meta_batches"]:
 returns_before = [r["return_before"] for r in runs]
 print(f"\nbefore adaptation, k = {EVAL_AT[-1]}, all runs: {np.mean(returns_before):.1f} "
       f"(from {min(returns_before):.1f} to {max(returns_before):.1f})")
+gaps = [held_out[k][("maml", B, N)]["mean"] - held_out[k][("fomaml", B, N)]["mean"]
+        for k in EVAL_AT[1:] for B in settings["meta_batches"] for N in settings["episodes"]
+        if ("maml", B, N) in held_out[k] and ("fomaml", B, N) in held_out[k]]
+quoted = {"maml_20x20_10": ("maml", 20, 20, 10), "maml_5x20_40": ("maml", 5, 20, 40),
+          "maml_20x5_40": ("maml", 20, 5, 40), "maml_5x5_40": ("maml", 5, 5, 40),
+          "maml_20x20_20": ("maml", 20, 20, 20), "fomaml_20x20_40": ("fomaml", 20, 20, 40)}
+print("quoted below: " + ", ".join(f"{key} = {held_out[k][a, B, N]['mean']:.1f}" for key, (a, B, N, k) in quoted.items()
+                                   if (a, B, N) in held_out.get(k, {}))
+      + (f", gap_min = {min(gaps):.1f}, gap_max = {max(gaps):.1f}" if gaps else ""))
 
 # %% [markdown]
 # The same numbers as learning curves — against meta-iterations (top) and against the number of
@@ -422,8 +473,8 @@ axes[1, 1].sharey(axes[1, 0]);
 #   10 iterations has sampled as many episodes as 5 × 20 or 20 × 5 after 40, and is far behind them;
 #   even the noisy 5 × 5 after 40 iterations is ahead of every larger cell at the same 2 000 episodes.
 #   Only the iterations themselves (one TRPO step each) are then the bottleneck.
-# * **Second order beats first order** in every cell after 20 and after 40 iterations, by 0.4 to 6 in
-#   return; the gap is beyond two standard errors for B = 5, N = 20 (both times) and for B = 20 after
+# * **Second order beats first order** in every cell after 20 and after 40 iterations, by
+#   <span data-out="gap_min">0.4</span> to <span data-out="gap_max">6</span> in return; the gap is beyond two standard errors for B = 5, N = 20 (both times) and for B = 20 after
 #   20 iterations. First-order MAML learns more slowly here. Section 5 weighs this against its cost.
 #
 # ## 5. The price of second order, and when first order is enough
@@ -456,9 +507,16 @@ for B in settings["meta_batches"]:
         if ("maml", B, N) in speed and ("fomaml", B, N) in speed:
             so, fo = speed["maml", B, N]["mean"], speed["fomaml", B, N]["mean"]
             print(f"{B:>7} {N:>10} {so:10.2f} {fo:12.2f} {so / fo:6.1f}")
+ratios = [speed["maml", B, N]["mean"] / speed["fomaml", B, N]["mean"] for B in settings["meta_batches"]
+          for N in settings["episodes"] if ("maml", B, N) in speed and ("fomaml", B, N) in speed]
+if ratios and ("maml", 20, 20) in speed and ("fomaml", 20, 20) in speed:
+    print(f"\nquoted below: ratio_min = {min(ratios):.1f}, ratio_max = {max(ratios):.1f}, "
+          f"maml_20x20_20_seconds = {20 * speed['maml', 20, 20]['mean']:.0f}, "
+          f"fomaml_20x20_40_seconds = {40 * speed['fomaml', 20, 20]['mean']:.0f}")
 
 # %% [markdown]
-# Second order costs 1.3–1.6 times the time of first order per iteration here — less than twice,
+# Second order costs <span data-out="ratio_min">1.3</span>–<span data-out="ratio_max">1.6</span> times the
+# time of first order per iteration here — less than twice,
 # because much of an iteration is work both pay (sampling the episodes, the surrogate's gradient,
 # TRPO's curvature products and line search), and with a 32×32 policy the extra Hessian-vector products
 # are cheap (the cost grows with larger networks and with more inner steps, whose whole graph second
@@ -471,22 +529,28 @@ for B in settings["meta_batches"]:
 # the noise we already live with. From section 3:
 
 # %% tags=["nbval-check-output"]
-for where in thetas:
+bias_quoted = []
+for short, where in (("init", "initialisation"), ("trained", "trained MAML θ")):
     so, fo = g_bar[where, "maml"], g_bar[where, "fomaml"]
     bias = (so - fo).norm()
     noise = spread[where, 25]["sq_dev"] ** 0.5
     print(f"{where:>16}: |ḡ_MAML − ḡ_FOMAML| = {bias:.2f}   cos(ḡ_MAML, ḡ_FOMAML) = "
           f"{torch.nn.functional.cosine_similarity(so, fo, dim=0):.2f}   noise of a 25-task estimate "
           f"√E|g_25 − ḡ|² = {noise:.2f}")
+    bias_quoted.append(f"bias_{short} = {bias:.2f}, noise_{short} = {noise:.2f}, bias_over_noise_{short} = {bias / noise:.2f}")
+print("\nquoted below: " + ", ".join(bias_quoted))
 
 # %% [markdown]
 # On sinusoids the first-order bias is smaller than the sampling noise of a 25-task meta-gradient —
-# less than half of it at the initialisation, a fifth at the trained θ: one meta-update cannot tell
+# less than half of it at the initialisation (<span data-out="bias_over_noise_init">0.40</span>), a fifth
+# at the trained θ (<span data-out="bias_over_noise_trained">0.21</span>): one meta-update cannot tell
 # the two gradients apart, and over many updates the bias shows only as a slightly different end
 # point (notebook 03's table: FOMAML close behind MAML after one step). On 2-D navigation it is the other way
 # round: the ablation's second-order runs learn faster in every cell, and the gain outweighs the cost
-# even per second of training — for B = 20, N = 20, MAML after 20 iterations (≈ 36 s) is already ahead
-# of FOMAML after 40 (≈ 56 s). The inner step there is a large one (α = 0.1 on a policy-gradient loss),
+# even per second of training — for B = 20, N = 20, MAML after 20 iterations
+# (≈ <span data-out="maml_20x20_20_seconds">36</span> s, return <span data-out="maml_20x20_20">−16.1</span>)
+# is already ahead of FOMAML after 40 (≈ <span data-out="fomaml_20x20_40_seconds">56</span> s,
+# <span data-out="fomaml_20x20_40">−17.0</span>). The inner step there is a large one (α = 0.1 on a policy-gradient loss),
 # so θ′ depends on θ through much more than the identity. Rules of thumb:
 #
 # * **First order is enough** when the inner step does little work relative to the curvature (one
@@ -526,8 +590,9 @@ for where in thetas:
 #
 #    Some of them recover: after overshooting for a few steps, a task whose large steps carry it into a
 #    flatter region (ReLU units switch on or off, and the curvature along the step drops below 2/α)
-#    converges from there, and its query loss falls below where it started — about 90 of the 600 tasks
-#    are better than before adapting after three steps, about 240 after ten. The rest keep growing and
+#    converges from there, and its query loss falls below where it started —
+#    <span data-out="better_a003_3">90</span> of the 600 tasks are better than before adapting after
+#    three steps, <span data-out="better_a003_10">241</span> after ten. The rest keep growing and
 #    eventually overflow. A single infinite or NaN loss makes the mean infinite or NaN, which hides the
 #    finite tasks entirely; counting diverged tasks keeps both facts visible — how well the typical task
 #    does, and how often adaptation blows up (a failure in its own right).
@@ -542,9 +607,11 @@ for where in thetas:
 #
 #    A step multiplies the error along a direction of curvature λ by $1 - \alpha\lambda$: too small an α
 #    leaves it near 1 (little progress), and α above $2/\lambda$ makes it larger than 1 in size (overshoot).
-#    MAML's θ is sharp (median $\lambda_{\max}$ ≈ 232), so steps become unstable above about 0.009, while
+#    MAML's θ is sharp (median $\lambda_{\max}$ ≈ <span data-out="lam_maml">232</span>), so steps become
+#    unstable above about <span data-out="two_over_lam_maml">0.009</span>, while
 #    steps much smaller than the trained 0.01 adapt slowly: a window of about a factor of three either
-#    way. The pretrained network is three times flatter ($\lambda_{\max}$ ≈ 69, $2/\lambda_{\max}$ ≈ 0.029), so
+#    way. The pretrained network is three times flatter ($\lambda_{\max}$ ≈ <span data-out="lam_pretrain">69</span>,
+#    $2/\lambda_{\max}$ ≈ <span data-out="two_over_lam_pretrain">0.029</span>), so
 #    larger steps stay stable — but it also adapts little with any α. The one-step model does *not*
 #    predict $\lambda_{\max}$ ≈ 2/α: one step reduces the loss along a direction most at $\alpha\lambda = 1$ (the
 #    factor $(1 - \alpha\lambda)^2$ is then 0), i.e. it favours curvature about 1/α in the directions the
@@ -568,7 +635,8 @@ for where in thetas:
 #
 #    </details>
 #
-# 4. At the trained θ, the cosine between a 25-task meta-gradient and the mean gradient is about 0.25.
+# 4. At the trained θ, the cosine between a 25-task meta-gradient and the mean gradient is about
+#    <span data-out="cos_trained_25">0.27</span>.
 #    Is training then hopeless? What do Adam and a small meta learning rate β do about it?
 #
 #    <details><summary>Answer</summary>
@@ -589,7 +657,9 @@ for where in thetas:
 #    <details><summary>Answer</summary>
 #
 #    More, smaller ones: B = 20 × N = 20 after 10 iterations has sampled as many episodes as 5 × 20 or
-#    20 × 5 after 40, and is far behind them (−22.8 against −14.5 and −15.0 for MAML), and 5 × 5 after 40
+#    20 × 5 after 40, and is far behind them (<span data-out="maml_20x20_10">−22.8</span> against
+#    <span data-out="maml_5x20_40">−14.5</span> and <span data-out="maml_20x5_40">−15.0</span> for MAML),
+#    and 5 × 5 after 40
 #    iterations is ahead of every larger cell at the same 2 000 episodes. It stops being true when the
 #    updates get so noisy that they are slow and erratic per iteration — the 5 × 5 cell has the largest
 #    spread between seeds and is behind per iteration — and when episodes are not the cost: if the
@@ -620,7 +690,8 @@ for where in thetas:
 #    <details><summary>Answer</summary>
 #
 #    On sinusoids one step of α = 0.01 on a regression loss gives a Hessian term well below the sampling
-#    noise (0.32 against 1.52 at the trained θ), even though the sharpest curvature is high — the query
+#    noise (<span data-out="bias_trained">0.32</span> against <span data-out="noise_trained">1.52</span> at
+#    the trained θ), even though the sharpest curvature is high — the query
 #    gradient has little component along it. On navigation one step of α = 0.1 on a policy-gradient loss
 #    changes the policy a lot (−40 to about −10 in one step), $J = I - \alpha\nabla^2\mathcal L$ is far from I
 #    (notebook 05: cosine 0.62 between the meta-gradients), and TRPO's curvature uses J as well. You
