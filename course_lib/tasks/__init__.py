@@ -8,3 +8,7 @@ from .velocity import BatchedPointVelocity1D, PointVelocity1D, VelocityDistribut
 
 __all__ += ["Navigation2D", "BatchedNavigation2D", "NavigationDistribution",
             "PointVelocity1D", "BatchedPointVelocity1D", "VelocityDistribution"]
+from .characters import CharacterSet, load_characters, load_omniglot, split as split_characters
+from .fewshot import Episodes, FewShotDistribution
+
+__all__ += ["CharacterSet", "load_characters", "load_omniglot", "split_characters", "Episodes", "FewShotDistribution"]
