@@ -24,10 +24,12 @@
 #    resume it from the command line;
 # 3. measure the return after 0–3 policy-gradient steps on held-out tasks and set it beside the paper's;
 # 4. render MuJoCo headless on a CPU (OSMesa) and watch the cheetah before and after one step;
-# 5. explore the task and the step size α with a widget, and explain what you see.
+# 5. explore the task and the step size α with a widget, and explain what you see;
+# 6. explain why first-order MAML can beat MAML-RL's "second-order" gradient here and lose to it on
+#    2-D navigation.
 #
-# **Prerequisites.** Notebook 04 (MAML-TRPO, the test protocol, the reproduction table); notebook 07,
-# section 4 (one step to a new target velocity, in 1-D).
+# **Prerequisites.** Notebook 04 (MAML-TRPO, the test protocol, the reproduction table); notebook 05
+# (first-order MAML); notebook 07, section 4 (one step to a new target velocity, in 1-D).
 #
 # **Run time.** About 30 s on a 2-core CPU (measured: 23–30 s on the idle machine, 29 s for Run All in
 # JupyterLab; 35–55 s while other jobs share the two cores): the held-out evaluation (section 3) and
@@ -74,14 +76,14 @@ else:
 # | `HalfCheetahVel` | a goal velocity $v^* \sim U[0, 2]$ m/s | $-\lvert v_x - v^*\rvert - 0.05\,\lVert a\rVert^2$ |
 # | `HalfCheetahDir` | a direction $d \in \{-1, +1\}$, each with probability ½ | $d\,v_x - 0.05\,\lVert a\rVert^2$ |
 #
-# where $v_x$ is the forward velocity of the torso. An episode lasts $H = 200$ steps:
+# where $v_x$ is the forward velocity of the torso. An episode lasts 200 steps (the horizon, `HORIZON`):
 
 # %% tags=["nbval-check-output"]
 for cls in (HalfCheetahVel, HalfCheetahDir):
     env = cls()
     low, high = env.action_space.low[0], env.action_space.high[0]
     print(f"{cls.__name__}: observation {env.observation_space.shape[0]}-D, action {env.action_space.shape[0]}-D "
-          f"in [{low:g}, {high:g}], dt = {env.dt:g} s per step, H = {HORIZON} steps = {HORIZON * env.dt:g} s")
+          f"in [{low:g}, {high:g}], dt = {env.dt:g} s per step, horizon {HORIZON} steps = {HORIZON * env.dt:g} s")
     print(f"  6 sampled tasks: {np.round(cls.sample_tasks(6, np.random.default_rng(1)), 2)}")
     env.close()
 print(f"control cost weight: {CHEETAH_CTRL_COST}")
@@ -97,14 +99,14 @@ print(f"control cost weight: {CHEETAH_CTRL_COST}")
 # `half_cheetah.xml`) applies each action for *one* 0.01 s physics step, so its 200-step episodes last
 # 2 s. Gymnasium's HalfCheetah applies each action for five steps (0.05 s) by default — the same robot,
 # but 10 s episodes, coarser control and returns on another scale. `course_lib` uses gymnasium's env
-# with `frame_skip=1`, the paper's period (printed above as dt). An earlier version of this workbook
-# used gymnasium's default: after 380 meta-iterations its one-step return on the direction task was 124,
-# against the paper's 293 after 100; with the paper's period, section 3 shows where we are now.
+# with `frame_skip=1`, the paper's period (printed above as dt). With gymnasium's default our direction
+# run levelled off at a one-step return of 124, against the paper's 293 ([docs/reproduction.md](../docs/reproduction.md)).
 #
 # ## 2. Meta-training: the shipped checkpoints
 #
 # The policies were meta-trained with MAML-TRPO exactly as in notebook 04 (`course_lib.rl.train`): a
-# 2×100 ReLU Gaussian policy, one inner REINFORCE step with α = 0.1, a TRPO outer step with δ = 0.01,
+# 2×100 ReLU Gaussian policy, one inner REINFORCE step with α = 0.1, a TRPO outer step with
+# $\varepsilon_{\mathrm{KL}} = 0.01$ (the trust region, `--max-kl`),
 # 40 tasks × 20 episodes per meta-iteration, and the policy's weights initialised as in the authors'
 # code (rllab's Glorot-uniform, zero biases: `policy_init="xavier"`, the default — with torch's default
 # `nn.Linear` init the direction run levelled off at a one-step return near 100 instead of 180, [lab note](../docs/notes/2026-11-22-halfcheetah-what-moved-the-returns.md));
@@ -154,6 +156,7 @@ for env, ckpt in checkpoints.items():
     before, after = (np.mean([h[k] for h in last]) for k in ("return_before", "return_after"))
     print(f"{env}: over the last {len(last)} iterations, mean return {before:.1f} before and {after:.1f} after "
           f"the inner step ({after - before:+.1f})")
+    print(f"  quoted below: {env.removeprefix('halfcheetah_')}_train_after = {after:.1f}")
 
 # %% [markdown]
 # ## 3. The adaptation curve on held-out tasks
@@ -184,44 +187,85 @@ for env, table in tables.items():
     paper = np.asarray(reference_returns(env)["maml"], dtype=np.float64)[:, :table.n_tasks].mean(1)   # same tasks
     print(f"{env}: on these {table.n_tasks} tasks one step changes the mean return by {ours[1] - ours[0]:+.1f} "
           f"here and by {paper[1] - paper[0]:+.1f} in the paper")
+    short = env.removeprefix("halfcheetah_")
+    quoted = {f"{short}_{model}_{k}": table.returns[model][k].mean() for model in ("maml", "fomaml") for k in (0, 1, 2)}
+    quoted[f"{short}_maml_minus_paper_1"] = table.paired["maml"][1][0]          # task by task, same 10 tasks
+    quoted[f"{short}_paper_1"] = np.mean(reference_returns(env)["maml"][1])    # the paper's mean over its 40 tasks
+    print("  quoted below: " + ", ".join(f"{key} = {value:.1f}" for key, value in quoted.items()))
 
 # %% [markdown]
 # Three things to read off. First, the *shape*: the paper's MAML gains most with the first step and
-# little after — the step finds the task, and later steps fine-tune. Second, the *scale*, best read
-# from the paired lines under each table, which compare with the paper's returns on the same tasks:
-# on the velocities our MAML is ahead of the paper's after one step on these 10 tasks (over all 40 in
-# [docs/reproduction.md](../docs/reproduction.md): −76.9 against −78.6, +1.7 ± 3.3 task by task); on the directions second-order MAML is
-# behind it (over all 40: 180 against 293), while the baselines bracket it as in the paper — the
-# oracle, which is told its task, is the ceiling; the pretrained policy, which averaged over all tasks,
-# gains far less from a step. The first 10 of the paper's tasks are not a fair tenth of the 40 (slower
-# goals, mostly backwards), which is why the paired lines, not the open squares, are the comparison.
-# Third, in the direction task the return before adaptation averages over both directions, so a
-# policy that runs fast — either way — still scores near zero until the step tells it which way.
+# little after — the step finds the task, and later steps fine-tune; ours does the same on the
+# velocities. Second, the *scale*, best read from the paired
+# lines under each table, which compare with the paper's returns on the same 10 tasks (these are not a
+# fair tenth of its 40 — slower goals, mostly backwards — so the open squares, the paper's means over
+# all 40, are not the comparison). On the velocities our MAML goes from
+# <span data-out="vel_maml_0">−83.0</span> to <span data-out="vel_maml_1">−56.6</span> in one step, and task
+# by task it is ahead of the paper's MAML by <span data-out="vel_maml_minus_paper_1">10.3</span>. On the
+# directions second-order MAML goes from <span data-out="dir_maml_0">4.2</span> to
+# <span data-out="dir_maml_1">244.0</span>, task by task <span data-out="dir_maml_minus_paper_1">−40.0</span>
+# against the paper's, and a second step does not help it (<span data-out="dir_maml_2">232.8</span>) where
+# the paper's still gains (313.5 over its 40 tasks). The baselines bracket MAML as in the paper: the
+# oracle, told its task, is the ceiling; the pretrained policy, which averaged over all tasks, gains far
+# less from a step. Third, in the direction task the return before adaptation averages over both
+# directions, so a policy that runs fast — either way — still scores near zero until the step tells it
+# which way.
 #
-# The first-order row (FOMAML, notebook 05) is the surprise on the directions: on all 40 of the
-# paper's tasks ([docs/reproduction.md](../docs/reproduction.md)) it beats second-order MAML after one step, 305 against 180 (from 278 to 327
-# over four evaluation seeds: a step sometimes sends the cheetah the wrong way — on 10 tasks, as here,
-# the spread is wider still), and it passes the paper's MAML after one step (293), two (331; paper 313)
-# and three (357; paper 316); a second training seed of each gave the same order. Two seeds
-# are a hint rather than a verdict — but a reminder that in RL the second-order term is itself
-# estimated from 20 noisy episodes per task (notebook 05, end). On the velocities FOMAML (500
-# iterations) ended level with MAML at 480 iterations; the shipped MAML, continued to 780, is ahead.
+# **First against second order.** The FOMAML row (notebook 05) was meta-trained in the same way, with
+# the first-order meta-gradient. On the velocities it is behind MAML after one step
+# (<span data-out="vel_fomaml_1">−65.4</span>). On the directions it is level with MAML after one step on
+# these tasks (<span data-out="dir_fomaml_1">262.4</span>, with a wide error bar: see the split below) and far
+# ahead after two (<span data-out="dir_fomaml_2">341.1</span>), above the paper's MAML. Over all 40 of the
+# paper's tasks FOMAML is clearly ahead after one step as well — about 305 against second-order MAML's
+# 180, with the paper's MAML at <span data-out="dir_paper_1">293.2</span>
+# ([docs/reproduction.md](../docs/reproduction.md#mujoco-locomotion)); the training
+# curve in section 2 already showed second-order MAML's post-step return rising only slowly after
+# iteration 40 (<span data-out="dir_train_after">172.6</span> over its last 10 iterations).
+#
+# **Why first order can win here and lose on navigation.** [Notebook 09](09_pitfalls_ablations.ipynb)
+# (sections 4–5) finds the opposite on 2-D navigation: there second-order MAML learns faster than
+# FOMAML in every cell of its ablation, even per second of training. Both can hold, because MAML-RL's
+# "second-order" gradient is not the gradient of its objective. As implemented — the paper's estimator,
+# and `course_lib`'s — it differentiates the REINFORCE surrogate through the inner step with the
+# pre-update episodes 𝒟 *held fixed* ([notebook 04](04_meta_rl_navigation.ipynb), section 3, "The
+# meta-gradient in full"). It therefore omits the score-function term
+# $\mathbb E_\tau\big[J(\theta')\sum_t\nabla_\theta\log\pi_\theta(a_t \mid s_t)\big]$ — how θ changes the episodes that θ′
+# is computed from — and part of the inner Hessian, so its extra term, the path through
+# $\partial\theta'/\partial\theta = I - \alpha\nabla^2\mathcal L^{\text{RE}}$, is a *biased* estimate of the true
+# correction (DiCE, Foerster et al. 2018; ProMP's LVC estimator, Rothfuss et al. 2019). It is also a
+# noisy one: a Hessian of log-probabilities summed over 200 steps and 6 action dimensions, estimated
+# from 20 episodes per task — the longer the horizon and the more action dimensions, the noisier such
+# estimates are (the variance that ProMP's LVC estimator was built to reduce). Navigation has 2 action
+# dimensions and at most 100 steps. First order drops the term altogether: biased too, but with less
+# variance. Whether the biased, noisy second-order term helps is therefore not a law but a measurement,
+# per problem: it helps on navigation (notebook 09), and it did not help on the cheetah directions here.
+# (A [lab note](../docs/notes/2026-11-22-halfcheetah-what-moved-the-returns.md) measured the term on the
+# directions: consistent from batch to batch, which points at its bias more than its noise.)
+#
+# **How these numbers were reached.** The full tables on the paper's 40 tasks, the spread over
+# evaluation seeds, a second training seed and the runs tried on the way are logged in
+# [docs/reproduction.md](../docs/reproduction.md#log-2026-12-05-how-notebook-08s-numbers-were-reached).
 #
 # All held-out tasks with the same direction are *the same task*; their returns after one step differ
-# only because the step is computed from 20 noisy episodes. Split by direction:
+# only because the step is computed from 20 noisy episodes. Split by direction, for both methods:
 
 # %% tags=["nbval-ignore-output"]
 directions = tables["halfcheetah_dir"].tasks
-after_one_step = tables["halfcheetah_dir"].returns["maml"][1]
-for d in (-1.0, 1.0):
-    r = after_one_step[directions == d]
-    print(f"direction {d:+.0f}: {len(r)} tasks, return after one step {r.mean():6.1f} "
-          f"(from {r.min():.0f} to {r.max():.0f})")
+for model in ("maml", "fomaml"):
+    after_one_step = tables["halfcheetah_dir"].returns[model][1]
+    for d in (-1.0, 1.0):
+        r = after_one_step[directions == d]
+        print(f"{model:>6}, direction {d:+.0f}: {len(r)} tasks, return after one step {r.mean():6.1f} "
+              f"(from {r.min():.0f} to {r.max():.0f})")
+    print(f"  quoted below: {model}_dir_min_1 = {after_one_step.min():.1f}")
 
 # %% [markdown]
-# A wide spread for the same task means the one-step adaptation is unreliable: some steps find the
-# direction, others do not — and one direction may be learned better than the other. The paper's
-# one-step return (293 ± 8.8 over 40 tasks) implies a step that finds the direction almost every time.
+# Every one of second-order MAML's steps found the direction here — its lowest one-step return,
+# <span data-out="maml_dir_min_1">178.5</span>, is far above the roughly zero of a cheetah that does not move — but how
+# far the step gets varies from task to task, by the luck of its 20 episodes. FOMAML's steps get further
+# when they find the direction, but one of its ten sent the cheetah the wrong way
+# (<span data-out="fomaml_dir_min_1">−138.5</span>): that one task widens its error bar. The paper's one-step
+# return (293 ± 8.8 over 40 tasks) implies a step that finds the direction almost every time.
 #
 # ## 4. Seeing it: the cheetah before and after one step
 #
@@ -266,8 +310,10 @@ for env, ckpt in checkpoints.items():
 
 # %% [markdown]
 # A σ near 1 means that, in training, the actions were mostly noise; a meta-trained policy shrinks σ
-# where it is sure. Now the goal-velocity task, with a target of 1.5 m/s — here the step must learn *how
-# fast*, not which way:
+# where it is sure. Both policies started at σ = 1: the velocity policy, after 780 iterations, has shrunk
+# it to about 0.2; the direction policy, after 75, has hardly shrunk it — one reason why its clip after
+# one step (mean action, return 197.2) scored more than its sampled episodes (146.4 on average). Now the
+# goal-velocity task, with a target of 1.5 m/s — here the step must learn *how fast*, not which way:
 
 # %% tags=["nbval-ignore-output"]
 fast = runs["1.5 m/s"]
@@ -279,6 +325,10 @@ print(fast.summary())                  # without rendering, it ends with the rea
 fast.figure
 
 # %% [markdown]
+# On this task one step does the work (from −180.6 to −86.9 per episode), and the two smaller steps after
+# it make things worse again (−122.8, −127.0): one task, 20 episodes per step. Averaged over the 10 tasks
+# of section 3, later steps still help a little — the table, not one task, is the reliable picture.
+#
 # ## 5. Explore
 #
 # Choose the task family, the target velocity or the direction, and the first step's size α (log scale;
@@ -299,21 +349,127 @@ locomotion_widget(env="halfcheetah_dir", direction=1.0, velocity=1.5, alpha=0.1,
 #
 # 1. The observation holds joint angles and velocities but not the task. What would an oracle policy
 #    that *is* told $v^*$ or $d$ show about the limit of one-step adaptation?
+#
+# <details><summary>Answer</summary>
+#
+# The oracle needs no adaptation: it shows what a policy of this size earns once the task is known, so
+# it is the ceiling for the adapted policies, and the gap between MAML after k steps and the oracle is
+# the price of having to *infer* the task from a few noisy episodes. On the 10 tasks of section 3 that
+# gap closes on the velocities (oracle −39.0; MAML −56.6 after one step, −40.9 after three) but not on
+# the directions (oracle 469.7; MAML 244.0 after one step, less after more): there a step finds the
+# direction but still does not run as fast as a policy that knew it all along.
+#
+# </details>
+#
 # 2. In the direction task, why is a return near 0 before adaptation not evidence that the policy has
 #    learned nothing? What would a good unadapted policy do?
+#
+# <details><summary>Answer</summary>
+#
+# The return before adaptation is averaged over both directions: running at the same speed forwards
+# earns $+$ on half the tasks and $-$ on the other half, so any task-blind policy scores near zero,
+# fast or not. MAML does not optimise the return at θ but the return after one step from θ; a good θ
+# moves (so that its episodes carry information — a cheetah that stands still gets little reward signal
+# either way) and is *poised*: one REINFORCE step on those episodes flips it into running the rewarded
+# way. Ours scores 4.2 before and 244.0 after one step on these tasks; the shipped policy happens to
+# drift backwards before adapting (section 4: −0.74 m/s in the forwards clip).
+#
+# </details>
+#
 # 3. The clips use the mean action, the returns sampled actions. When would the two disagree most —
 #    early or late in meta-training — and why?
+#
+# <details><summary>Answer</summary>
+#
+# Early. The policy starts with σ = 1 on actions clipped to [−1, 1], so a sampled action is mostly noise
+# and the mean action is a quite different (smoother) controller. Training shrinks σ where the policy is
+# sure, and then the sampled actions stay close to the mean. The two shipped policies show both ends:
+# the direction policy (75 iterations, σ ≈ 0.9) scored 197.2 with its mean action after one step and
+# 146.4 with sampled actions; the velocity policy (780 iterations, σ ≈ 0.2) −86.1 and −86.9.
+#
+# </details>
+#
 # 4. The inner step uses 20 episodes of 200 steps. Which of the two task families needs more episodes
 #    to estimate its gradient well, and why (think of what the reward tells you in each)?
-# 5. The authors' own direction checkpoint was trained with a trust region δ = 0.02; ours with 0.01 (with
-#    0.02 our run peaked after 30 iterations and then declined). What does a larger δ buy per
-#    iteration, and what does it risk when each meta-gradient is estimated from few episodes?
+#
+# <details><summary>Answer</summary>
+#
+# The velocities, for the same precision. In the direction task the reward $d\,v_x$ is linear in the
+# velocity, so the task gradient is $d$ times one and the same vector (plus the control cost's, the
+# same in every task): the step only needs its *sign*, one bit, and every episode's return says
+# "faster this way" with the same sign. In the velocity task
+# the reward $-\lvert v_x - v^*\rvert$ bends at $v^*$: episodes faster and slower than the target pull
+# the gradient in opposite directions, the signal shrinks as the policy nears $v^*$, and a continuous
+# target must be read off, not one bit. The direction task's risk is different: with few episodes the
+# sign estimate is occasionally wrong, and then the step sends the cheetah the wrong way (FOMAML's
+# −138.5 task in section 3) — rare, but costly.
+#
+# </details>
+#
+# 5. The authors' own direction checkpoint was trained with a trust region $\varepsilon_{\mathrm{KL}}$ = 0.02;
+#    ours with 0.01 (with 0.02 our run reached the same plateau near 180, then declined). What does a
+#    larger $\varepsilon_{\mathrm{KL}}$ buy per iteration, and what does it risk when each meta-gradient is
+#    estimated from few episodes?
+#
+# <details><summary>Answer</summary>
+#
+# It buys a longer step: TRPO's step length is $\sqrt{2\varepsilon_{\mathrm{KL}} / x^\top H x}$, so doubling
+# $\varepsilon_{\mathrm{KL}}$ moves θ √2 times as far per iteration — faster progress while the estimated
+# direction is good. The risk: the direction comes from 40 tasks × 20 episodes and is noisy (and, in
+# MAML-RL, biased), the quadratic model of the KL holds less well far from θ_old, and the line search
+# checks the surrogate on the same episodes that produced the gradient. A longer step follows the error
+# further, so the return can stall or fall once the true gradient is small beside the noise — as our
+# 0.02 run did after its plateau.
+#
+# </details>
+#
 # 6. With gymnasium's default control period (0.05 s) the same 200 steps last 10 s. Why are the returns
 #    of the two settings not comparable, even though the reward formula is the same?
+#
+# <details><summary>Answer</summary>
+#
+# The return is a sum of per-step rewards, not a time integral, and the steps mean different things.
+# With 0.05 s per step the episode is five times longer in time (10 s against 2 s): far more of it is
+# spent at speed rather than accelerating from rest, each action is held five times as long (a coarser
+# controller, another control problem), and the control cost counts one action per 0.05 s instead of per
+# 0.01 s. The same policy quality gives a different mean $v_x$ per step and a different return: another
+# task, with returns on another scale — so 124 there cannot be compared with the paper's 293.
+#
+# </details>
+#
 # 7. Changing only the initial weights (torch's default → rllab's, whose output layer starts 2.4×
-#    larger) nearly doubled the direction task's one-step return after the same training. MAML
-#    optimises the initialisation; why does the *starting point* of that optimisation still matter
-#    after a hundred TRPO iterations? (How far can θ move per iteration under δ = 0.01?)
+#    larger) nearly doubled the direction task's one-step return (about 100 → 180, in half the
+#    iterations). MAML optimises the initialisation; why does the *starting point* of that optimisation
+#    still matter after a hundred TRPO iterations? (How far can θ move per iteration under
+#    $\varepsilon_{\mathrm{KL}}$ = 0.01?)
+#
+# <details><summary>Answer</summary>
+#
+# Not far: each TRPO step may change the policy by a mean KL of at most 0.01, a small move, so after
+# 75–150 iterations θ has travelled a limited distance from where it started, and the weight scale it
+# started with still shapes the landscape it explores. Moreover the inner step has a fixed
+# α = 0.1: how much one step changes the actions depends on the scale of the weights (a larger output
+# layer makes the mean action more sensitive to θ), and that sensitivity is exactly what MAML needs. The
+# meta-objective is non-convex, and a plateau like the second-order run's near 180 can depend on where
+# the run began.
+#
+# </details>
+#
+# 8. On the cheetah directions FOMAML ended ahead of second-order MAML; on 2-D navigation (notebook 09)
+#    second order wins even per second. Give two reasons why the "second-order" MAML-RL gradient need not
+#    help, and say how you would decide for a new problem.
+#
+# <details><summary>Answer</summary>
+#
+# (1) It is biased: it differentiates the REINFORCE surrogate with the pre-update episodes held fixed,
+# so it omits the score-function term of their sampling distribution and part of the inner Hessian
+# (notebook 04, section 3; DiCE and ProMP's LVC correct it). (2) It is estimated from 20 episodes per
+# task, and Hessian estimates get noisier with long horizons and many action dimensions — 200 steps and
+# 6 actions here, at most 100 steps and 2 actions on navigation. First order is biased too, but cheaper
+# and less noisy. Decide by measuring: same tasks, same budget (iterations *and* seconds), several training
+# seeds, mean ± standard error — as notebook 09 does.
+#
+# </details>
 #
 # **Exercises.** There is no MuJoCo exercise: an exercise must run in seconds, and these policies take
 # hours to train. The building blocks are the same as in 1-D, and [`exercises/ex02_meta_rl.ipynb`](../exercises/ex02_meta_rl.ipynb)
@@ -324,6 +480,24 @@ locomotion_widget(env="halfcheetah_dir", direction=1.0, velocity=1.5, alpha=0.1,
 # iterations and watch the adaptation curve of section 3 move towards the paper's. The open question
 # is the direction MAML run: it levelled off near 180 after ~70 iterations and was still there after
 # 310 ([lab note](../docs/notes/2026-11-22-halfcheetah-what-moved-the-returns.md)) — does another seed, or `--fisher-tasks 0`, get it past FOMAML's ~310? Or try the Ant
-# (`ant_vel`, `ant_dir`: same commands, a 105-D observation).
+# (`ant_vel`, `ant_dir`: same commands, a 105-D observation). Or give the learner a less biased
+# second-order estimator — ProMP's LVC or DiCE (notebook 04, section 3) — and see whether second order
+# then helps on the directions.
+#
+# ## Takeaways
+#
+# * The cheetah never sees its task: one REINFORCE step on 20 episodes must read it from the rewards —
+#   and it does most of the work (on 10 of the paper's tasks, −83.0 → −56.6 on the velocities, 4.2 → 244.0
+#   on the directions).
+# * A reproduction hinges on "details": the control period (0.01 s, not gymnasium's 0.05 s) changes the
+#   task, and the initial weights changed the result. Compare on the paper's own tasks, task by task, and
+#   know the noise of the evaluation itself.
+# * On the velocities our MAML matches the paper's after one step; on the directions our first-order run
+#   reaches the paper's MAML, while our second-order MAML stalls lower.
+# * MAML-RL's "second-order" gradient holds the pre-update episodes fixed: it is biased (DiCE, ProMP/LVC)
+#   and, with long horizons and many action dimensions, noisy. Whether it helps is measured per problem:
+#   it helps on navigation (notebook 09), not on the cheetah directions.
+# * The clips show the mean action, the returns include the exploration noise σ; a policy whose σ is
+#   still near 1 can do better in the clip than its returns say.
 #
 # **Next:** [notebook 09 — pitfalls and ablations](09_pitfalls_ablations.ipynb).
