@@ -26,7 +26,8 @@ import torch
 
 from course_lib.ablation import ABLATION_JSON, load_ablation, run_key, save_ablation
 from course_lib.rl.evaluate import adaptation_returns, held_out_tasks
-from course_lib.rl.train import build_policy, default_rl_config, train_rl
+from course_lib.rl.config import build_policy, default_rl_config
+from course_lib.rl.train import train_rl
 from course_lib.validation import at_least
 
 GRID_KEYS = ("algos", "meta_batches", "episodes", "seeds")

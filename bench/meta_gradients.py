@@ -20,7 +20,8 @@ import torch
 from course_lib import checkpoints
 from course_lib.meta import CONTEXT
 from course_lib.rl.envs import ENVS, make_batched_env
-from course_lib.rl.train import load_policy, meta_loss_and_kl, sample_meta_batch
+from course_lib.rl.config import load_policy
+from course_lib.rl.train import meta_loss_and_kl, sample_meta_batch
 from course_lib.rl.trpo import flat
 from course_lib.validation import at_least
 

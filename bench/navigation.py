@@ -32,7 +32,7 @@ import torch
 from course_lib.checkpoints import SHIPPED, load_checkpoint
 from course_lib.rl.envs import ENVS
 from course_lib.rl.evaluate import reference_returns
-from course_lib.rl.widgets import NAVIGATION_MODELS, reproduction_table
+from course_lib.rl.reproduction import NAVIGATION_MODELS, evaluate_reproduction
 from course_lib.validation import at_least
 
 MUJOCO_MODELS = ("maml", "fomaml", "pretrain", "random", "oracle")   # CAVIA is for the point tasks only
@@ -94,8 +94,8 @@ def main() -> None:
     if args.seeds < 1 or (args.seeds > 1 and args.steps < 1):
         parser.error(f"--seeds must be >= 1 (and needs --steps >= 1), got {args.seeds}")
     models = NAVIGATION_MODELS if ENVS[args.env].mujoco is None else MUJOCO_MODELS
-    tables = [reproduction_table(args.env, models, steps=args.steps, episodes=args.episodes, seed=seed,
-                                 n_tasks=args.tasks, tasks=args.test_tasks)
+    tables = [evaluate_reproduction(args.env, models, steps=args.steps, episodes=args.episodes, seed=seed,
+                                    n_tasks=args.tasks, tasks=args.test_tasks)
               for seed in range(args.seed, args.seed + args.seeds)]
     table = tables[0]
     print(table.summary())

@@ -32,7 +32,8 @@ from course_lib.functional import parameters_of
 from course_lib.rl.envs import ENVS, make_batched_env
 from course_lib.rl.evaluate import adaptation_returns, paper_test_tasks
 from course_lib.rl.episodes import sample_episodes
-from course_lib.rl.train import HVPS, build_policy, default_rl_config, initial_params, train_rl
+from course_lib.rl.config import HVPS, build_policy, default_rl_config, initial_params
+from course_lib.rl.train import train_rl
 from course_lib.validation import at_least
 
 REFERENCE_SECONDS = 6.2

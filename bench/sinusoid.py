@@ -13,7 +13,7 @@ import argparse
 import torch
 
 from course_lib.checkpoints import SHIPPED, load_checkpoint
-from course_lib.evaluate import PAPER_SINUSOID, sinusoid_benchmark
+from course_lib.sinusoid.evaluate import PAPER_SINUSOID, sinusoid_benchmark
 from course_lib.validation import at_least
 
 ORDER = ["maml", "fomaml", "metasgd", "cavia", "reptile", "pretrain", "random", "oracle"]

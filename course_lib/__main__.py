@@ -12,6 +12,7 @@ Every run shows a progress bar, writes an atomic checkpoint (and a CSV of metric
 from __future__ import annotations
 
 import argparse
+import shlex
 import sys
 from pathlib import Path
 
@@ -69,19 +70,40 @@ def main(argv=None) -> int:
                      "RL problems only")
     overrides = {k: v for k, v in options.items() if v is not None}
     out = args.out or Path("runs") / f"{args.problem}_{args.algo}.pt"
+    # how this run was started, saved in its checkpoint (without --resume, --threads and with --out)
+    argv = [a for a in (sys.argv[1:] if argv is None else argv) if a != "--resume"]
+    argv = _without(argv, "--threads") + ([] if args.out else ["--out", str(out)])
+    command = shlex.join(["python", "-m", "course_lib", *argv])
     try:
         if rl:
-            from .rl.train import default_rl_config, train_rl
-            ckpt = train_rl(default_rl_config(args.problem, args.algo, **overrides), out=out, resume=args.resume)
+            from .rl.config import default_rl_config
+            from .rl.train import train_rl
+            ckpt = train_rl(default_rl_config(args.problem, args.algo, **overrides), out=out, resume=args.resume,
+                            command=command)
         else:
-            from .train import default_config, train_sinusoid
-            ckpt = train_sinusoid(default_config(args.algo, **overrides), out=out, resume=args.resume)
+            from .sinusoid.config import default_config
+            from .sinusoid.train import train_sinusoid
+            ckpt = train_sinusoid(default_config(args.algo, **overrides), out=out, resume=args.resume,
+                                  command=command)
     except ValueError as err:                         # bad settings, a checkpoint that does not fit: before any work
         parser.error(str(err))
     last = ckpt["history"][-1] if ckpt["history"] else {}
     shown = ", ".join(f"{k} {v:.4g}" for k, v in last.items() if k in ("val_loss", "return_before", "return_after"))
     print(f"saved {out}: iteration {ckpt['iteration']}, wall time {ckpt['wall_time']:.1f} s" + (f", {shown}" if shown else ""))
     return 0
+
+
+def _without(argv: list[str], flag: str) -> list[str]:
+    """argv without `flag VALUE` / `flag=VALUE`."""
+    out, skip = [], False
+    for a in argv:
+        if skip:
+            skip = False
+        elif a == flag:
+            skip = True
+        elif not a.startswith(flag + "="):
+            out.append(a)
+    return out
 
 
 if __name__ == "__main__":

@@ -8,6 +8,7 @@ import hashlib
 import os
 import tempfile
 from pathlib import Path
+from functools import lru_cache
 from typing import IO, Callable
 
 import torch
@@ -110,3 +111,14 @@ def shipped(name: str) -> Path:
         available = sorted(p.stem for p in SHIPPED.glob("*.pt"))
         raise ValueError(f"name must be one of the shipped checkpoints {available}, got {name!r}")
     return path
+
+
+def cached(loader: Callable[[str], object], size: int = 32) -> Callable[[str | os.PathLike], object]:
+    """loader(path), remembered until the file changes (a retrained checkpoint is loaded again)."""
+    remembered = lru_cache(maxsize=size)(lambda path, mtime_ns, nbytes: loader(path))
+
+    def load(path):
+        stat = Path(path).stat()
+        return remembered(str(path), stat.st_mtime_ns, stat.st_size)
+    load.__doc__ = f"{loader.__name__}(path), cached until the file changes."
+    return load

@@ -47,7 +47,8 @@ def fingerprint(seed: int = 0) -> dict[str, float | str]:
     from .models import GaussianPolicy
     from .rl.envs import make_batched_env
     from .rl.episodes import sample_episodes
-    from .train import build_model, default_config, sample_batch, train_sinusoid
+    from .sinusoid.config import build_model, default_config, sample_batch
+    from .sinusoid.train import train_sinusoid
 
     threads = torch.get_num_threads()
     torch.set_num_threads(1)

@@ -12,8 +12,8 @@ import torch
 from course_lib.checkpoints import CheckpointError, load_checkpoint, save_checkpoint, shipped
 from course_lib.evaluate import summarize
 from course_lib.rl.evaluate import held_out_tasks
-from course_lib.rl.train import default_rl_config, load_policy
-from course_lib.train import SinusoidConfig, default_config, load_trained
+from course_lib.rl.config import default_rl_config, load_policy
+from course_lib.sinusoid.config import SinusoidConfig, default_config, load_trained
 
 ROOT = Path(__file__).resolve().parents[1]
 

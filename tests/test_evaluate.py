@@ -198,7 +198,7 @@ def test_bench_splits_the_one_step_return_by_task():
 def test_bench_prints_the_return_per_evaluation_seed():
     """`bench/navigation.py --seeds K`: per adapted model and step ≥ 1, mean ± s.e. over the tasks for
     each seed, then the mean over the seeds; the oracle (not adapted) has no row."""
-    from course_lib.rl.widgets import ReproductionTable
+    from course_lib.rl.reproduction import ReproductionTable
     by_seed = _bench("navigation").by_seed
 
     def table(seed, after_one_step):

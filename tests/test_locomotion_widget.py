@@ -1,4 +1,4 @@
-"""The MuJoCo locomotion widget of notebook 08 (course_lib.rl.locomotion_widget): the pure function's
+"""The MuJoCo locomotion widget of notebook 08 (course_lib.ui.locomotion): the pure function's
 numbers are the library's, the controls re-run it, bad input names the argument. Untrained
 checkpoints keep it independent of the shipped weights; 2 episodes per step keep it fast."""
 import shlex
@@ -7,10 +7,11 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pytest
 
-from course_lib.rl import locomotion_widget as L
-from course_lib.rl import render as R
+from course_lib.ui import locomotion as L
+from course_lib.ui import render as R
 from course_lib.rl.evaluate import adaptation_returns, reference_returns
-from course_lib.rl.train import default_rl_config, load_policy, train_rl
+from course_lib.rl.config import default_rl_config, load_policy
+from course_lib.rl.train import train_rl
 
 needs_rendering = pytest.mark.skipif(not R.rendering_available(),
                                      reason=f"no off-screen rendering here: {R.rendering_available().reason}")
@@ -240,33 +241,28 @@ def test_a_checkpoint_of_another_env_is_refused(untrained):
         L.locomotion_adaptation("halfcheetah_vel", 1.0, checkpoint=untrained["halfcheetah_dir"], render_clips=False)
 
 
-def test_training_command_reproduces_the_checkpoints_settings(untrained):
-    args = shlex.split(L.training_command(untrained["halfcheetah_dir"], out="runs/x.pt"))
-    assert args[:7] == ["python", "-m", "course_lib", "train", "halfcheetah_dir", "--algo", "maml"]
-    flags = dict(zip(args[7::2], args[8::2]))
-    assert flags == {"--iterations": "0", "--meta-batch": "20", "--checkpoint-every": "5", "--threads": "1",
-                     "--out": "runs/x.pt"} and args[-1] == "--resume"
+def test_training_command_is_the_one_saved_in_the_checkpoint(tmp_path):
+    """`python -m course_lib train` saves its own command line; training_command gives it back to resume."""
+    from course_lib.__main__ import main
+    out = tmp_path / "kl.pt"
+    assert main(["train", "halfcheetah_vel", "--algo", "maml", "--iterations", "0", "--max-kl", "0.02",
+                 "--threads", "2", "--out", str(out)]) == 0
+    assert L.training_command(out) == shlex.join(["python", "-m", "course_lib", "train", "halfcheetah_vel", "--algo",
+                                                  "maml", "--iterations", "0", "--max-kl", "0.02", "--out",
+                                                  str(out)]) + " --resume"
 
 
-def test_training_command_refuses_settings_it_cannot_express(tmp_path):
-    config = default_rl_config("halfcheetah_vel", "maml", iterations=0, hidden=(8, 8))
-    train_rl(config, out=tmp_path / "small.pt", progress=False)
-    with pytest.raises(ValueError, match="hidden"):
-        L.training_command(tmp_path / "small.pt")
+def test_every_shipped_checkpoint_says_how_it_was_trained():
+    from course_lib.checkpoints import SHIPPED
+    for path in sorted(SHIPPED.glob("*.pt")):
+        args = shlex.split(L.training_command(path.stem))
+        assert args[:4] == ["python", "-m", "course_lib", "train"] and args[-1] == "--resume", path.name
+        assert "--algo" in args and "--out" in args, path.name
 
 
-def test_training_command_carries_the_trust_region(tmp_path):
-    config = default_rl_config("halfcheetah_vel", "maml", iterations=0, max_kl=0.02)
-    train_rl(config, out=tmp_path / "kl.pt", progress=False)
-    args = shlex.split(L.training_command(tmp_path / "kl.pt"))
-    assert dict(zip(args[7::2], args[8::2]))["--max-kl"] == "0.02"
-
-
-def test_training_command_names_torchs_init_for_runs_from_before_xavier(tmp_path):
+def test_training_command_refuses_a_checkpoint_without_one(untrained, tmp_path):
     from course_lib.checkpoints import load_checkpoint, save_checkpoint
-    ckpt = train_rl(default_rl_config("halfcheetah_dir", "pretrain", iterations=0, policy_init="torch"),
-                    progress=False)
-    save_checkpoint({**ckpt, "config": {k: v for k, v in ckpt["config"].items() if k != "policy_init"}},
-                    tmp_path / "old.pt")
-    args = shlex.split(L.training_command(tmp_path / "old.pt"))
-    assert dict(zip(args[7::2], args[8::2]))["--policy-init"] == "torch"
+    ckpt = load_checkpoint(untrained["halfcheetah_dir"])
+    save_checkpoint({k: v for k, v in ckpt.items() if k not in ("command", "sha256")}, tmp_path / "bare.pt")
+    with pytest.raises(ValueError, match=r"bare\.pt holds no command line"):
+        L.training_command(tmp_path / "bare.pt")

@@ -1,4 +1,4 @@
-"""Headless rendering of the locomotion tasks (course_lib.rl.render): frames, GIFs, the fallback without
+"""Headless rendering of the locomotion tasks (course_lib.ui.render): frames, GIFs, the fallback without
 OpenGL, and that a clip shows the very policy the sampler runs."""
 import io
 import os
@@ -10,7 +10,7 @@ from PIL import Image
 
 from course_lib.functional import batched, parameters_of
 from course_lib.models import GaussianPolicy
-from course_lib.rl import render as R
+from course_lib.ui import render as R
 from course_lib.rl.mujoco_sampler import MujocoSampler
 
 AVAILABLE = R.rendering_available()

@@ -8,7 +8,8 @@ from course_lib.models import GaussianPolicy
 from course_lib.rl.envs import make_batched_env
 from course_lib.rl.episodes import sample_episodes
 from course_lib.rl.mujoco_sampler import MujocoSampler, MujocoTaskBatch
-from course_lib.rl.train import default_rl_config, train_rl
+from course_lib.rl.config import default_rl_config
+from course_lib.rl.train import train_rl
 from course_lib.tasks.locomotion import AntVel, HalfCheetahDir
 
 

@@ -8,7 +8,8 @@ from course_lib.functional import detached, parameters_of
 from course_lib.meta import CONTEXT
 from course_lib.rl.episodes import Episodes
 from course_lib.rl.tasks import PolicyTaskBatch, SamplingPolicy
-from course_lib.rl.train import build_policy, default_rl_config, meta_loss_and_kl, sample_meta_batch
+from course_lib.rl.config import build_policy, default_rl_config
+from course_lib.rl.train import meta_loss_and_kl, sample_meta_batch
 from course_lib.rl.trpo import (conjugate_gradient, conjugate_gradient_with_product, flat, hvp_double_backprop, hvp_finite_difference, trpo_step,
                                 unflat)
 from course_lib.tasks.navigation import BatchedNavigation2D, NavigationDistribution

@@ -1,4 +1,4 @@
-"""Headless checks of the meta-RL widgets (course_lib.rl.widgets): the pure functions' data, argument
+"""Headless checks of the meta-RL widgets (course_lib.ui.navigation, ui.returns, rl.reproduction): the pure functions' data, argument
 errors, "not shipped yet" handling, and the ipywidgets layers (set a control's value → new result)."""
 from __future__ import annotations
 
@@ -14,17 +14,20 @@ import pytest  # noqa: E402
 import torch  # noqa: E402
 
 from course_lib import checkpoints  # noqa: E402
-from course_lib.rl import widgets as W  # noqa: E402
+from course_lib.rl import reproduction as REPRO  # noqa: E402
+from course_lib.rl.evaluate import adaptation_episodes  # noqa: E402
+from course_lib.ui import interact, navigation as W, plots, returns  # noqa: E402
 from course_lib.rl.evaluate import (adaptation_returns, held_out_tasks, mean_and_stderr,  # noqa: E402
                                      paper_test_tasks, reference_returns)
-from course_lib.rl.train import default_rl_config, load_policy, train_rl  # noqa: E402
+from course_lib.rl.config import default_rl_config, load_policy  # noqa: E402
+from course_lib.rl.train import train_rl
 from course_lib.tasks.navigation import MAX_SPEED  # noqa: E402
 
 torch.set_num_threads(1)
 
-needs_nav_maml = pytest.mark.skipif(not W.is_shipped("navigation2d_maml"),
+needs_nav_maml = pytest.mark.skipif(not REPRO.is_shipped("navigation2d_maml"),
                                     reason="navigation2d_maml.pt is not shipped")
-needs_pv_maml = pytest.mark.skipif(not W.is_shipped("point_velocity_maml"),
+needs_pv_maml = pytest.mark.skipif(not REPRO.is_shipped("point_velocity_maml"),
                                    reason="point_velocity_maml.pt is not shipped yet")
 
 
@@ -61,7 +64,7 @@ def test_adaptation_episodes_are_those_of_adaptation_returns():
     """The per-step episodes reproduce course_lib.rl.evaluate.adaptation_returns bit for bit."""
     policy, theta, config = load_policy(checkpoints.shipped("navigation2d_maml"))
     tasks = held_out_tasks("navigation2d", 3)
-    batches = W.adaptation_episodes(policy, theta, config, tasks, steps=2, episodes=4, seed=5)
+    batches = adaptation_episodes(policy, theta, config, tasks, steps=2, episodes=4, seed=5)
     ours = torch.stack([b.total_return().mean(1) for b in batches])
     assert torch.equal(ours, adaptation_returns(policy, theta, config, tasks, 2, 4, seed=5))
 
@@ -71,7 +74,7 @@ def test_adaptation_episodes_match_adaptation_returns_for_cavia(tmp_path):
     ckpt = train_rl(config, out=tmp_path / "cavia.pt", progress=False)
     policy, theta, config = load_policy(tmp_path / "cavia.pt")
     tasks = held_out_tasks("navigation2d", 2)
-    batches = W.adaptation_episodes(policy, theta, config, tasks, steps=1, episodes=3)
+    batches = adaptation_episodes(policy, theta, config, tasks, steps=1, episodes=3)
     assert torch.equal(torch.stack([b.total_return().mean(1) for b in batches]),
                        adaptation_returns(policy, theta, config, tasks, 1, 3))
     assert ckpt["iteration"] == 0
@@ -98,7 +101,7 @@ def test_positions_agree_with_the_observations():
     """The reconstructed path x_t equals the observation at every step the episode was alive."""
     policy, theta, config = load_policy(checkpoints.shipped("navigation2d_maml"))
     goal = np.array([[0.1, 0.2]], dtype=np.float32)
-    batch = W.adaptation_episodes(policy, theta, config, goal, steps=0, episodes=8)[0]
+    batch = adaptation_episodes(policy, theta, config, goal, steps=0, episodes=8)[0]
     path = W._path_of(batch, config)[:, :, :-1]
     alive = batch.mask.bool()
     torch.testing.assert_close(path[alive], batch.obs[alive], atol=1e-5, rtol=0)
@@ -128,11 +131,11 @@ def test_navigation_with_paths_own_alpha_and_oracle(untrained):
 def test_missing_models_are_listed_not_fatal(only_maml_shipped):
     r = W.navigation_adaptation(0.3, 0.3, steps=1, episodes=2, models=("maml", "fomaml", "cavia"))
     assert set(r.positions) == {"maml"} and r.missing == ("fomaml", "cavia")
-    assert r.summary().count(W.NOT_SHIPPED) == 2
+    assert r.summary().count(REPRO.NOT_SHIPPED) == 2
     assert len([ax for ax in r.figure.axes if ax.get_visible()]) == 3
-    paths, missing = W.shipped_policies("navigation2d", ("oracle", "maml", "maml"))
+    paths, missing = REPRO.shipped_policies("navigation2d", ("oracle", "maml", "maml"))
     assert list(paths) == ["maml"] and missing == ("oracle",)
-    assert not W.is_shipped("navigation2d_fomaml") and W.is_shipped("navigation2d_maml")
+    assert not REPRO.is_shipped("navigation2d_fomaml") and REPRO.is_shipped("navigation2d_maml")
 
 
 @pytest.mark.parametrize("kwargs,match", [
@@ -151,7 +154,7 @@ def test_navigation_argument_errors_name_the_argument(kwargs, match):
 @needs_nav_maml
 def test_navigation_widget_controls_update_the_result():
     w = W.navigation_widget(models=("maml",), goal_x=0.2, goal_y=0.2, alpha=0.1, steps=1, episodes=3)
-    ctl = W.controls(w)
+    ctl = interact.controls(w)
     assert set(ctl) == {"goal_x", "goal_y", "alpha", "steps", "models"}
     assert w.result.goal == pytest.approx((0.2, 0.2)) and w.result.steps == 1
     for name, value in (("goal_x", -0.35), ("goal_y", 0.45), ("alpha", 0.2), ("steps", 2),
@@ -182,10 +185,10 @@ def test_figures_label_their_axes_with_units(untrained):
     assert ax.get_xlabel() == "x position (units)" and ax.get_ylabel() == "y position (units)"
     vel = W.velocity_adaptation(1.0, alpha=0.1, steps=1, episodes=2, checkpoint=untrained["point_velocity_random"])
     left, right = vel.figure.axes
-    assert "units/s" in left.get_ylabel() and right.get_ylabel() == W.RETURN_AXIS_LABEL
-    assert "sum of rewards" in W.RETURN_AXIS_LABEL
+    assert "units/s" in left.get_ylabel() and right.get_ylabel() == plots.RETURN_AXIS_LABEL
+    assert "sum of rewards" in plots.RETURN_AXIS_LABEL
     fig, ax = plt.subplots()
-    W.plot_training_returns(ax, {"maml": [{"iteration": 1, "return_before": -50.0, "return_after": -40.0}]})
+    returns.plot_training_returns(ax, {"maml": [{"iteration": 1, "return_before": -50.0, "return_after": -40.0}]})
     assert ax.get_xlabel() == "meta-training iteration" and "sum of rewards" in ax.get_ylabel()
     assert [t.get_text() for t in ax.get_legend().get_texts()] == ["MAML, before adaptation", "MAML, after one step"]
     plt.close(fig)
@@ -206,7 +209,7 @@ def test_velocity_adaptation_data(untrained):
 
 def test_velocity_not_shipped_yet_and_errors(untrained, only_maml_shipped):
     r = W.velocity_adaptation(1.0, checkpoint="point_velocity_maml")
-    assert r.missing == ("point_velocity_maml",) and W.NOT_SHIPPED in r.summary()
+    assert r.missing == ("point_velocity_maml",) and REPRO.NOT_SHIPPED in r.summary()
     assert r.velocities.size == 0 and isinstance(r.figure, plt.Figure)
     for kwargs, match in ((dict(target=2.5), "target"), (dict(alpha=0), "alpha"), (dict(steps=5), "steps"),
                           (dict(episodes=0), "episodes"), (dict(checkpoint="/no/such.pt"), "checkpoint"),
@@ -224,7 +227,7 @@ def test_shipped_velocity_policy_adapts_in_one_step():
 
 def test_velocity_widget_controls_update_the_result(untrained):
     w = W.velocity_widget(target=1.0, alpha=0.1, steps=1, episodes=2, checkpoint=untrained["point_velocity_random"])
-    ctl = W.controls(w)
+    ctl = interact.controls(w)
     assert set(ctl) == {"target", "alpha", "steps"}
     for name, value in (("target", -0.7), ("alpha", 0.3), ("steps", 3)):
         before = w.result
@@ -241,7 +244,7 @@ def test_velocity_widget_controls_update_the_result(untrained):
 # ------------------------------------------------------------------------------- reproduction table
 @needs_nav_maml
 def test_reproduction_table_matches_adaptation_returns(only_maml_shipped):
-    t = W.reproduction_table(models=("maml", "oracle"), steps=1, episodes=3, n_tasks=4, seed=2)
+    t = returns.reproduction_table(models=("maml", "oracle"), steps=1, episodes=3, n_tasks=4, seed=2)
     policy, theta, config = load_policy(checkpoints.shipped("navigation2d_maml"))
     expected = adaptation_returns(policy, theta, config, paper_test_tasks("navigation2d", 4), 1, 3, seed=2)
     np.testing.assert_array_equal(t.returns["maml"], expected.numpy())
@@ -252,21 +255,21 @@ def test_reproduction_table_matches_adaptation_returns(only_maml_shipped):
     theirs = np.asarray(reference_returns("navigation2d")["maml"], dtype=np.float64)[:2, :4]   # the same 4 tasks
     for k in range(2):
         assert t.paired["maml"][k] == pytest.approx(mean_and_stderr(expected[k].double().numpy() - theirs[k]))
-    own = W.reproduction_table(models=("maml",), steps=1, episodes=3, n_tasks=4, seed=2, tasks=2017)
+    own = returns.reproduction_table(models=("maml",), steps=1, episodes=3, n_tasks=4, seed=2, tasks=2017)
     on_ours = adaptation_returns(policy, theta, config, held_out_tasks("navigation2d", 4), 1, 3, seed=2)
     np.testing.assert_array_equal(own.returns["maml"], on_ours.numpy())
     assert t.paired_with == {"maml": "maml"}
     assert own.paired == {} and "held-out tasks (seed 2017)" in own.summary()
-    ax = W.plot_paired_returns(plt.subplots()[1], t, step=1)
+    ax = returns.plot_paired_returns(plt.subplots()[1], t, step=1)
     points = ax.collections[0].get_offsets()                                   # (paper, ours) per task
     np.testing.assert_allclose(points[:, 0], theirs[1])
     np.testing.assert_allclose(points[:, 1], t.returns["maml"][1])
     with pytest.raises(ValueError, match="paper's own test tasks"):
-        W.plot_paired_returns(plt.subplots()[1], own)
+        returns.plot_paired_returns(plt.subplots()[1], own)
     with pytest.raises(ValueError, match="step"):
-        W.plot_paired_returns(plt.subplots()[1], t, step=3)
+        returns.plot_paired_returns(plt.subplots()[1], t, step=3)
     plt.close("all")
-    no_paper_tasks = W.ReproductionTable("point_velocity", 1, 2, 3, 0, {"maml": np.zeros((2, 3))}, (), {}, figure=None)
+    no_paper_tasks = REPRO.ReproductionTable("point_velocity", 1, 2, 3, 0, {"maml": np.zeros((2, 3))}, (), {}, figure=None)
     assert not no_paper_tasks.on_paper_tasks and "held-out tasks (seed 2017)" in no_paper_tasks.summary()
     assert "-40.41 / -11.68" in text and "-2.29" in text                # the paper's means
     assert t.paper["maml"] == pytest.approx([-40.41, -11.68], abs=0.01)
@@ -278,19 +281,19 @@ def test_reproduction_table_matches_adaptation_returns(only_maml_shipped):
 def test_reproduction_table_oracle_is_not_adapted(untrained, tmp_path, monkeypatch):
     shutil.copy(untrained["navigation2d_oracle"], tmp_path / "navigation2d_oracle.pt")
     monkeypatch.setattr(checkpoints, "SHIPPED", tmp_path)
-    t = W.reproduction_table(models=("oracle",), steps=2, episodes=2, n_tasks=3)
+    t = returns.reproduction_table(models=("oracle",), steps=2, episodes=2, n_tasks=3)
     assert t.returns["oracle"].shape == (1, 3)
     row = next(line for line in t.summary().splitlines() if line.startswith("| oracle"))
     assert "—" in row
     with pytest.raises(ValueError, match="n_tasks"):
-        W.reproduction_table(models=("oracle",), n_tasks=1)
+        returns.reproduction_table(models=("oracle",), n_tasks=1)
     with pytest.raises(ValueError, match="env"):
-        W.reproduction_table(env="cartpole")
+        returns.reproduction_table(env="cartpole")
 
 
 def test_paper_names_follow_each_environments_reference():
     from course_lib.rl.evaluate import reference_returns
-    assert W.paper_name("pretrain", reference_returns("navigation2d")) == "pretrained_unconfirmed"
-    assert W.paper_name("pretrain", reference_returns("halfcheetah_dir")) == "pretrained"
-    assert W.paper_name("random", reference_returns("halfcheetah_vel")) == "random_init"
-    assert W.paper_name("fomaml", reference_returns("halfcheetah_vel")) is None
+    assert REPRO.paper_name("pretrain", reference_returns("navigation2d")) == "pretrained_unconfirmed"
+    assert REPRO.paper_name("pretrain", reference_returns("halfcheetah_dir")) == "pretrained"
+    assert REPRO.paper_name("random", reference_returns("halfcheetah_vel")) == "random_init"
+    assert REPRO.paper_name("fomaml", reference_returns("halfcheetah_vel")) is None

@@ -7,11 +7,14 @@ import pytest
 import torch
 
 import course_lib.checkpoints
-import course_lib.train
+import course_lib.sinusoid.config
+import course_lib.sinusoid.train
 from course_lib.checkpoints import load_checkpoint, save_checkpoint
 from course_lib.functional import detached
 from course_lib.meta import maml_objective
-from course_lib.train import ALGOS, TrainingDiverged, build_model, default_config, sample_batch, train_sinusoid
+from course_lib.sinusoid.config import ALGOS, build_model, default_config, sample_batch
+from course_lib.runs import TrainingDiverged
+from course_lib.sinusoid.train import train_sinusoid
 
 SMALL = dict(meta_batch=5, k_shot=5, hidden=(16, 16), checkpoint_every=10, val_tasks=8)
 
@@ -43,7 +46,7 @@ def test_same_seed_same_numbers(tmp_path):
 
 
 def record_training_tasks(monkeypatch):
-    real = course_lib.train.sample_batch
+    real = course_lib.sinusoid.train.sample_batch
     seen = []
 
     def spy(config, model, rng, n_tasks=None, k=None):
@@ -52,7 +55,7 @@ def record_training_tasks(monkeypatch):
             seen.append((config.seed, batch.tasks.copy()))
         return batch
 
-    monkeypatch.setattr(course_lib.train, "sample_batch", spy)
+    monkeypatch.setattr(course_lib.sinusoid.train, "sample_batch", spy)
     return seen
 
 
@@ -103,9 +106,9 @@ def test_resume_from_a_finished_run_changes_nothing(tmp_path):
 def test_resume_refuses_a_different_config(tmp_path):
     path = tmp_path / "run.pt"
     train_sinusoid(small(iterations=10), out=path, progress=False)
-    with pytest.raises(ValueError, match="resume: the checkpoint .* was trained with a different config"):
+    with pytest.raises(ValueError, match="resume: the checkpoint .* was trained with different settings"):
         train_sinusoid(small(iterations=20, meta_lr=1e-2), out=path, resume=True, progress=False)
-    with pytest.raises(ValueError, match="different config"):
+    with pytest.raises(ValueError, match="different settings"):
         train_sinusoid(small(iterations=20, seed=1), out=path, resume=True, progress=False)
 
 
@@ -117,7 +120,7 @@ def test_resume_without_checkpoint_starts_fresh(tmp_path):
 
 def poison_after(monkeypatch, n_good, where="y_query"):
     """Make the training batch of iteration `n_good` (0-based) contain NaN targets."""
-    real = course_lib.train.sample_batch
+    real = course_lib.sinusoid.train.sample_batch
     calls = {"train": 0}
 
     def patched(config, model, rng, n_tasks=None, k=None):
@@ -130,7 +133,7 @@ def poison_after(monkeypatch, n_good, where="y_query"):
             calls["train"] += 1
         return batch
 
-    monkeypatch.setattr(course_lib.train, "sample_batch", patched)
+    monkeypatch.setattr(course_lib.sinusoid.train, "sample_batch", patched)
     return calls
 
 
@@ -155,8 +158,8 @@ def test_nan_stops_training_and_keeps_the_last_checkpoint(tmp_path, monkeypatch,
 def test_nan_is_caught_before_the_optimizer_step(monkeypatch):
     """The in-memory θ is never touched by a non-finite gradient: no Adam step on the bad batch."""
     captured = []
-    real_parameters_of = course_lib.train.parameters_of
-    monkeypatch.setattr(course_lib.train, "parameters_of",
+    real_parameters_of = course_lib.sinusoid.train.parameters_of
+    monkeypatch.setattr(course_lib.sinusoid.train, "parameters_of",
                         lambda model: captured.append(real_parameters_of(model)) or captured[-1])
     poison_after(monkeypatch, 7)
     with pytest.raises(TrainingDiverged, match="at iteration 7"):
@@ -195,7 +198,7 @@ def test_default_config_for_every_algo():
         assert config.algo == algo
     assert default_config("cavia").context_dim == 4 and default_config("cavia").alpha == 1.0
     assert default_config("reptile", steps=3).steps == 3  # overrides win over the algorithm defaults
-    assert default_config("maml") == course_lib.train.SinusoidConfig()
+    assert default_config("maml") == course_lib.sinusoid.config.SinusoidConfig()
 
 
 def test_atomic_save_keeps_previous_file(tmp_path, monkeypatch):
@@ -235,7 +238,7 @@ def test_training_checkpoint_is_weights_only_loadable(tmp_path):
     ckpt = torch.load(path, map_location="cpu", weights_only=True)
     for key in ("config", "model", "theta", "alpha", "optimizer", "rng", "iteration", "history", "wall_time"):
         assert key in ckpt
-    model, theta, alpha, config = course_lib.train.load_trained(path)
+    model, theta, alpha, config = course_lib.sinusoid.config.load_trained(path)
     assert config == small("metasgd", iterations=10)
     assert set(theta) == set(dict(model.named_parameters())) == set(alpha)
 

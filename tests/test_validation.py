@@ -10,7 +10,7 @@ from course_lib.evaluate import adaptation_curve
 from course_lib.functional import forward, parameters_of
 from course_lib.meta import init_alpha, meta_objective
 from course_lib.tasks import RegressionBatch, SinusoidDistribution
-from course_lib.train import SinusoidConfig, default_config
+from course_lib.sinusoid.config import SinusoidConfig, default_config
 
 ALPHA_MSG = r"alpha must be a finite number in \(0, inf\)"
 STEPS_MSG = r"steps must be an integer in \[0, inf\)"

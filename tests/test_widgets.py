@@ -13,7 +13,9 @@ import pytest  # noqa: E402
 import torch  # noqa: E402
 
 from course_lib import meta_gradient  # noqa: E402
-from course_lib import plots, toy, widgets  # noqa: E402
+from course_lib.ui import plots, sinusoid as widgets  # noqa: E402
+from course_lib import toy
+from course_lib.ui.interact import controls
 from course_lib.checkpoints import SHIPPED  # noqa: E402
 
 torch.set_num_threads(1)
@@ -112,7 +114,7 @@ def test_quadratic_tasks_validation():
 
 def test_toy_widget_controls_update_the_result():
     w = widgets.toy_directions_widget(alpha=0.25)
-    ctl = widgets.controls(w)
+    ctl = controls(w)
     assert set(ctl) == {"alpha", "steps", "reptile_steps"}
     assert w.result.alpha == pytest.approx(0.25)
     first = w.result
@@ -176,7 +178,7 @@ def test_sinusoid_adaptation_rejects_bad_arguments(kwargs, match):
 @needs_maml
 def test_sinusoid_widget_controls_update_the_result():
     w = widgets.sinusoid_widget(models=("maml", "pretrain"))
-    ctl = widgets.controls(w)
+    ctl = controls(w)
     assert set(ctl) == {"alpha", "amplitude", "phase", "steps", "k", "seed"}
     assert w.result.steps == 1 and w.result.k == 10
     new = dict(alpha=0.05, amplitude=4.0, phase=math.pi / 2, steps=4, k=7, seed=3)

@@ -9,7 +9,7 @@ import torch
 
 from ..functional import Params
 from ..validation import check_alpha, check_int
-from .cavia import CONTEXT, adapt_context, cavia_objective
+from .cavia import CONTEXT, adapt_context, cavia_objective, shared
 from .maml import adapt, maml_objective
 from .meta_sgd import init_alpha
 from .reptile import reptile_direction
@@ -37,10 +37,10 @@ def meta_gradient(theta: Params, tasks, alpha, steps: int = 1, method: str = "ma
     if method == "reptile":
         return reptile_direction(theta, tasks, alpha, steps)
     loss = meta_objective(theta, tasks, alpha, steps, method, context_dim)
-    names = [k for k in theta if k != CONTEXT]
+    names = list(shared(theta))
     grads = torch.autograd.grad(loss, [theta[k] for k in names], allow_unused=True, materialize_grads=True)
     return dict(zip(names, grads))
 
 
 __all__ = ["METHODS", "meta_gradient", "meta_objective", "maml_objective", "cavia_objective",
-           "reptile_direction", "adapt", "adapt_context", "init_alpha", "CONTEXT"]
+           "reptile_direction", "adapt", "adapt_context", "init_alpha", "CONTEXT", "shared"]

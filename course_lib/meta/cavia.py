@@ -26,16 +26,21 @@ from ..validation import check_int
 CONTEXT = "context"  # name of the context parameter in context-conditioned models
 
 
+def shared(theta: Params) -> Params:
+    """θ without the CAVIA context: the parameters the outer loop learns (the context adapts per task)."""
+    return {k: v for k, v in theta.items() if k != CONTEXT}
+
+
 def adapt_context(theta: Params, tasks, alpha, steps: int = 1, first_order: bool = False,
                   context_dim: int = 0) -> Params:
     """Shared θ (task-batched view) together with each task's adapted context φ_i."""
     check_int(context_dim, "context_dim", 1)
-    shared = batched({k: v for k, v in theta.items() if k != CONTEXT}, tasks.n_tasks)
-    some = next(iter(shared.values()))
+    common = batched(shared(theta), tasks.n_tasks)
+    some = next(iter(common.values()))
     phi0 = torch.zeros(tasks.n_tasks, context_dim, dtype=some.dtype, requires_grad=True)
-    phi = inner_update({CONTEXT: phi0}, lambda c: tasks.support_loss({**shared, **c}).sum(),
+    phi = inner_update({CONTEXT: phi0}, lambda c: tasks.support_loss({**common, **c}).sum(),
                        alpha, steps, first_order)
-    return {**shared, **phi}
+    return {**common, **phi}
 
 
 def cavia_objective(theta: Params, tasks, alpha, steps: int = 1, first_order: bool = False,

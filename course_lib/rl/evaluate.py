@@ -16,6 +16,7 @@ from ..functional import Params, detached
 from ..inner import inner_update
 from ..meta import CONTEXT
 from ..validation import check_int
+from .config import initial_params
 from .envs import ENVS, make_batched_env
 from .episodes import Episodes, sample_episodes
 from .losses import reinforce_loss
@@ -86,8 +87,6 @@ def adaptation_steps(policy, theta: Params, config, tasks: np.ndarray, steps: in
                      gamma: float | None = None) -> Iterator[tuple[Params, Episodes]]:
     """`adaptation_episodes` one step at a time: yields (params, episodes) for steps 0..steps, where
     params are the task-batched parameters after `step` updates ([T, …]) that sampled the episodes."""
-    from .train import initial_params
-
     check_int(steps, "steps", 0)
     check_int(episodes, "episodes", 1)
     gamma = config.gamma if gamma is None else gamma
@@ -129,3 +128,8 @@ def mean_and_stderr(values) -> tuple[float, float]:
     if v.size == 0:
         raise ValueError("values must be a non-empty sequence, got an empty one")
     return float(v.mean()), float(v.std(ddof=1) / np.sqrt(v.size)) if v.size > 1 else 0.0
+
+
+def step_alphas(alpha: float, steps: int) -> tuple[float, ...]:
+    """The paper's test-time schedule: α for the first step, α/2 for every later one."""
+    return tuple(alpha if s == 0 else alpha / 2 for s in range(steps))

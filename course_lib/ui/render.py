@@ -34,9 +34,9 @@ if sys.platform.startswith("linux"):
 import numpy as np
 
 from ..functional import batched
+from ..rl.envs import ENVS
+from ..rl.mujoco_sampler import mlp_mean, policy_layers
 from ..validation import check_int, check_range
-from .envs import ENVS
-from .mujoco_sampler import mlp_mean, policy_layers
 
 HORIZON = 200
 SIZE = (240, 160)          # width × height of a frame, in pixels

@@ -39,6 +39,9 @@ Y_LABEL = "output y = A sin(x − b)"
 STEPS_LABEL = "inner gradient steps on the K support points"
 MSE_LABEL = "query MSE (units of y²)"
 ITERATION_LABEL = "meta-training iteration"
+RETURN_LABEL = "mean return per episode"                     # in the printed summaries
+RETURN_AXIS_LABEL = "mean return per episode (sum of rewards)"  # on the figures' axes
+PG_STEPS_LABEL = "policy-gradient steps at test time"
 
 
 def color_for(name: str, index: int = 0):

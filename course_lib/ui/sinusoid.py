@@ -15,19 +15,21 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from functools import lru_cache
 from pathlib import Path
 
 import matplotlib.pyplot as plt
 import numpy as np
 import torch
 
-from . import plots, toy
-from .checkpoints import shipped
-from .evaluate import adapted_params
-from .meta import meta_gradient
-from .tasks.sinusoid import RegressionBatch, SinusoidDistribution, sine
-from .validation import check_alpha, check_int, check_range
+from .. import checkpoints, toy
+from ..checkpoints import shipped
+from ..evaluate import adapted_params
+from ..meta import meta_gradient
+from ..sinusoid.config import load_trained
+from ..tasks.sinusoid import RegressionBatch, SinusoidDistribution, sine
+from ..validation import check_alpha, check_int, check_range
+from . import plots
+from .interact import STYLE, show_result
 
 TOY_THETA = (-1.5, -1.0)
 TOY_EXTENT = (-2.5, 2.5)
@@ -124,7 +126,7 @@ def toy_directions_widget(alpha: float = 0.25, steps: int = 1, reptile_steps: in
 
     def show(alpha, steps, reptile_steps):
         result = toy_directions(alpha, steps, reptile_steps)
-        _display(result)
+        show_result(result)
         return result
 
     return w.interactive(
@@ -132,9 +134,9 @@ def toy_directions_widget(alpha: float = 0.25, steps: int = 1, reptile_steps: in
         alpha=w.FloatSlider(value=alpha, min=0.01, max=TOY_ALPHA_MAX, step=0.01, description="α",
                             continuous_update=False, readout_format=".2f"),
         steps=w.IntSlider(value=steps, min=1, max=5, description="MAML steps", continuous_update=False,
-                          style=_STYLE),
+                          style=STYLE),
         reptile_steps=w.IntSlider(value=reptile_steps, min=1, max=10, description="Reptile steps",
-                                  continuous_update=False, style=_STYLE),
+                                  continuous_update=False, style=STYLE),
     )
 
 
@@ -177,16 +179,7 @@ class SinusoidAdaptation:
         return "\n".join(lines)
 
 
-@lru_cache(maxsize=32)
-def _load_cached(path: str, mtime_ns: int, size: int):
-    from .train import load_trained
-    return load_trained(path)
-
-
-def _load(path) -> tuple:
-    """load_trained(path), cached until the file changes (shipped checkpoints may be retrained)."""
-    stat = Path(path).stat()
-    return _load_cached(str(path), stat.st_mtime_ns, stat.st_size)
+_load = checkpoints.cached(load_trained)   # (model, θ, α, config), loaded again when the file changes
 
 
 def _model_paths(models) -> dict[str, Path]:
@@ -264,7 +257,7 @@ def sinusoid_widget(models=("maml", "pretrain"), amplitude: float = 2.0, phase: 
 
     def show(alpha, amplitude, phase, steps, k, seed):
         result = sinusoid_adaptation(amplitude, phase, alpha, steps, k, seed, models)
-        _display(result)
+        show_result(result)
         return result
 
     lo, hi = (math.log10(v) for v in SINUSOID_ALPHA_RANGE)
@@ -273,30 +266,15 @@ def sinusoid_widget(models=("maml", "pretrain"), amplitude: float = 2.0, phase: 
         alpha=w.FloatLogSlider(value=alpha, base=10, min=lo, max=hi, step=0.1, description="α",
                                continuous_update=False, readout_format=".4f"),
         amplitude=w.FloatSlider(value=amplitude, min=0.1, max=5.0, step=0.1, description="amplitude A",
-                                continuous_update=False, style=_STYLE),
+                                continuous_update=False, style=STYLE),
         phase=w.FloatSlider(value=phase, min=0.0, max=math.pi, step=0.05, description="phase b",
-                            continuous_update=False, style=_STYLE),
+                            continuous_update=False, style=STYLE),
         steps=w.IntSlider(value=steps, min=0, max=10, description="inner steps", continuous_update=False,
-                          style=_STYLE),
-        k=w.IntSlider(value=k, min=1, max=20, description="K points", continuous_update=False, style=_STYLE),
-        seed=w.IntSlider(value=seed, min=0, max=20, description="seed", continuous_update=False, style=_STYLE),
+                          style=STYLE),
+        k=w.IntSlider(value=k, min=1, max=20, description="K points", continuous_update=False, style=STYLE),
+        seed=w.IntSlider(value=seed, min=0, max=20, description="seed", continuous_update=False, style=STYLE),
     )
 
 
-# --------------------------------------------------------------------------------------------------
-_STYLE = {"description_width": "initial"}
-
-
-def _display(result) -> None:
-    from IPython.display import display
-    display(result.figure)
-    print(result.summary())
-
-
-def controls(widget) -> dict:
-    """The interactive widget's controls by argument name: {"alpha": FloatSlider, ...}."""
-    return {c._kwarg: c for c in widget.kwargs_widgets}
-
-
 __all__ = ["ToyDirections", "toy_directions", "toy_directions_widget", "SinusoidAdaptation",
-           "sinusoid_adaptation", "sinusoid_widget", "controls"]
+           "sinusoid_adaptation", "sinusoid_widget"]

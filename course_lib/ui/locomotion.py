@@ -1,6 +1,6 @@
 """MuJoCo locomotion front-end (notebook 08): adapt the shipped half-cheetah policy to one task and watch it.
 
-The same pattern as `course_lib.rl.widgets`: a pure function returns the numbers, the clips and a
+The same pattern as `course_lib.ui.navigation`: a pure function returns the numbers, the clips and a
 closed matplotlib figure; the widget is a thin `ipywidgets.interactive` whose `.result` is the pure
 function's latest return value.
 
@@ -9,7 +9,7 @@ function's latest return value.
     locomotion_widget(…)                     the task family, its task (velocity, or direction ±1) and α;
                                              a "computing…" line while a new setting is computed
     is_cached(env, task, α, …)               whether locomotion_adaptation would return at once
-    training_command(checkpoint)             the command line that trains (or resumes) a checkpoint
+    training_command(checkpoint)             the command line that trained a checkpoint, to resume it
 
 Adaptation is the paper's test protocol (`course_lib.rl.evaluate.adaptation_steps`): per step, fresh
 episodes with the current policy, a linear baseline, one REINFORCE step — α first, α/2 after.
@@ -18,24 +18,23 @@ The clips show the policy's *mean* action μ(s) (no exploration noise), from one
 from __future__ import annotations
 
 import math
-import shlex
 import threading
 from collections import OrderedDict
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import matplotlib.pyplot as plt
 import numpy as np
 
-from .. import checkpoints, plots
+from .. import checkpoints
+from ..rl.evaluate import adaptation_steps, reference_returns, step_alphas
+from ..rl.reproduction import load_cached
 from ..validation import check_alpha, check_int, check_range
-from ..widgets import controls
-from . import render
-from .evaluate import adaptation_steps, reference_returns
+from . import plots, render
+from .interact import controls
+from .plots import PG_STEPS_LABEL, RETURN_LABEL
 from .render import Clip, check_task, render_episode, rendering_available, side_by_side
-from .train import OLDER, RLConfig, default_rl_config
-from .widgets import PG_STEPS_LABEL, RETURN_LABEL, _load, _step_alphas
 
 ALPHA_RANGE = (0.01, 1.0)     # the α slider's range (log scale); the pure function accepts any α > 0
 MAX_STEPS = 3                 # the paper reports 0–3 steps
@@ -179,10 +178,10 @@ def _checked(env, task, alpha, steps, episodes, seed, every, checkpoint) -> tupl
 
 def _adapt(path: str, mtime_ns: int, env: str, task: float, alpha, steps: int, episodes: int, seed: int,
            every: int, check: render.RenderCheck) -> LocomotionAdaptation:
-    policy, theta, config = _load(path)
+    policy, theta, config = load_cached(path)
     if config.env != env:
         raise ValueError(f"checkpoint must be a {env} policy, got one for {config.env!r} ({path})")
-    schedule = _step_alphas(config.alpha if alpha is None else alpha, steps)
+    schedule = step_alphas(config.alpha if alpha is None else alpha, steps)
     params, returns = [], []
     for p, batch in adaptation_steps(policy, theta, config, np.array([task]), steps, episodes, schedule, seed):
         params.append(p)
@@ -335,29 +334,17 @@ def _velocity_range(env: str) -> tuple[float, float]:
 # --------------------------------------------------------------------------------------------------
 # how a checkpoint was trained
 # --------------------------------------------------------------------------------------------------
-_FLAGS = ("iterations", "meta_batch", "episodes", "alpha", "steps", "meta_optimizer", "meta_lr", "fisher_tasks",
-          "max_kl", "policy_init", "checkpoint_every", "seed")
-
-
-def training_command(checkpoint, out: str | None = None, threads: int = 1) -> str:
-    """`python -m course_lib train …` with the settings of `checkpoint` (a shipped name or a path) that
-    differ from the defaults; with `--resume` it continues from `out` (default runs/mujoco/<name>.pt).
-    The shipped runs used one torch thread: the thread count changes float rounding, so `threads=1`
-    repeats them bit for bit."""
+def training_command(checkpoint) -> str:
+    """The command line that trained `checkpoint` (a shipped name or a path; saved in it by
+    `python -m course_lib train`), with `--resume`: it continues the run from its `--out`. A run repeats
+    bit for bit only with the torch thread count it had (`--threads`, default 1)."""
     path = checkpoints.shipped(checkpoint) if isinstance(checkpoint, str) and Path(checkpoint).suffix != ".pt" \
         else Path(checkpoint)
-    config = {**OLDER, **checkpoints.load_checkpoint(path)["config"]}
-    defaults = asdict(default_rl_config(config["env"], config["algo"])) | {"hidden": list(RLConfig.hidden)}
-    other = [k for k in config if k not in (*_FLAGS, "env", "algo") and config[k] != defaults[k]]
-    if other:
-        raise ValueError(f"checkpoint was trained with settings the command line cannot set: "
-                         f"{ {k: config[k] for k in other} }")
-    out = out or f"runs/mujoco/{Path(path).stem}.pt"
-    args = ["python", "-m", "course_lib", "train", config["env"], "--algo", config["algo"]]
-    for name in _FLAGS:
-        if name == "iterations" or config[name] != defaults[name]:
-            args += [f"--{name.replace('_', '-')}", str(config[name])]
-    return shlex.join(args + ["--threads", str(threads), "--out", out, "--resume"])
+    command = checkpoints.load_checkpoint(path).get("command")
+    if not command:
+        raise ValueError(f"checkpoint {path} holds no command line (it was not trained by "
+                         "`python -m course_lib train`)")
+    return command if " --resume" in command else f"{command} --resume"
 
 
 def training_command_for(env: str, algo: str = "maml") -> str:
