@@ -41,12 +41,12 @@ def _reptile_update(theta, task_losses, alpha, steps, epsilon):
 def _cavia_context_step(theta, support_loss, alpha, context_dim, first_order=False):
     import torch
     from .inner import inner_update
-    from .meta import CONTEXT
+    from .meta import CONTEXT, shared
     dtype = next(iter(theta.values())).dtype
     phi0 = {CONTEXT: torch.zeros(context_dim, dtype=dtype, requires_grad=True)}
-    shared = {k: v for k, v in theta.items() if k != CONTEXT}
-    phi = inner_update(phi0, lambda c: support_loss({**shared, **c}), alpha, 1, first_order)
-    return {**shared, **phi}
+    common = shared(theta)
+    phi = inner_update(phi0, lambda c: support_loss({**common, **c}), alpha, 1, first_order)
+    return {**common, **phi}
 
 
 def _reinforce_loss_with_baseline(log_prob, returns, baseline, mask):

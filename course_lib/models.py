@@ -4,7 +4,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from .validation import check_int
+from .validation import check_choice, check_int
 
 
 class MLP(nn.Module):
@@ -83,8 +83,7 @@ class GaussianPolicy(nn.Module):
         check_int(obs_dim, "obs_dim", 1)
         check_int(act_dim, "act_dim", 1)
         check_int(context_dim, "context_dim", 0)
-        if init not in POLICY_INITS:
-            raise ValueError(f"init must be one of {POLICY_INITS}, got {init!r}")
+        check_choice(init, "init", POLICY_INITS)
         self.obs_dim, self.act_dim, self.context_dim = obs_dim, act_dim, context_dim
         if context_dim:
             self.context = nn.Parameter(torch.zeros(context_dim))

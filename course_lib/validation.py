@@ -29,6 +29,12 @@ def check_int(value, name: str, low: int, high: int | None = None) -> None:
         raise ValueError(f"{name} must be an integer in {allowed}, got {value}")
 
 
+def check_choice(value, name: str, choices) -> None:
+    """One of `choices` (shown as given: a tuple, or a sorted list)."""
+    if value not in choices:
+        raise ValueError(f"{name} must be one of {choices}, got {value!r}")
+
+
 def check_range(value, name: str, low: float, high: float) -> None:
     """A finite real in [low, high]."""
     if isinstance(value, bool) or not isinstance(value, Real) or not (low <= value <= high):

@@ -8,7 +8,7 @@ from __future__ import annotations
 import torch
 
 from ..functional import Params
-from ..validation import check_alpha, check_int
+from ..validation import check_alpha, check_choice, check_int
 from .cavia import CONTEXT, adapt_context, cavia_objective, shared
 from .maml import adapt, maml_objective
 from .meta_sgd import init_alpha
@@ -30,8 +30,7 @@ def meta_objective(theta: Params, tasks, alpha, steps: int = 1, method: str = "m
 def meta_gradient(theta: Params, tasks, alpha, steps: int = 1, method: str = "maml",
                   context_dim: int | None = None) -> Params:
     """∇_θ of the meta-objective (or Reptile's θ − φ), averaged over the task batch."""
-    if method not in METHODS:
-        raise ValueError(f"method must be one of {METHODS}, got {method!r}")
+    check_choice(method, "method", METHODS)
     check_alpha(alpha)
     check_int(steps, "steps", 0)
     if method == "reptile":

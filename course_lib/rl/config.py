@@ -10,7 +10,7 @@ from ..checkpoints import CheckpointError, checkpoint_kind, load_checkpoint
 from ..functional import Params, batched, detached
 from ..meta import CONTEXT, adapt, adapt_context, shared
 from ..models import POLICY_INITS, GaussianPolicy
-from ..validation import check_alpha, check_int, check_meaningful, check_range
+from ..validation import check_alpha, check_choice, check_int, check_meaningful, check_range
 from .envs import ENVS
 
 ALGOS = ("maml", "fomaml", "cavia", "reptile", "pretrain", "oracle", "random")
@@ -49,12 +49,9 @@ class RLConfig:
     checkpoint_every: int = 10
 
     def __post_init__(self):
-        if self.env not in ENVS:
-            raise ValueError(f"env must be one of {tuple(ENVS)}, got {self.env!r}")
-        if self.algo not in ALGOS:
-            raise ValueError(f"algo must be one of {ALGOS}, got {self.algo!r}")
-        if self.policy_init not in POLICY_INITS:
-            raise ValueError(f"policy_init must be one of {POLICY_INITS}, got {self.policy_init!r}")
+        check_choice(self.env, "env", tuple(ENVS))
+        check_choice(self.algo, "algo", ALGOS)
+        check_choice(self.policy_init, "policy_init", POLICY_INITS)
         if self.meta_optimizer not in ("trpo", "adam"):
             raise ValueError(f"meta_optimizer must be 'trpo' or 'adam', got {self.meta_optimizer!r}")
         for name, low in (("iterations", 0), ("meta_batch", 1), ("episodes", 1), ("steps", 0),
@@ -70,8 +67,7 @@ class RLConfig:
         if self.algo == "cavia" and self.context_dim < 1:
             raise ValueError("context_dim must be an integer in [1, inf) for algo='cavia'")
         check_meaningful(self.algo, self.steps, self.iterations)
-        if self.hvp not in HVPS:
-            raise ValueError(f"hvp must be one of {HVPS}, got {self.hvp!r}")
+        check_choice(self.hvp, "hvp", HVPS)
         if self.algo == "cavia" and ENVS[self.env].mujoco is not None:
             raise ValueError(f"algo 'cavia' is available for navigation2d and point_velocity, not for {self.env!r}")
         if self.algo == "reptile" and self.meta_optimizer != "adam":

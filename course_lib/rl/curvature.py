@@ -26,6 +26,7 @@ from typing import Callable
 
 import torch
 
+from ..validation import check_choice
 from ..functional import Params
 from ..meta import adapt
 from .r_operator import fisher_vp, mlp_names, reinforce_hvp
@@ -37,8 +38,7 @@ METHODS = ("r_operator", "autograd")
 def meta_kl_curvature(theta: Params, names: list[str], batch, alpha: float, first_order: bool = False,
                       method: str = "r_operator") -> Callable[[torch.Tensor], torch.Tensor]:
     """v ↦ H v at θ (θ must be the parameters the query episodes were sampled after adapting)."""
-    if method not in METHODS:
-        raise ValueError(f"method must be one of {METHODS}, got {method!r}")
+    check_choice(method, "method", METHODS)
     plain_mlp = set(names) == {n for pair in mlp_names(batch.policy) for n in pair} | {"log_std"}
     if method == "autograd" or getattr(batch.policy, "context_dim", 0) or not plain_mlp:
         return _autograd_curvature(theta, names, batch, alpha, first_order)

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from ..validation import check_choice
 from ..tasks.navigation import MAX_SPEED, BatchedNavigation2D, NavigationDistribution
 from ..tasks.velocity import MAX_FORCE, BatchedPointVelocity1D, VelocityDistribution
 
@@ -77,8 +78,7 @@ class NormalizedActions:
 def make_batched_env(name: str, tasks: np.ndarray, n_episodes: int, oracle: bool = False,
                      normalize_actions: bool = True):
     """T tasks × `n_episodes` episodes of environment `name`, stepped at once (see NormalizedActions)."""
-    if name not in ENVS:
-        raise ValueError(f"env must be one of {tuple(ENVS)}, got {name!r}")
+    check_choice(name, "env", tuple(ENVS))
     spec = ENVS[name]
     if spec.mujoco is not None:
         from .mujoco_sampler import MujocoTaskBatch

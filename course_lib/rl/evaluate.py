@@ -14,8 +14,8 @@ import torch
 
 from ..functional import Params, detached
 from ..inner import inner_update
-from ..meta import CONTEXT
-from ..validation import check_int
+from ..meta import CONTEXT, shared
+from ..validation import check_choice, check_int
 from .config import initial_params
 from .envs import ENVS, make_batched_env
 from .episodes import Episodes, sample_episodes
@@ -43,8 +43,7 @@ HELD_OUT_SEED = 2017            # our own draw, for the environments the paper h
 
 def held_out_tasks(env: str, n_tasks: int = 40, seed: int = HELD_OUT_SEED) -> np.ndarray:
     """A fixed set of test tasks, disjoint in seed from training."""
-    if env not in ENVS:
-        raise ValueError(f"env must be one of {tuple(ENVS)}, got {env!r}")
+    check_choice(env, "env", tuple(ENVS))
     check_int(n_tasks, "n_tasks", 1)
     return ENVS[env].distribution.sample_tasks(n_tasks, np.random.default_rng(seed))
 
@@ -95,7 +94,7 @@ def adaptation_steps(policy, theta: Params, config, tasks: np.ndarray, steps: in
     env = make_batched_env(config.env, tasks, episodes, oracle=config.algo == "oracle",
                            normalize_actions=config.normalize_actions)
     params = initial_params(theta, len(tasks), config)
-    fast = [CONTEXT] if config.algo == "cavia" else [k for k in params if k != CONTEXT]
+    fast = [CONTEXT] if config.algo == "cavia" else list(shared(params))
     for step in range(steps + 1):
         batch = with_advantages(sample_episodes(policy, params, env, generator), gamma, config.gae_lambda)
         yield params, batch

@@ -17,7 +17,7 @@ import warnings
 import numpy as np
 import torch
 
-from ..validation import check_int
+from ..validation import check_choice, check_int
 from .episodes import Episodes
 
 
@@ -94,8 +94,7 @@ class MujocoSampler:
 
     def __init__(self, env_name: str, workers: int | None = None, horizon: int = 200):
         from ..tasks.locomotion import LOCOMOTION_ENVS
-        if env_name not in LOCOMOTION_ENVS:
-            raise ValueError(f"env_name must be one of {sorted(LOCOMOTION_ENVS)}, got {env_name!r}")
+        check_choice(env_name, "env_name", sorted(LOCOMOTION_ENVS))
         self.workers = (os.cpu_count() or 1) if workers is None else workers
         check_int(self.workers, "workers", 1)
         check_int(horizon, "horizon", 1)

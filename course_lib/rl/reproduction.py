@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 
 from .. import checkpoints
-from ..validation import check_int
+from ..validation import check_choice, check_int
 from .config import ALGOS, load_policy
 from .envs import ENVS
 from .evaluate import (HELD_OUT_SEED, PAPER_TEST_DRAWS, adaptation_returns, mean_and_stderr, reference_returns,
@@ -47,8 +47,7 @@ def shipped_policies(env: str = "navigation2d", models=NAVIGATION_MODELS) -> tup
     models: algorithm names (see course_lib.rl.config.ALGOS), or a dict name → checkpoint path (all of
     which must exist). An unknown name is an error; a known one without a checkpoint is "missing".
     """
-    if env not in ENVS:
-        raise ValueError(f"env must be one of {tuple(ENVS)}, got {env!r}")
+    check_choice(env, "env", tuple(ENVS))
     if isinstance(models, (str, bytes)) or not isinstance(models, (Sequence, Mapping)) or not len(models):
         raise ValueError(f"models must be a non-empty list of algorithm names from {ALGOS} or a dict "
                          f"name → checkpoint path, got {models!r}")

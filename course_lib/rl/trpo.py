@@ -15,7 +15,7 @@ import torch
 from torch.profiler import record_function
 
 from ..functional import Params
-from ..meta import CONTEXT
+from ..meta import shared
 from ..validation import check_alpha, check_int, check_range
 
 
@@ -95,7 +95,7 @@ def trpo_step(theta: Params, objective: Callable[[Params], tuple[torch.Tensor, t
     check_int(ls_steps, "ls_steps", 1)
     if not callable(hvp) and hvp not in ("exact", "finite_difference"):
         raise ValueError(f"hvp must be 'exact', 'finite_difference' or a function, got {hvp!r}")
-    names = [k for k in theta if k != CONTEXT]
+    names = list(shared(theta))
     params = [theta[k] for k in names]
 
     evaluate = evaluate or objective

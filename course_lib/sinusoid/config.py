@@ -11,7 +11,7 @@ from ..checkpoints import CheckpointError, checkpoint_kind, load_checkpoint
 from ..functional import Params
 from ..models import MLP
 from ..tasks.sinusoid import RegressionBatch, SinusoidDistribution
-from ..validation import check_alpha, check_int, check_meaningful
+from ..validation import check_alpha, check_choice, check_int, check_meaningful
 
 ALGOS = ("maml", "fomaml", "reptile", "cavia", "metasgd", "pretrain", "oracle", "random")
 
@@ -38,8 +38,7 @@ class SinusoidConfig:
     val_tasks: int = 100
 
     def __post_init__(self):
-        if self.algo not in ALGOS:
-            raise ValueError(f"algo must be one of {ALGOS}, got {self.algo!r}")
+        check_choice(self.algo, "algo", ALGOS)
         check_int(self.iterations, "iterations", 0)
         check_int(self.meta_batch, "meta_batch", 1)
         check_int(self.k_shot, "k_shot (K)", 1)

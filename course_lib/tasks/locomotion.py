@@ -27,6 +27,7 @@ from gymnasium.envs.mujoco.ant_v5 import AntEnv
 from gymnasium.envs.mujoco.half_cheetah_v5 import HalfCheetahEnv
 
 from ..validation import check_int
+from .base import UniformTasks
 
 HORIZON = 200
 CHEETAH_CTRL_COST = 0.05
@@ -45,14 +46,9 @@ mujoco.set_mju_user_warning(_mujoco_warning)
 
 
 @dataclass(frozen=True)
-class VelocityGoals:
-    """Goal velocities uniform in [low, high]."""
-    low: float
-    high: float
-
-    def sample_tasks(self, n: int, rng: np.random.Generator) -> np.ndarray:
-        check_int(n, "n", 1)
-        return rng.uniform(self.low, self.high, size=n)
+class VelocityGoals(UniformTasks):
+    """Goal velocities uniform in [low, high]: sample_tasks(n, rng) → [n] float64."""
+    dtype: type = np.float64
 
     def check(self, task) -> float:
         try:

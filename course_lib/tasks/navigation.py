@@ -21,6 +21,7 @@ import numpy as np
 import torch
 
 from ..validation import check_int, check_shape
+from .base import TaskEnv, UniformTasks
 
 MAX_SPEED = 0.1   # |action| per coordinate after clipping
 TOLERANCE = 0.01  # success: both coordinates within this of the goal
@@ -28,82 +29,48 @@ HORIZON = 100     # H
 
 
 @dataclass(frozen=True)
-class NavigationDistribution:
-    """Goals uniform in the square [low, high]²."""
+class NavigationDistribution(UniformTasks):
+    """Goals uniform in the square [low, high]²: sample_tasks(n, rng) → [n, 2] float32."""
     low: float = -0.5
     high: float = 0.5
-
-    def sample_tasks(self, n: int, rng: np.random.Generator) -> np.ndarray:
-        """[n, 2] float32 array of goals."""
-        check_int(n, "n", 1)
-        return rng.uniform(self.low, self.high, size=(n, 2)).astype(np.float32)
+    shape: tuple[int, ...] = (2,)
 
 
-class Navigation2D(gym.Env):
-    """One 2-D navigation task as a gymnasium env (for notebooks, evaluation and `gymnasium.make`).
-
-    The task (goal) is set with `set_task(goal)`, `env.task = goal` (so vector envs' `set_attr("task",
-    goals)` works), `reset(options={"task": goal})` or the `task` argument. It stays fixed across
-    resets, as the inner loop of MAML needs. With no task set, every `reset` draws a new goal from the
-    task distribution with the env's seeded `np_random` (a multi-task env; `reset(seed=s)` reproducible).
-    Actions outside the action space are accepted and clipped (policies are Gaussian).
-    """
+class Navigation2D(TaskEnv):
+    """One 2-D navigation task (a goal, shape (2,)) as a gymnasium env (for notebooks, evaluation and
+    `gymnasium.make`); how the task is set and drawn: `TaskEnv`. Actions outside the action space are
+    accepted and clipped (policies are Gaussian)."""
 
     metadata = {"render_modes": []}
     distribution = NavigationDistribution()
+    _as_task = staticmethod(lambda task: _as_goal(task))
+    _shown = staticmethod(lambda goal: goal.copy())
 
     def __init__(self, task=None, horizon: int = HORIZON):
         check_int(horizon, "horizon", 1)
         self.horizon = horizon
         self.observation_space = gym.spaces.Box(-np.inf, np.inf, shape=(2,), dtype=np.float32)
         self.action_space = gym.spaces.Box(-MAX_SPEED, MAX_SPEED, shape=(2,), dtype=np.float32)
-        self._goal = None if task is None else _as_goal(task)
-        self._fixed = task is not None
+        super().__init__(task)
         self._position = None
         self._t = 0
 
-    @classmethod
-    def sample_tasks(cls, n: int, rng: np.random.Generator) -> np.ndarray:
-        """[n, 2] goals from the paper's distribution U[−0.5, 0.5]²."""
-        return cls.distribution.sample_tasks(n, rng)
-
-    def set_task(self, task) -> None:
-        """Fix the goal (shape (2,)); `None` returns to drawing a goal at every reset.
-
-        Takes effect at the next step; call `reset()` to start a fresh episode from the origin."""
-        self._goal = None if task is None else _as_goal(task)
-        self._fixed = task is not None
-
-    @property
-    def task(self) -> np.ndarray | None:
-        """The current goal (a copy), or None before the first reset of a task-less env."""
-        return None if self._goal is None else self._goal.copy()
-
-    @task.setter
-    def task(self, value) -> None:
-        self.set_task(value)
-
-    def reset(self, *, seed: int | None = None, options: dict | None = None):
-        super().reset(seed=seed)
-        if options and "task" in options:
-            self.set_task(options["task"])
-        if not self._fixed:
-            self._goal = self.sample_tasks(1, self.np_random)[0]
+    def _start(self):
         self._position = np.zeros(2, dtype=np.float32)
         self._t = 0
-        return self._position.copy(), {"task": self._goal.copy()}
+        return self._position.copy(), {"task": self._task.copy()}
 
     def step(self, action):
         if self._position is None:
             raise RuntimeError("call reset() before step()")
         action = _as_action(action, (2,))
         position = self._position + np.clip(action, np.float32(-MAX_SPEED), np.float32(MAX_SPEED))
-        d = position - self._goal
+        d = position - self._task
         reward = -np.sqrt(d[0] * d[0] + d[1] * d[1])
         terminated = bool(abs(d[0]) < np.float32(TOLERANCE) and abs(d[1]) < np.float32(TOLERANCE))
         self._position, self._t = position, self._t + 1
         truncated = self._t >= self.horizon
-        return position.copy(), float(reward), terminated, truncated, {"task": self._goal.copy()}
+        return position.copy(), float(reward), terminated, truncated, {"task": self._task.copy()}
 
 
 class BatchedNavigation2D:

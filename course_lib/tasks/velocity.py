@@ -25,6 +25,7 @@ import numpy as np
 import torch
 
 from ..validation import check_int, check_shape
+from .base import TaskEnv, UniformTasks
 from .navigation import _as_action, _as_actions
 
 MAX_FORCE = 1.0  # |action| after clipping
@@ -33,64 +34,31 @@ HORIZON = 100    # H
 
 
 @dataclass(frozen=True)
-class VelocityDistribution:
-    """Target velocities uniform in [low, high]."""
+class VelocityDistribution(UniformTasks):
+    """Target velocities uniform in [low, high]: sample_tasks(n, rng) → [n] float32."""
     low: float = -2.0
     high: float = 2.0
 
-    def sample_tasks(self, n: int, rng: np.random.Generator) -> np.ndarray:
-        """[n] float32 array of target velocities."""
-        check_int(n, "n", 1)
-        return rng.uniform(self.low, self.high, size=n).astype(np.float32)
 
-
-class PointVelocity1D(gym.Env):
-    """One target-velocity task as a gymnasium env; observation (velocity,), action (force,).
-
-    The task (target velocity, a number) is set with `set_task(v)`, `env.task = v` (vector envs'
-    `set_attr("task", targets)`), `reset(options={"task": v})` or the `task` argument, and stays fixed
-    across resets. With no task set, every `reset` draws one from the task distribution with the env's
-    seeded `np_random`. Out-of-range actions are accepted and clipped.
-    """
+class PointVelocity1D(TaskEnv):
+    """One target-velocity task (a number) as a gymnasium env; observation (velocity,), action (force,).
+    How the task is set and drawn: `TaskEnv`. Out-of-range actions are accepted and clipped."""
 
     metadata = {"render_modes": []}
     distribution = VelocityDistribution()
+    _as_task = staticmethod(lambda task: _as_target(task))
+    _shown = staticmethod(float)
 
     def __init__(self, task=None, horizon: int = HORIZON):
         check_int(horizon, "horizon", 1)
         self.horizon = horizon
         self.observation_space = gym.spaces.Box(-np.inf, np.inf, shape=(1,), dtype=np.float32)
         self.action_space = gym.spaces.Box(-MAX_FORCE, MAX_FORCE, shape=(1,), dtype=np.float32)
-        self._target = None if task is None else _as_target(task)
-        self._fixed = task is not None
+        super().__init__(task)
         self._position = self._velocity = None
         self._t = 0
 
-    @classmethod
-    def sample_tasks(cls, n: int, rng: np.random.Generator) -> np.ndarray:
-        """[n] target velocities from U[−2, 2]."""
-        return cls.distribution.sample_tasks(n, rng)
-
-    def set_task(self, task) -> None:
-        """Fix the target velocity (a number, or an array of size 1); `None`: draw one at every reset."""
-        self._target = None if task is None else _as_target(task)
-        self._fixed = task is not None
-
-    @property
-    def task(self) -> float | None:
-        """The current target velocity, or None before the first reset of a task-less env."""
-        return None if self._target is None else float(self._target)
-
-    @task.setter
-    def task(self, value) -> None:
-        self.set_task(value)
-
-    def reset(self, *, seed: int | None = None, options: dict | None = None):
-        super().reset(seed=seed)
-        if options and "task" in options:
-            self.set_task(options["task"])
-        if not self._fixed:
-            self._target = self.sample_tasks(1, self.np_random)[0]
+    def _start(self):
         self._position, self._velocity, self._t = np.float32(0), np.float32(0), 0
         return np.array([self._velocity], dtype=np.float32), self._info()
 
@@ -100,13 +68,13 @@ class PointVelocity1D(gym.Env):
         a = np.clip(_as_action(action, (1,))[0], np.float32(-MAX_FORCE), np.float32(MAX_FORCE))
         self._velocity = self._velocity + np.float32(DT) * a
         self._position = self._position + np.float32(DT) * self._velocity
-        d = self._velocity - self._target
+        d = self._velocity - self._task
         self._t += 1
         obs = np.array([self._velocity], dtype=np.float32)
         return obs, float(-(d * d)), False, self._t >= self.horizon, self._info()
 
     def _info(self) -> dict:
-        return {"task": float(self._target), "position": float(self._position)}
+        return {"task": float(self._task), "position": float(self._position)}
 
 
 class BatchedPointVelocity1D:

@@ -17,7 +17,6 @@ The clips show the policy's *mean* action μ(s) (no exploration noise), from one
 """
 from __future__ import annotations
 
-import math
 import threading
 from collections import OrderedDict
 from collections.abc import Mapping
@@ -30,9 +29,9 @@ import numpy as np
 from .. import checkpoints
 from ..rl.evaluate import adaptation_steps, reference_returns, step_alphas
 from ..rl.reproduction import load_cached
-from ..validation import check_alpha, check_int, check_range
+from ..validation import check_alpha, check_choice, check_int, check_range
 from . import plots, render
-from .interact import controls
+from .interact import alpha_slider, controls
 from .plots import PG_STEPS_LABEL, RETURN_LABEL
 from .render import Clip, check_task, render_episode, rendering_available, side_by_side
 
@@ -267,8 +266,7 @@ def locomotion_widget(env: str = "halfcheetah_vel", velocity: float = 1.0, direc
     if not paths or len(set(kinds)) != len(kinds):
         raise ValueError(f"checkpoints must map at most one velocity and one direction task family to a "
                          f"checkpoint, got {list(paths)}")
-    if env not in paths:
-        raise ValueError(f"env must be one of {tuple(paths)}, got {env!r}")
+    check_choice(env, "env", tuple(paths))
     by_kind = dict(zip(kinds, paths))
     low, high = (0.0, 0.0) if "velocity" not in by_kind else _velocity_range(by_kind["velocity"])
     if "velocity" in by_kind:
@@ -278,7 +276,6 @@ def locomotion_widget(env: str = "halfcheetah_vel", velocity: float = 1.0, direc
     for name, checkpoint in paths.items():       # fail now, not inside the callback
         _checked(name, direction if task_kind(name) == "direction" else velocity, alpha, steps, episodes, seed,
                  every, checkpoint)
-    lo, hi = (math.log10(v) for v in alpha_range)
     style = {"description_width": "initial"}
     family = w.ToggleButtons(options=[(f"{task_kind(n)} ({n})", n) for n in paths], value=env,
                              description="task family", style=style)
@@ -312,8 +309,7 @@ def locomotion_widget(env: str = "halfcheetah_vel", velocity: float = 1.0, direc
 
     ui = w.interactive(
         show, env=family, velocity=velocity_slider, direction=direction_buttons,
-        alpha=w.FloatLogSlider(value=alpha, base=10, min=lo, max=hi, step=0.05, description="α",
-                               continuous_update=False, readout_format=".3f"),
+        alpha=alpha_slider(alpha, alpha_range),
     )
     ui.children = (*ui.children[:-1], busy, ui.children[-1])      # between the controls and the output
     ui.busy = busy

@@ -29,7 +29,7 @@ from ..rl.reproduction import MAX_EPISODES, NAVIGATION_MODELS, NOT_SHIPPED, is_s
 from ..tasks.velocity import DT
 from ..validation import check_alpha, check_int, check_range
 from . import plots
-from .interact import STYLE, show_result
+from .interact import STYLE, alpha_slider, show_result, steps_slider
 from .plots import PG_STEPS_LABEL, RETURN_AXIS_LABEL, RETURN_LABEL
 
 NAVIGATION_ALPHA_RANGE = (0.01, 0.5)   # the α slider's range; the pure functions accept any α > 0
@@ -188,7 +188,6 @@ def navigation_widget(models=("maml", "pretrain"), goal_x: float = 0.3, goal_y: 
 
     shipped_policies("navigation2d", models)   # fail now, not inside the callback, on an unknown name
     options = list(dict.fromkeys([*models, *NAVIGATION_MODELS]))
-    lo, hi = (math.log10(v) for v in alpha_range)
 
     def show(goal_x, goal_y, alpha, steps, models):
         if not models:
@@ -204,10 +203,8 @@ def navigation_widget(models=("maml", "pretrain"), goal_x: float = 0.3, goal_y: 
                              continuous_update=False, style=STYLE),
         goal_y=w.FloatSlider(value=goal_y, min=-0.5, max=0.5, step=0.05, description="goal y",
                              continuous_update=False, style=STYLE),
-        alpha=w.FloatLogSlider(value=alpha, base=10, min=lo, max=hi, step=0.05, description="α",
-                               continuous_update=False, readout_format=".3f"),
-        steps=w.IntSlider(value=steps, min=0, max=MAX_STEPS, description="PG steps", continuous_update=False,
-                          style=STYLE),
+        alpha=alpha_slider(alpha, alpha_range),
+        steps=steps_slider(steps, MAX_STEPS),
         models=w.SelectMultiple(options=[(plots.label_for(m), m) for m in options], value=tuple(models),
                                 rows=len(options), description="models", style=STYLE),
     )
@@ -330,7 +327,6 @@ def velocity_widget(target: float = 1.0, alpha: float = 0.1, steps: int = 1, epi
     import ipywidgets as w
 
     _velocity_checkpoint(checkpoint)   # fail now, not inside the callback, on a missing file
-    lo, hi = (math.log10(v) for v in alpha_range)
 
     def show(target, alpha, steps):
         result = velocity_adaptation(target, alpha, steps, episodes, seed, checkpoint)
@@ -341,8 +337,6 @@ def velocity_widget(target: float = 1.0, alpha: float = 0.1, steps: int = 1, epi
         show,
         target=w.FloatSlider(value=target, min=-2.0, max=2.0, step=0.1, description="target v*",
                              continuous_update=False, style=STYLE),
-        alpha=w.FloatLogSlider(value=alpha, base=10, min=lo, max=hi, step=0.05, description="α",
-                               continuous_update=False, readout_format=".3f"),
-        steps=w.IntSlider(value=steps, min=0, max=MAX_STEPS, description="PG steps", continuous_update=False,
-                          style=STYLE),
+        alpha=alpha_slider(alpha, alpha_range),
+        steps=steps_slider(steps, MAX_STEPS),
     )

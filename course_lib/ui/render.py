@@ -36,7 +36,7 @@ import numpy as np
 from ..functional import batched
 from ..rl.envs import ENVS
 from ..rl.mujoco_sampler import mlp_mean, policy_layers
-from ..validation import check_int, check_range
+from ..validation import check_choice, check_int, check_range
 
 HORIZON = 200
 SIZE = (240, 160)          # width × height of a frame, in pixels
@@ -196,8 +196,7 @@ def check_task(env: str, task) -> float:
     """`task` as a float if it is one of `env`'s tasks, else a ValueError naming `task` and the allowed values."""
     from ..tasks.locomotion import LOCOMOTION_ENVS, VelocityGoals
 
-    if env not in MUJOCO_ENVS:
-        raise ValueError(f"env must be one of {MUJOCO_ENVS}, got {env!r}")
+    check_choice(env, "env", MUJOCO_ENVS)
     distribution = LOCOMOTION_ENVS[ENVS[env].mujoco].distribution
     if isinstance(distribution, VelocityGoals):
         check_range(task, "task", distribution.low, distribution.high)

@@ -29,7 +29,7 @@ from ..sinusoid.config import load_trained
 from ..tasks.sinusoid import RegressionBatch, SinusoidDistribution, sine
 from ..validation import check_alpha, check_int, check_range
 from . import plots
-from .interact import STYLE, show_result
+from .interact import STYLE, alpha_slider, show_result, steps_slider
 
 TOY_THETA = (-1.5, -1.0)
 TOY_EXTENT = (-2.5, 2.5)
@@ -133,8 +133,7 @@ def toy_directions_widget(alpha: float = 0.25, steps: int = 1, reptile_steps: in
         show,
         alpha=w.FloatSlider(value=alpha, min=0.01, max=TOY_ALPHA_MAX, step=0.01, description="α",
                             continuous_update=False, readout_format=".2f"),
-        steps=w.IntSlider(value=steps, min=1, max=5, description="MAML steps", continuous_update=False,
-                          style=STYLE),
+        steps=steps_slider(steps, 5, low=1, description="MAML steps"),
         reptile_steps=w.IntSlider(value=reptile_steps, min=1, max=10, description="Reptile steps",
                                   continuous_update=False, style=STYLE),
     )
@@ -260,17 +259,14 @@ def sinusoid_widget(models=("maml", "pretrain"), amplitude: float = 2.0, phase: 
         show_result(result)
         return result
 
-    lo, hi = (math.log10(v) for v in SINUSOID_ALPHA_RANGE)
     return w.interactive(
         show,
-        alpha=w.FloatLogSlider(value=alpha, base=10, min=lo, max=hi, step=0.1, description="α",
-                               continuous_update=False, readout_format=".4f"),
+        alpha=alpha_slider(alpha, SINUSOID_ALPHA_RANGE, step=0.1, decimals=4),
         amplitude=w.FloatSlider(value=amplitude, min=0.1, max=5.0, step=0.1, description="amplitude A",
                                 continuous_update=False, style=STYLE),
         phase=w.FloatSlider(value=phase, min=0.0, max=math.pi, step=0.05, description="phase b",
                             continuous_update=False, style=STYLE),
-        steps=w.IntSlider(value=steps, min=0, max=10, description="inner steps", continuous_update=False,
-                          style=STYLE),
+        steps=steps_slider(steps, 10, description="inner steps"),
         k=w.IntSlider(value=k, min=1, max=20, description="K points", continuous_update=False, style=STYLE),
         seed=w.IntSlider(value=seed, min=0, max=20, description="seed", continuous_update=False, style=STYLE),
     )
