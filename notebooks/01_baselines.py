@@ -48,12 +48,14 @@ import torch
 
 from course_lib import forward
 from course_lib.checkpoints import load_checkpoint, shipped
-from course_lib.evaluate import PAPER_SINUSOID, adaptation_curve, sinusoid_benchmark
-from course_lib.plots import (new_figure, plot_adaptation_curve, plot_sinusoid_fit, plot_tasks,
-                              plot_training_history)
+from course_lib.sinusoid.evaluate import PAPER_SINUSOID, sinusoid_benchmark
+from course_lib.evaluate import adaptation_curve
+from course_lib.ui.plots import (new_figure, plot_adaptation_curve, plot_sinusoid_fit, plot_tasks,
+                                 plot_training_history)
 from course_lib.tasks.sinusoid import SinusoidDistribution, sine
-from course_lib.train import default_config, load_trained, train_sinusoid
-from course_lib.widgets import sinusoid_adaptation, sinusoid_widget
+from course_lib.sinusoid.config import default_config, load_trained
+from course_lib.sinusoid.train import train_sinusoid
+from course_lib.ui.sinusoid import sinusoid_adaptation, sinusoid_widget
 
 torch.set_num_threads(1)          # small networks: one thread is fastest, and leaves a core free
 workdir = tempfile.TemporaryDirectory(prefix="maml_nb01_")   # this notebook's own checkpoints

@@ -48,8 +48,8 @@ from course_lib import MLP, batched, detached, inner_update, meta_gradient, meta
 from course_lib.checkpoints import shipped
 from course_lib.tasks.sinusoid import RegressionBatch, SinusoidDistribution
 from course_lib.toy import closed_form_directions, toy_task
-from course_lib.train import load_trained
-from course_lib.widgets import toy_directions, toy_directions_widget
+from course_lib.sinusoid.config import load_trained
+from course_lib.ui.sinusoid import toy_directions, toy_directions_widget
 
 torch.set_num_threads(1)
 

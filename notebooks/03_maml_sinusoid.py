@@ -52,14 +52,16 @@ from tqdm.auto import tqdm
 
 from course_lib import MLP, batched, forward, inner_update, parameters_of
 from course_lib.checkpoints import load_checkpoint, shipped
-from course_lib.evaluate import PAPER_SINUSOID, adaptation_curve, adapted_params, sinusoid_benchmark
+from course_lib.sinusoid.evaluate import PAPER_SINUSOID, sinusoid_benchmark
+from course_lib.evaluate import adaptation_curve, adapted_params
 from course_lib.landscape import (dot, gradient, loss_after_one_step, loss_slice, orthonormal_pair,
                                   top_hessian_eigenvector)
-from course_lib.plots import (COLORS, label_for, new_figure, plot_adaptation_curve, plot_loss_slice,
-                              plot_loss_vs_step_size, plot_training_history)
+from course_lib.ui.plots import (COLORS, label_for, new_figure, plot_adaptation_curve, plot_loss_slice,
+                                 plot_loss_vs_step_size, plot_training_history)
 from course_lib.tasks.sinusoid import RegressionBatch, SinusoidDistribution
-from course_lib.train import default_config, load_trained, train_sinusoid
-from course_lib.widgets import sinusoid_adaptation, sinusoid_widget
+from course_lib.sinusoid.config import default_config, load_trained
+from course_lib.sinusoid.train import train_sinusoid
+from course_lib.ui.sinusoid import sinusoid_adaptation, sinusoid_widget
 
 torch.set_num_threads(1)          # small networks: one thread is fastest, and leaves a core free
 workdir = tempfile.TemporaryDirectory(prefix="maml_nb03_")   # this notebook's own checkpoints
@@ -97,7 +99,7 @@ WORK = Path(workdir.name)
 # K = 5 points, and at 70 000 iterations those 10 steps blow up (the loss overflows) on 1 of the 600
 # test tasks, which makes the 10-step mean infinite. At 30 000 iterations the paper's 1 / 5 / 10-step
 # numbers are already met (section 5) and no task diverges. The reasoning is in the docstring of
-# `SinusoidConfig` in `course_lib/train.py`; notebook 09 studies it.
+# `SinusoidConfig` in `course_lib/sinusoid/config.py`; notebook 09 studies it.
 
 # %% tags=["nbval-check-output"]
 print(default_config("maml"))
@@ -339,7 +341,7 @@ print(f"quoted below: maml_move = {quoted['maml'][0]:.2f}, maml_cos = {quoted['m
 #
 # ## 5. The reproduction table
 #
-# The paper's protocol (Appendix C, Table 2; `course_lib.evaluate.sinusoid_benchmark`): **600** held-out
+# The paper's protocol (Appendix C, Table 2; `course_lib.sinusoid.evaluate.sinusoid_benchmark`): **600** held-out
 # tasks, K = 5 support points, every step on the same five points with the model's own α, query MSE on
 # 100 fresh points, mean ± 95% confidence interval (1.96 σ/√600). Every model sees the same tasks and
 # points. The oracle does not adapt, so only its step-0 loss is shown. The same table for the whole

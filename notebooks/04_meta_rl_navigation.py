@@ -51,7 +51,7 @@ import torch
 import course_lib.envs  # noqa: F401  (registers the gymnasium ids "course_lib/Navigation2D-v0", …)
 from course_lib.functional import num_parameters, parameters_of
 from course_lib.meta import CONTEXT
-from course_lib.plots import new_figure
+from course_lib.ui.plots import new_figure
 from course_lib.rl.baseline import baseline_values, fit_linear_baseline
 from course_lib.rl.curvature import meta_kl_curvature
 from course_lib.rl.envs import make_batched_env
@@ -59,11 +59,12 @@ from course_lib.rl.episodes import sample_episodes
 from course_lib.rl.evaluate import held_out_tasks, reference_returns
 from course_lib.rl.losses import reinforce_loss
 from course_lib.rl.returns import discounted_returns, gae
-from course_lib.rl.train import (build_policy, default_rl_config, initial_params, meta_loss_and_kl,
-                                 sample_meta_batch, train_rl)
+from course_lib.rl.config import build_policy, default_rl_config, initial_params
+from course_lib.rl.train import meta_loss_and_kl, sample_meta_batch, train_rl
 from course_lib.rl.trpo import conjugate_gradient, flat, hvp_double_backprop
-from course_lib.rl.widgets import (navigation_adaptation, navigation_widget, plot_paired_returns,
-                                   plot_training_returns, reproduction_table, shipped_checkpoint)
+from course_lib.ui.navigation import navigation_adaptation, navigation_widget
+from course_lib.ui.returns import plot_paired_returns, plot_training_returns, reproduction_table
+from course_lib.rl.reproduction import shipped_checkpoint
 
 torch.set_num_threads(1)          # small networks: one thread is fastest, and leaves a core free
 

@@ -43,14 +43,16 @@ import torch
 
 from course_lib.checkpoints import shipped
 from course_lib.meta import CONTEXT
-from course_lib.plots import new_figure
+from course_lib.ui.plots import new_figure
 from course_lib.rl.curvature import meta_kl_curvature
 from course_lib.rl.envs import make_batched_env
 from course_lib.rl.evaluate import held_out_tasks
-from course_lib.rl.train import curvature, default_rl_config, load_policy, meta_loss_and_kl, sample_meta_batch, train_rl
+from course_lib.rl.train import curvature, meta_loss_and_kl, sample_meta_batch, train_rl
+from course_lib.rl.config import default_rl_config, load_policy
 from course_lib.rl.trpo import conjugate_gradient, flat
-from course_lib.rl.widgets import (NOT_SHIPPED, navigation_adaptation, navigation_widget, plot_training_returns,
-                                   reproduction_table, shipped_checkpoint)
+from course_lib.rl.reproduction import NOT_SHIPPED, shipped_checkpoint
+from course_lib.ui.navigation import navigation_adaptation, navigation_widget
+from course_lib.ui.returns import plot_training_returns, reproduction_table
 
 torch.set_num_threads(1)          # small networks: one thread is fastest, and leaves a core free
 

@@ -46,10 +46,12 @@ from course_lib.rl.episodes import sample_episodes
 from course_lib.rl.evaluate import held_out_tasks
 from course_lib.rl.losses import reinforce_loss
 from course_lib.rl.tasks import with_advantages
-from course_lib.rl.train import build_policy, default_rl_config, initial_params, reptile_update
+from course_lib.rl.config import build_policy, default_rl_config, initial_params
+from course_lib.rl.train import reptile_update
 from course_lib.rl.trpo import flat
-from course_lib.rl.widgets import (NOT_SHIPPED, navigation_adaptation, navigation_widget, reproduction_table,
-                                   shipped_checkpoint)
+from course_lib.rl.reproduction import NOT_SHIPPED, shipped_checkpoint
+from course_lib.ui.navigation import navigation_adaptation, navigation_widget
+from course_lib.ui.returns import reproduction_table
 
 torch.set_num_threads(1)          # small networks: one thread is fastest, and leaves a core free
 

@@ -47,20 +47,22 @@ import numpy as np
 import torch
 
 from course_lib.checkpoints import shipped
-from course_lib.evaluate import sinusoid_benchmark
+from course_lib.sinusoid.evaluate import sinusoid_benchmark
 from course_lib.functional import detached, num_parameters, parameters_of
 from course_lib.meta import CONTEXT, adapt_context
-from course_lib.plots import label_for, new_figure
+from course_lib.ui.plots import label_for, new_figure
 from course_lib.rl.envs import make_batched_env
 from course_lib.rl.episodes import sample_episodes
 from course_lib.rl.evaluate import held_out_tasks
 from course_lib.rl.tasks import PolicyTaskBatch, with_advantages
-from course_lib.rl.train import (adapted, build_policy, default_rl_config, initial_params, load_policy, meta_loss_and_kl,
-                                 sample_meta_batch, train_rl)
+from course_lib.rl.config import adapted, build_policy, default_rl_config, initial_params, load_policy
+from course_lib.rl.train import meta_loss_and_kl, sample_meta_batch, train_rl
 from course_lib.rl.trpo import flat
-from course_lib.rl.widgets import (NOT_SHIPPED, is_shipped, navigation_adaptation, navigation_widget,
-                                   reproduction_table, velocity_adaptation, velocity_widget)
-from course_lib.train import load_trained
+from course_lib.rl.reproduction import NOT_SHIPPED, is_shipped
+from course_lib.ui.navigation import (navigation_adaptation, navigation_widget, velocity_adaptation,
+                                      velocity_widget)
+from course_lib.ui.returns import reproduction_table
+from course_lib.sinusoid.config import load_trained
 
 torch.set_num_threads(1)          # small networks: one thread is fastest, and leaves a core free
 

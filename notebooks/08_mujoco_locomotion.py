@@ -46,11 +46,11 @@ from IPython.display import display
 from tqdm.auto import tqdm
 
 from course_lib.checkpoints import load_checkpoint, shipped
-from course_lib.plots import new_figure
+from course_lib.ui.plots import new_figure
 from course_lib.rl.evaluate import reference_returns
-from course_lib.rl.locomotion_widget import locomotion_adaptation, locomotion_widget, training_command
-from course_lib.rl.render import rendering_available
-from course_lib.rl.widgets import plot_training_returns, reproduction_table
+from course_lib.ui.locomotion import locomotion_adaptation, locomotion_widget, training_command
+from course_lib.ui.render import rendering_available
+from course_lib.ui.returns import plot_training_returns, reproduction_table
 from course_lib.tasks.locomotion import CHEETAH_CTRL_COST, HORIZON, HalfCheetahDir, HalfCheetahVel
 
 torch.set_num_threads(1)          # small networks: one thread is fastest, and leaves a core free
@@ -271,7 +271,7 @@ for model in ("maml", "fomaml"):
 #
 # Numbers are one thing; a cheetah that turns round is another. MuJoCo draws off-screen through OpenGL.
 # Without a display (a server, CI, a container) the portable choice is **OSMesa**, a software OpenGL
-# (Debian/Ubuntu: `apt-get install libosmesa6`): `course_lib.rl.render` sets `MUJOCO_GL=osmesa` on
+# (Debian/Ubuntu: `apt-get install libosmesa6`): `course_lib.ui.render` sets `MUJOCO_GL=osmesa` on
 # Linux unless you chose a backend yourself (with a GPU, `MUJOCO_GL=egl` is faster). Where nothing can
 # render, `rendering_available()` says why and everything below still runs, without the clips.
 

@@ -46,12 +46,13 @@ import torch
 
 from course_lib.ablation import aggregate, load_ablation
 from course_lib.checkpoints import shipped
-from course_lib.evaluate import adapted_params, adaptation_curve, benchmark_tasks, summarize
+from course_lib.evaluate import adapted_params, adaptation_curve, summarize
+from course_lib.sinusoid.evaluate import benchmark_tasks
 from course_lib.functional import batched, detached, parameters_of
 from course_lib.meta import meta_gradient
-from course_lib.plots import COLORS, ITERATION_LABEL, MSE_LABEL, label_for, new_figure, setting_colors
+from course_lib.ui.plots import COLORS, ITERATION_LABEL, MSE_LABEL, label_for, new_figure, setting_colors
 from course_lib.tasks.sinusoid import RegressionBatch, SinusoidDistribution
-from course_lib.train import build_model, default_config, load_trained
+from course_lib.sinusoid.config import build_model, default_config, load_trained
 
 torch.set_num_threads(1)          # small networks: one thread is fastest, and leaves a core free
 
