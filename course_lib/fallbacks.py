@@ -69,7 +69,8 @@ def _adapt_one_step(policy, theta, episodes, alpha):
 
 def _rl_meta_gradient(policy, theta, env, alpha, generator, first_order=True, gamma=0.99):
     import torch
-    from .rl.train import default_rl_config, meta_loss_and_kl, sample_meta_batch
+    from .rl.config import default_rl_config
+    from .rl.train import meta_loss_and_kl, sample_meta_batch
     config = default_rl_config("navigation2d", "fomaml" if first_order else "maml", alpha=alpha, gamma=gamma)
     batch = sample_meta_batch(policy, theta, env, config, generator)
     loss, _ = meta_loss_and_kl(theta, batch, config)

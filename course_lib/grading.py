@@ -3,7 +3,7 @@ helpers the exercise notebooks use.
 
     python -m course_lib.grading generate            # exercises/*.py + *.ipynb from solutions/*.py
     python -m course_lib.grading generate --check    # exit 1 if exercises/ differs (CI runs this as a test)
-    python -m course_lib.grading execute solutions/ex01_meta_gradients.py   # save the .ipynb with outputs
+    python tools/execute_notebooks.py solutions/ex01_meta_gradients.py      # save the .ipynb with outputs
 
 Markers in the solution notebooks (nbgrader-compatible solution regions):
 
@@ -30,7 +30,6 @@ import hashlib
 import json
 import re
 import sys
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -277,26 +276,6 @@ def generate(solutions: Path = SOLUTIONS, exercises: Path = EXERCISES, check: bo
     return changed
 
 
-def execute(script: Path, timeout: int = 600) -> Path:
-    """Run a .py notebook top to bottom in a fresh kernel; save the paired .ipynb with its outputs."""
-    import jupytext
-    from nbclient import NotebookClient
-
-    script = Path(script)
-    nb = jupytext.read(script)
-    nb.metadata["kernelspec"] = {"name": "python3", "language": "python", "display_name": "Python 3 (ipykernel)"}
-    start = time.perf_counter()
-    NotebookClient(nb, timeout=timeout, kernel_name="python3",
-                   resources={"metadata": {"path": str(script.parent)}}).execute()
-    out = script.with_suffix(".ipynb")
-    import nbformat
-
-    nb.nbformat, nb.nbformat_minor = 4, 5
-    out.write_text(nbformat.writes(set_cell_ids(nb, script.stem)) + "\n")
-    print(f"executed {script} in {time.perf_counter() - start:.0f} s -> {out}")
-    return out
-
-
 # --------------------------------------------------------------------------------------------------
 # Command line
 # --------------------------------------------------------------------------------------------------
@@ -309,9 +288,6 @@ def main(argv=None) -> int:
     gen.add_argument("--solutions", type=Path, default=SOLUTIONS)
     gen.add_argument("--exercises", type=Path, default=EXERCISES)
     gen.add_argument("--check", action="store_true", help="only compare; exit 1 if exercises/ is out of date")
-    run = sub.add_parser("execute", help="execute .py notebooks and save their .ipynb with outputs")
-    run.add_argument("scripts", nargs="+", type=Path)
-    run.add_argument("--timeout", type=int, default=600, help="per-cell timeout in seconds")
     args = parser.parse_args(argv)
     if args.command == "generate":
         changed = generate(args.solutions, args.exercises, check=args.check)
@@ -322,9 +298,6 @@ def main(argv=None) -> int:
             print("exercises/ differs from solutions/: run `python -m course_lib.grading generate`", file=sys.stderr)
             return 1
         print(f"{len(changed)} file(s) {verb}" if changed else "exercises/ is up to date")
-        return 0
-    for script in args.scripts:
-        execute(script, args.timeout)
     return 0
 
 

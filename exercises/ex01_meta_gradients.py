@@ -31,9 +31,11 @@
 # **Run time.** About 30 s on a 2-core CPU.
 #
 # **How the exercises work.** Each exercise is a function with a `# YOUR CODE HERE` line that
-# raises `NotImplementedError`; replace it with your code. The cell after it, marked
+# raises `NotImplementedError`; replace it with your code. Stuck? Right under each exercise cell,
+# collapsed hints ("Hint 1", "Hint 2", …) open one at a time, from a nudge towards the idea to the shape
+# of the code: open the next one only if the last did not help. The graded cell below them, marked
 # `# GRADED TEST: … (N points)`, tries your function on inputs it draws at random and prints ✓ when
-# its self-checks pass, or ✗ with a hint — either way the notebook goes on, so Run All always
+# its self-checks pass, or ✗ with what went wrong — either way the notebook goes on, so Run All always
 # reaches the end. The grade does not come from what the cell prints: the grader runs your notebook
 # with inputs drawn at grading time and compares the values each graded cell submits
 # (`t.submit(...)`) with the model solution's for the same inputs, so editing a test cell or its
@@ -67,10 +69,10 @@ from course_lib.checks import fallback, graded
 from course_lib.evaluate import adaptation_curve
 from course_lib.fallbacks import reference
 from course_lib.meta import CONTEXT, adapt_context, cavia_objective
-from course_lib.plots import new_figure, plot_adaptation_curve, plot_sinusoid_fit, setting_colors
+from course_lib.ui.plots import new_figure, plot_adaptation_curve, plot_sinusoid_fit, setting_colors
 from course_lib.tasks.sinusoid import RegressionBatch, SinusoidDistribution, sine
 from course_lib.toy import QuadraticTasks, closed_form_directions
-from course_lib.train import load_trained
+from course_lib.sinusoid.config import load_trained
 
 torch.set_num_threads(1)
 dist = SinusoidDistribution()
@@ -116,8 +118,27 @@ def random_quadratic_tasks(rng, n_tasks=1):
 def inner_step(params, loss_fn, alpha, first_order=False):
     """One inner gradient step θ' = θ − α∇L(θ) on a dict name -> tensor; returns a new dict."""
     # YOUR CODE HERE
-    raise NotImplementedError("Exercise 1.1: torch.autograd.grad(loss, list(params.values()), create_graph=...) returns one gradient per tensor, in the dict's order; build a new dict.")
+    raise NotImplementedError("Exercise 1.1: replace this line with your code (stuck? the hints under this cell open one at a time).")
 
+
+# %% [markdown]
+# **Stuck on exercise 1.1?** Open one hint at a time, and try again before opening the next.
+#
+# <details><summary>Hint 1 of 3 (click to open)</summary>
+#
+# This is the MAML paper's eq. 1, θ′ = θ − α∇L(θ), applied to every tensor of the dict (Exercise 1.1): one gradient and one new tensor per parameter, and nothing modified in place.
+#
+# </details>
+# <details><summary>Hint 2 of 3</summary>
+#
+# `torch.autograd.grad(loss, list(params.values()), create_graph=...)` returns one gradient per tensor, in the dict's order; second order needs the graph of the gradient, first order does not, so the flag is `not first_order`.
+#
+# </details>
+# <details><summary>Hint 3 of 3</summary>
+#
+# Evaluate `loss_fn(params)`, get the gradients, then build a new dict `{name: p − α·g}` by zipping `params.items()` with the gradients.
+#
+# </details>
 
 # %%
 # GRADED TEST: ex1.1 inner_step (2 points)
@@ -201,8 +222,27 @@ plt.show()
 def maml_meta_gradient(theta, support_loss, query_loss, alpha):
     """∇_θ L_q(θ − α∇L_s(θ)), second order: a dict name -> gradient tensor."""
     # YOUR CODE HERE
-    raise NotImplementedError("Exercise 1.2: take the inner step on the SUPPORT loss keeping its graph, then differentiate the QUERY loss at θ' with respect to θ.")
+    raise NotImplementedError("Exercise 1.2: replace this line with your code (stuck? the hints under this cell open one at a time).")
 
+
+# %% [markdown]
+# **Stuck on exercise 1.2?** Open one hint at a time, and try again before opening the next.
+#
+# <details><summary>Hint 1 of 3 (click to open)</summary>
+#
+# Read the formula of Exercise 1.2: F(θ) = L_q(θ′) with θ′ = θ − α∇L_s(θ). Autograd produces the (I − α∇²L_s) factor by itself, as long as θ′ stays a differentiable function of θ.
+#
+# </details>
+# <details><summary>Hint 2 of 3</summary>
+#
+# Take the inner step on the SUPPORT loss keeping its graph (`create_graph=True`, or your `inner_step` / `inner_update` with `first_order=False`), then differentiate the QUERY loss at θ′ with respect to the ORIGINAL θ's tensors.
+#
+# </details>
+# <details><summary>Hint 3 of 3</summary>
+#
+# Three lines: the support gradients with `create_graph=True`; θ′ = `{k: θ_k − α·g_k}`; `torch.autograd.grad(query_loss(θ′), list(theta.values()))`, returned as a dict with θ's keys.
+#
+# </details>
 
 # %%
 # GRADED TEST: ex1.2 maml_meta_gradient (3 points)
@@ -253,8 +293,27 @@ with graded("ex1.2") as t:
 def fomaml_meta_gradient(theta, support_loss, query_loss, alpha):
     """∇L_q evaluated at θ' = θ − α∇L_s(θ), with ∂θ'/∂θ taken as I: a dict name -> tensor."""
     # YOUR CODE HERE
-    raise NotImplementedError("Exercise 1.3: no create_graph here; make θ' fresh leaves with .detach().requires_grad_(True) and differentiate the query loss with respect to θ'.")
+    raise NotImplementedError("Exercise 1.3: replace this line with your code (stuck? the hints under this cell open one at a time).")
 
+
+# %% [markdown]
+# **Stuck on exercise 1.3?** Open one hint at a time, and try again before opening the next.
+#
+# <details><summary>Hint 1 of 3 (click to open)</summary>
+#
+# First-order MAML takes ∂θ′/∂θ = I (Exercise 1.3): the meta-gradient is the query gradient evaluated at the ADAPTED parameters θ′, not at θ.
+#
+# </details>
+# <details><summary>Hint 2 of 3</summary>
+#
+# No `create_graph` here: compute θ′ = θ − α∇L_s(θ), cut it from the graph with `.detach().requires_grad_(True)`, and differentiate the query loss with respect to those fresh leaves.
+#
+# </details>
+# <details><summary>Hint 3 of 3</summary>
+#
+# Return the gradients under θ's keys (`dict(zip(theta, grads))`): the gradient taken at θ′ is the one applied to θ.
+#
+# </details>
 
 # %%
 # GRADED TEST: ex1.3 fomaml_meta_gradient (2 points)
@@ -334,8 +393,27 @@ for alpha in (0.001, 0.01, 0.1, 0.3):
 def reptile_update(theta, task_losses, alpha, steps, epsilon):
     """θ + ε · mean_i (φ_i − θ), φ_i = `steps` SGD steps (rate α) on task_losses[i] from θ."""
     # YOUR CODE HERE
-    raise NotImplementedError("Exercise 1.4: per task, run `steps` plain gradient steps from θ to get φ_i; average φ_i − θ over the tasks and move θ toward it.")
+    raise NotImplementedError("Exercise 1.4: replace this line with your code (stuck? the hints under this cell open one at a time).")
 
+
+# %% [markdown]
+# **Stuck on exercise 1.4?** Open one hint at a time, and try again before opening the next.
+#
+# <details><summary>Hint 1 of 3 (click to open)</summary>
+#
+# Reptile (the formula of Exercise 1.4) needs no query loss and no second derivatives: it moves θ toward the parameters that plain SGD on each task ends up at.
+#
+# </details>
+# <details><summary>Hint 2 of 3</summary>
+#
+# Per task, run `steps` plain gradient steps from θ (`torch.autograd.grad` on that task's loss) to get φ_i; accumulate (φ_i − θ) / n, detached.
+#
+# </details>
+# <details><summary>Hint 3 of 3</summary>
+#
+# Return a new dict `{k: (θ_k.detach() + ε · mean_i(φ_i,k − θ_k)).requires_grad_(True)}`; θ itself stays untouched.
+#
+# </details>
 
 # %%
 # GRADED TEST: ex1.4 reptile_update (2 points)
@@ -413,8 +491,27 @@ plt.show()
 def cavia_context_step(theta, support_loss, alpha, context_dim, first_order=False):
     """{**theta, "context": φ} with φ = 0 − α ∇_φ L_support(θ, φ) at φ = 0 (only the context adapts)."""
     # YOUR CODE HERE
-    raise NotImplementedError("Exercise 1.5: start from torch.zeros(context_dim, dtype=<the dtype of theta's tensors>, requires_grad=True) and differentiate the support loss with respect to the context only.")
+    raise NotImplementedError("Exercise 1.5: replace this line with your code (stuck? the hints under this cell open one at a time).")
 
+
+# %% [markdown]
+# **Stuck on exercise 1.5?** Open one hint at a time, and try again before opening the next.
+#
+# <details><summary>Hint 1 of 3 (click to open)</summary>
+#
+# In CAVIA (Exercise 1.5) only the context φ adapts, and it starts at zero for every task: the shared weights θ are inputs of the loss, not something you step.
+#
+# </details>
+# <details><summary>Hint 2 of 3</summary>
+#
+# Start from `torch.zeros(context_dim, dtype=..., requires_grad=True)` with the dtype of θ's tensors, and differentiate `support_loss({**theta, CONTEXT: φ0})` with respect to φ0 only; keep the graph unless `first_order`.
+#
+# </details>
+# <details><summary>Hint 3 of 3</summary>
+#
+# Return `{**theta, CONTEXT: φ0 − α·g}`: the same shared tensors, plus the adapted context.
+#
+# </details>
 
 # %%
 # GRADED TEST: ex1.5 cavia_context_step (3 points)

@@ -33,7 +33,9 @@
 # **Run time.** About 1 minute on a 2-core CPU (a 60-iteration meta-training run takes ~15 s).
 #
 # **How the exercises work.** As in Exercises 1: replace each `# YOUR CODE HERE` line and run the
-# `# GRADED TEST` cell after it, which prints ✓ or ✗ (with a hint) and never stops the notebook. The
+# `# GRADED TEST` cell below it, which prints ✓ or ✗ (with what went wrong) and never stops the
+# notebook. Stuck? The collapsed hints right under each exercise cell open one at a time, each more
+# specific than the last: open the next one only if the last did not help. The
 # grader compares the values each graded cell submits with the model solution's, for inputs drawn at
 # grading time, so editing a test cell or its asserts changes nothing; your function may not call
 # the course_lib function named on the cell's `# MUST NOT CALL:` line. Later cells use course_lib's
@@ -61,13 +63,14 @@ from course_lib.checks import fallback, graded
 from course_lib.fallbacks import reference
 from course_lib.meta import adapt
 from course_lib.models import GaussianPolicy
-from course_lib.plots import OTHER_COLORS, new_figure
+from course_lib.ui.plots import OTHER_COLORS, new_figure
 from course_lib.rl.baseline import baseline_values, fit_linear_baseline
 from course_lib.rl.episodes import Episodes, action_distribution, sample_episodes
 from course_lib.rl import returns as course_returns
 from course_lib.rl.losses import kl_from, log_prob, reinforce_loss
 from course_lib.rl.tasks import PolicyTaskBatch, with_advantages
-from course_lib.rl.train import build_policy, default_rl_config, train_rl
+from course_lib.rl.config import build_policy, default_rl_config
+from course_lib.rl.train import train_rl
 from course_lib.rl.trpo import flat, hvp_double_backprop, unflat
 from course_lib.tasks.velocity import DT, MAX_FORCE, BatchedPointVelocity1D
 
@@ -118,8 +121,27 @@ plt.show()
 def discounted_returns(rewards, mask, gamma):
     """R_t = Σ_{k≥t} γ^{k−t} r_k along the last dimension, 0 where mask is 0."""
     # YOUR CODE HERE
-    raise NotImplementedError("Exercise 2.1: loop backwards over time: R_t = r_t + γ R_{t+1}, starting from 0 after the last step.")
+    raise NotImplementedError("Exercise 2.1: replace this line with your code (stuck? the hints under this cell open one at a time).")
 
+
+# %% [markdown]
+# **Stuck on exercise 2.1?** Open one hint at a time, and try again before opening the next.
+#
+# <details><summary>Hint 1 of 3 (click to open)</summary>
+#
+# Use the recursion of Exercise 2.1, R_t = r_t + γR_{t+1}: the return at t needs the one at t + 1, so the computation runs from the last step backwards.
+#
+# </details>
+# <details><summary>Hint 2 of 3</summary>
+#
+# Loop backwards over the last (time) dimension with a running sum that starts at 0 after the last step; masked steps add no reward, and the result is multiplied by the mask at the end.
+#
+# </details>
+# <details><summary>Hint 3 of 3</summary>
+#
+# `running = r[..., t]·mask[..., t] + γ·running`, then `returns[..., t] = running`: the `[..., t]` slice handles every task and episode at once.
+#
+# </details>
 
 # %%
 # GRADED TEST: ex2.1 discounted_returns (2 points)
@@ -160,8 +182,27 @@ with graded("ex2.1") as t:
 def gae(rewards, values, mask, gamma, lam=1.0):
     """Â_t = Σ_{k≥t} (γλ)^{k−t} δ_k with δ_t = r_t + γV_{t+1} − V_t; V = 0 past the end; 0 where mask is 0."""
     # YOUR CODE HERE
-    raise NotImplementedError("Exercise 2.2: mask the values, shift them one step left (append a 0) to get V(s_{t+1}), form δ, then a backward running sum with factor γλ.")
+    raise NotImplementedError("Exercise 2.2: replace this line with your code (stuck? the hints under this cell open one at a time).")
 
+
+# %% [markdown]
+# **Stuck on exercise 2.2?** Open one hint at a time, and try again before opening the next.
+#
+# <details><summary>Hint 1 of 3 (click to open)</summary>
+#
+# Two stages (Exercise 2.2, GAE): first the TD errors δ_t = r_t + γV(s_{t+1}) − V(s_t), then a discounted sum of them — the backward recursion of Exercise 2.1, with factor γλ instead of γ.
+#
+# </details>
+# <details><summary>Hint 2 of 3</summary>
+#
+# Zero the values where the mask is 0 first; V(s_{t+1}) is the values shifted one step left with a 0 appended (`torch.cat` along the last dimension): no bootstrap after the last step.
+#
+# </details>
+# <details><summary>Hint 3 of 3</summary>
+#
+# δ = (r + γ·next_values − values)·mask; then Â_t = δ_t + γλ·Â_{t+1}, backwards over t; mask the result.
+#
+# </details>
 
 # %%
 # GRADED TEST: ex2.2 gae (3 points)
@@ -213,8 +254,22 @@ with graded("ex2.2") as t:
 def reinforce_loss_with_baseline(log_prob, returns, baseline, mask):
     """−mean over each task's valid steps of log π(a|s)·(R − b), advantages detached: shape [T]."""
     # YOUR CODE HERE
-    raise NotImplementedError("Exercise 2.3: detach the advantage; average over each task's own valid steps: sums over dims (1, 2) of (… · mask) and of the mask.")
+    raise NotImplementedError("Exercise 2.3: replace this line with your code (stuck? the hints under this cell open one at a time).")
 
+
+# %% [markdown]
+# **Stuck on exercise 2.3?** Open one hint at a time, and try again before opening the next.
+#
+# <details><summary>Hint 1 of 2 (click to open)</summary>
+#
+# The advantage R_t − b(s_t) is a constant in the surrogate loss (Exercise 2.3): the gradient may flow through log π only, and minimising the loss must raise log π of actions with a positive advantage.
+#
+# </details>
+# <details><summary>Hint 2 of 2</summary>
+#
+# Detach the advantage; the loss is one value per task: the mean over that task's own valid steps, i.e. a sum over dims (1, 2) of (… · mask) divided by the sum of the mask over the same dims, with a minus sign.
+#
+# </details>
 
 # %%
 # GRADED TEST: ex2.3 reinforce_loss_with_baseline (3 points)
@@ -287,8 +342,22 @@ for name, gs in estimates.items():
 def target_velocity_reward(obs, actions, targets):
     """r_t = −(v_t + DT·clip(a_t, ±MAX_FORCE) − v*)² for obs, actions [T, N, H, 1] and targets [T]."""
     # YOUR CODE HERE
-    raise NotImplementedError("Exercise 2.4: apply the dynamics first to get v_{t+1}; targets[:, None, None] broadcasts over episodes and steps.")
+    raise NotImplementedError("Exercise 2.4: replace this line with your code (stuck? the hints under this cell open one at a time).")
 
+
+# %% [markdown]
+# **Stuck on exercise 2.4?** Open one hint at a time, and try again before opening the next.
+#
+# <details><summary>Hint 1 of 2 (click to open)</summary>
+#
+# The environment scores the velocity AFTER the step (the two equations of Exercise 2.4): apply the dynamics v_{t+1} = v_t + Δt·clip(a_t) before computing the reward.
+#
+# </details>
+# <details><summary>Hint 2 of 2</summary>
+#
+# Drop the trailing dimension of obs and actions (`[..., 0]`), clip with `.clamp(-MAX_FORCE, MAX_FORCE)`, and broadcast the targets over episodes and steps with `targets[:, None, None]`.
+#
+# </details>
 
 # %%
 # GRADED TEST: ex2.4 target_velocity_reward (2 points)
@@ -330,8 +399,27 @@ with graded("ex2.4") as t:
 def adapt_one_step(policy, theta, episodes, alpha):
     """θ'_i = θ − α∇L_i(θ) for every task of `episodes` (which carry advantages): task-batched, detached."""
     # YOUR CODE HERE
-    raise NotImplementedError("Exercise 2.5: course_lib.batched(theta, T) gives one copy of θ per task; differentiate the SUM of the per-task losses.")
+    raise NotImplementedError("Exercise 2.5: replace this line with your code (stuck? the hints under this cell open one at a time).")
 
+
+# %% [markdown]
+# **Stuck on exercise 2.5?** Open one hint at a time, and try again before opening the next.
+#
+# <details><summary>Hint 1 of 3 (click to open)</summary>
+#
+# MAML's inner loop for RL (Exercise 2.5): every task gets its OWN θ′_i from the same θ, so you need one copy of θ per task, and each copy must see only its own task's gradient.
+#
+# </details>
+# <details><summary>Hint 2 of 3</summary>
+#
+# `batched(theta, T)` (T = `episodes.n_tasks`) gives one copy of θ per task; `reinforce_loss(policy, params, episodes)` returns one loss per task: differentiate their SUM (a mean would divide every step by T).
+#
+# </details>
+# <details><summary>Hint 3 of 3</summary>
+#
+# Then `p − α·g` for every tensor, `.detach()`-ed: the result is only used to sample new episodes.
+#
+# </details>
 
 # %%
 # GRADED TEST: ex2.5 adapt_one_step (3 points)
@@ -432,8 +520,27 @@ plt.show()
 def conjugate_gradient(Avp, b, iters=10, tol=1e-10):
     """Solve A x = b for symmetric positive-definite A, given only the function v ↦ A v."""
     # YOUR CODE HERE
-    raise NotImplementedError("Exercise 2.6: follow the pseudo-code above; r @ r is a dot product.")
+    raise NotImplementedError("Exercise 2.6: replace this line with your code (stuck? the hints under this cell open one at a time).")
 
+
+# %% [markdown]
+# **Stuck on exercise 2.6?** Open one hint at a time, and try again before opening the next.
+#
+# <details><summary>Hint 1 of 3 (click to open)</summary>
+#
+# Conjugate gradient (Nocedal & Wright, Algorithm 5.2) needs only the products v ↦ Av, never A itself: follow the pseudo-code of Exercise 2.6 line by line.
+#
+# </details>
+# <details><summary>Hint 2 of 3</summary>
+#
+# Start from `x = torch.zeros_like(b)`, r and p clones of b, `rr = r @ r` (return x at once when it is 0); in the loop `step = rr / (p @ Ap)`, and stop when the new `r @ r` falls below `tol`.
+#
+# </details>
+# <details><summary>Hint 3 of 3</summary>
+#
+# The next search direction mixes the new residual with the old direction, `p = r + (rr_new / rr)·p`; then `rr = rr_new`.
+#
+# </details>
 
 # %%
 # GRADED TEST: ex2.6 conjugate_gradient (3 points)

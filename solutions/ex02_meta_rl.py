@@ -33,7 +33,9 @@
 # **Run time.** About 1 minute on a 2-core CPU (a 60-iteration meta-training run takes ~15 s).
 #
 # **How the exercises work.** As in Exercises 1: replace each `# YOUR CODE HERE` line and run the
-# `# GRADED TEST` cell after it, which prints ✓ or ✗ (with a hint) and never stops the notebook. The
+# `# GRADED TEST` cell below it, which prints ✓ or ✗ (with what went wrong) and never stops the
+# notebook. Stuck? The collapsed hints right under each exercise cell open one at a time, each more
+# specific than the last: open the next one only if the last did not help. The
 # grader compares the values each graded cell submits with the model solution's, for inputs drawn at
 # grading time, so editing a test cell or its asserts changes nothing; your function may not call
 # the course_lib function named on the cell's `# MUST NOT CALL:` line. Later cells use course_lib's
@@ -61,13 +63,14 @@ from course_lib.checks import fallback, graded
 from course_lib.fallbacks import reference
 from course_lib.meta import adapt
 from course_lib.models import GaussianPolicy
-from course_lib.plots import OTHER_COLORS, new_figure
+from course_lib.ui.plots import OTHER_COLORS, new_figure
 from course_lib.rl.baseline import baseline_values, fit_linear_baseline
 from course_lib.rl.episodes import Episodes, action_distribution, sample_episodes
 from course_lib.rl import returns as course_returns
 from course_lib.rl.losses import kl_from, log_prob, reinforce_loss
 from course_lib.rl.tasks import PolicyTaskBatch, with_advantages
-from course_lib.rl.train import build_policy, default_rl_config, train_rl
+from course_lib.rl.config import build_policy, default_rl_config
+from course_lib.rl.train import train_rl
 from course_lib.rl.trpo import flat, hvp_double_backprop, unflat
 from course_lib.tasks.velocity import DT, MAX_FORCE, BatchedPointVelocity1D
 
@@ -118,7 +121,9 @@ plt.show()
 def discounted_returns(rewards, mask, gamma):
     """R_t = Σ_{k≥t} γ^{k−t} r_k along the last dimension, 0 where mask is 0."""
     ### BEGIN SOLUTION
-    ### HINT: loop backwards over time: R_t = r_t + γ R_{t+1}, starting from 0 after the last step.
+    ### HINT: Use the recursion of Exercise 2.1, R_t = r_t + γR_{t+1}: the return at t needs the one at t + 1, so the computation runs from the last step backwards.
+    ### HINT: Loop backwards over the last (time) dimension with a running sum that starts at 0 after the last step; masked steps add no reward, and the result is multiplied by the mask at the end.
+    ### HINT: `running = r[..., t]·mask[..., t] + γ·running`, then `returns[..., t] = running`: the `[..., t]` slice handles every task and episode at once.
     returns = torch.zeros_like(rewards)
     running = torch.zeros_like(rewards[..., 0])
     for t in reversed(range(rewards.shape[-1])):
@@ -167,7 +172,9 @@ with graded("ex2.1") as t:
 def gae(rewards, values, mask, gamma, lam=1.0):
     """Â_t = Σ_{k≥t} (γλ)^{k−t} δ_k with δ_t = r_t + γV_{t+1} − V_t; V = 0 past the end; 0 where mask is 0."""
     ### BEGIN SOLUTION
-    ### HINT: mask the values, shift them one step left (append a 0) to get V(s_{t+1}), form δ, then a backward running sum with factor γλ.
+    ### HINT: Two stages (Exercise 2.2, GAE): first the TD errors δ_t = r_t + γV(s_{t+1}) − V(s_t), then a discounted sum of them — the backward recursion of Exercise 2.1, with factor γλ instead of γ.
+    ### HINT: Zero the values where the mask is 0 first; V(s_{t+1}) is the values shifted one step left with a 0 appended (`torch.cat` along the last dimension): no bootstrap after the last step.
+    ### HINT: δ = (r + γ·next_values − values)·mask; then Â_t = δ_t + γλ·Â_{t+1}, backwards over t; mask the result.
     values = values * mask
     next_values = torch.cat([values[..., 1:], torch.zeros_like(values[..., :1])], dim=-1)
     deltas = (rewards + gamma * next_values - values) * mask
@@ -230,7 +237,8 @@ with graded("ex2.2") as t:
 def reinforce_loss_with_baseline(log_prob, returns, baseline, mask):
     """−mean over each task's valid steps of log π(a|s)·(R − b), advantages detached: shape [T]."""
     ### BEGIN SOLUTION
-    ### HINT: detach the advantage; average over each task's own valid steps: sums over dims (1, 2) of (… · mask) and of the mask.
+    ### HINT: The advantage R_t − b(s_t) is a constant in the surrogate loss (Exercise 2.3): the gradient may flow through log π only, and minimising the loss must raise log π of actions with a positive advantage.
+    ### HINT: Detach the advantage; the loss is one value per task: the mean over that task's own valid steps, i.e. a sum over dims (1, 2) of (… · mask) divided by the sum of the mask over the same dims, with a minus sign.
     advantages = (returns - baseline).detach()
     return -(log_prob * advantages * mask).sum(dim=(1, 2)) / mask.sum(dim=(1, 2)).clamp(min=1)
     ### END SOLUTION
@@ -307,7 +315,8 @@ for name, gs in estimates.items():
 def target_velocity_reward(obs, actions, targets):
     """r_t = −(v_t + DT·clip(a_t, ±MAX_FORCE) − v*)² for obs, actions [T, N, H, 1] and targets [T]."""
     ### BEGIN SOLUTION
-    ### HINT: apply the dynamics first to get v_{t+1}; targets[:, None, None] broadcasts over episodes and steps.
+    ### HINT: The environment scores the velocity AFTER the step (the two equations of Exercise 2.4): apply the dynamics v_{t+1} = v_t + Δt·clip(a_t) before computing the reward.
+    ### HINT: Drop the trailing dimension of obs and actions (`[..., 0]`), clip with `.clamp(-MAX_FORCE, MAX_FORCE)`, and broadcast the targets over episodes and steps with `targets[:, None, None]`.
     v_next = obs[..., 0] + DT * actions[..., 0].clamp(-MAX_FORCE, MAX_FORCE)
     return -(v_next - targets[:, None, None]) ** 2
     ### END SOLUTION
@@ -353,7 +362,9 @@ with graded("ex2.4") as t:
 def adapt_one_step(policy, theta, episodes, alpha):
     """θ'_i = θ − α∇L_i(θ) for every task of `episodes` (which carry advantages): task-batched, detached."""
     ### BEGIN SOLUTION
-    ### HINT: course_lib.batched(theta, T) gives one copy of θ per task; differentiate the SUM of the per-task losses.
+    ### HINT: MAML's inner loop for RL (Exercise 2.5): every task gets its OWN θ′_i from the same θ, so you need one copy of θ per task, and each copy must see only its own task's gradient.
+    ### HINT: `batched(theta, T)` (T = `episodes.n_tasks`) gives one copy of θ per task; `reinforce_loss(policy, params, episodes)` returns one loss per task: differentiate their SUM (a mean would divide every step by T).
+    ### HINT: Then `p − α·g` for every tensor, `.detach()`-ed: the result is only used to sample new episodes.
     params = batched(theta, episodes.n_tasks)
     loss = reinforce_loss(policy, params, episodes).sum()
     grads = torch.autograd.grad(loss, list(params.values()))
@@ -460,7 +471,9 @@ plt.show()
 def conjugate_gradient(Avp, b, iters=10, tol=1e-10):
     """Solve A x = b for symmetric positive-definite A, given only the function v ↦ A v."""
     ### BEGIN SOLUTION
-    ### HINT: follow the pseudo-code above; r @ r is a dot product.
+    ### HINT: Conjugate gradient (Nocedal & Wright, Algorithm 5.2) needs only the products v ↦ Av, never A itself: follow the pseudo-code of Exercise 2.6 line by line.
+    ### HINT: Start from `x = torch.zeros_like(b)`, r and p clones of b, `rr = r @ r` (return x at once when it is 0); in the loop `step = rr / (p @ Ap)`, and stop when the new `r @ r` falls below `tol`.
+    ### HINT: The next search direction mixes the new residual with the old direction, `p = r + (rr_new / rr)·p`; then `rr = rr_new`.
     x = torch.zeros_like(b)
     r, p = b.clone(), b.clone()
     rr = r @ r

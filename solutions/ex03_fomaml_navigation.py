@@ -32,7 +32,8 @@
 # **Run time.** About 1–2 minutes on a 2-core CPU (two 200-iteration training runs of ~20–40 s each).
 #
 # **How the exercises work.** As before: replace each `# YOUR CODE HERE` and run the `# GRADED TEST`
-# cell after it, which prints ✓ or ✗ (with a hint) and never stops the notebook. The grader compares
+# cell below it, which prints ✓ or ✗ (with what went wrong) and never stops the notebook; if you are
+# stuck, open the collapsed hints under the exercise cell one at a time. The grader compares
 # the values each graded cell submits with the model solution's, for inputs drawn at grading time, so
 # editing a test cell or its asserts changes nothing; your function may not call the course_lib
 # function named on the cell's `# MUST NOT CALL:` line. Later cells fall back to course_lib's
@@ -63,12 +64,13 @@ from course_lib import batched, detached, inner_update, parameters_of
 from course_lib.checkpoints import SHIPPED
 from course_lib.checks import fallback, graded
 from course_lib.fallbacks import reference
-from course_lib.plots import ITERATION_LABEL, color_for, label_for, new_figure
+from course_lib.ui.plots import ITERATION_LABEL, color_for, label_for, new_figure
 from course_lib.rl.episodes import sample_episodes
 from course_lib.rl.evaluate import adaptation_returns, held_out_tasks
 from course_lib.rl.losses import reinforce_loss
 from course_lib.rl.tasks import with_advantages
-from course_lib.rl.train import build_policy, default_rl_config, load_policy, meta_loss_and_kl, sample_meta_batch, train_rl
+from course_lib.rl.config import build_policy, default_rl_config, load_policy
+from course_lib.rl.train import meta_loss_and_kl, sample_meta_batch, train_rl
 from course_lib.rl.envs import NormalizedActions, make_batched_env
 from course_lib.tasks.navigation import MAX_SPEED, BatchedNavigation2D, NavigationDistribution
 
@@ -100,7 +102,9 @@ def rl_meta_gradient(policy, theta, env, alpha, generator, first_order=True, gam
     """(∇_θ mean_i L_i^query(θ'_i(θ)), mean support return, mean query return) for the tasks of `env`."""
     T = env.n_tasks
     ### BEGIN SOLUTION
-    ### HINT: follow steps 1–4 above; inner_update(..., first_order=first_order) does step 2.
+    ### HINT: This is the paper's Algorithm 3 for one meta-batch (steps 1–4 of Exercise 3.1): sample with θ, adapt every task's copy, sample with the adapted policies, differentiate the post-update loss with respect to θ.
+    ### HINT: Support episodes from `batched(detached(theta), T)` with advantages; adapt with `inner_update(batched(theta, T), ..., first_order=first_order)` on the SUM of `reinforce_loss` over the tasks, so that θ′ stays a function of θ.
+    ### HINT: Query episodes from `detached(θ′)` with the same generator, after the support ones, with advantages; the meta-loss is the mean over tasks of `reinforce_loss(policy, θ′, query)`; return its gradient as a dict plus the two mean returns as floats.
     support = with_advantages(sample_episodes(policy, batched(detached(theta), T), env, generator), gamma)
     adapted = inner_update(batched(theta, T), lambda p: reinforce_loss(policy, p, support).sum(), alpha,
                            first_order=first_order)
@@ -180,7 +184,9 @@ def meta_train(policy, theta, config, meta_gradient_fn, eval_tasks=None, eval_ev
         if it == config.iterations:
             break
         ### BEGIN SOLUTION
-        ### HINT: sample goals with rng, build the env, call meta_gradient_fn(policy, theta, env, config.alpha, generator, first_order, config.gamma), put the gradients in theta[k].grad and step.
+        ### HINT: One meta-iteration is a fresh meta-batch of tasks, one meta-gradient on it and one optimiser step (Exercise 3.2): the shape of any PyTorch training step, with θ a dict of tensors.
+        ### HINT: New goals every iteration from `NavigationDistribution().sample_tasks` with `rng`, their environment from `make_batched_env` as in the text; then call `meta_gradient_fn` with the arguments of your `rl_meta_gradient` (α and γ from `config`, `first_order` from the line above the loop).
+        ### HINT: It returns (gradients, return before, return after): keep the two returns for the history below; zero the optimiser, put each gradient in `theta[k].grad`, and step (Adam minimises the meta-loss).
         goals = NavigationDistribution().sample_tasks(config.meta_batch, rng)
         env = make_batched_env(config.env, goals, config.episodes, normalize_actions=config.normalize_actions)
         grads, before, after = meta_gradient_fn(policy, theta, env, config.alpha, generator, first_order, config.gamma)

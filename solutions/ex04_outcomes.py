@@ -22,8 +22,9 @@
 #    initialisation does (outcome 1);
 # 2. compute the **k-step** MAML meta-gradient by **Hessian-vector products**, backward through the
 #    inner loop, and check it against **central finite differences** (outcome 2);
-# 3. find where the inner step size **diverges** (α < 2/λ_max) and measure how averaging the
-#    meta-gradient over B tasks cuts its **variance** as 1/B (outcome 6);
+# 3. find where the inner step size **diverges** (α < 2/λ_max), let the outer loop **learn α** back
+#    into the stable range (the meta-gradient with respect to log α, as in Meta-SGD), and measure how
+#    averaging the meta-gradient over B tasks cuts its **variance** as 1/B (outcome 6);
 # 4. measure what autograd **holds in memory** (and how long it takes) for MAML, first-order MAML and
 #    Reptile at k = 1, 3, 5 (outcome 3);
 # 5. evaluate adaptation on held-out tasks against **random, pretrained and oracle** baselines (outcome 4);
@@ -36,9 +37,11 @@
 # **Run time.** About 15 s on a 2-core CPU (Run All).
 #
 # **How the exercises work.** Each exercise is a function with a `# YOUR CODE HERE` line that
-# raises `NotImplementedError`; replace it with your code. The cell after it, marked
+# raises `NotImplementedError`; replace it with your code. Stuck? Right under each exercise cell,
+# collapsed hints ("Hint 1", "Hint 2", …) open one at a time, from a nudge towards the idea to the shape
+# of the code: open the next one only if the last did not help. The graded cell below them, marked
 # `# GRADED TEST: … (N points)`, tries your function on inputs it draws at random and prints ✓ when
-# its self-checks pass, or ✗ with a hint — either way the notebook goes on, so Run All always
+# its self-checks pass, or ✗ with what went wrong — either way the notebook goes on, so Run All always
 # reaches the end. The grade does not come from what the cell prints: the grader runs your notebook
 # with inputs drawn at grading time and compares the values each graded cell submits
 # (`t.submit(...)`) with the model solution's for the same inputs, so editing a test cell or its
@@ -54,12 +57,13 @@
 # | 4.1 | `losses_during_adaptation`: the loss after 0…k steps — pretrained vs MAML | 1 | 3 |
 # | 4.2 | `maml_gradient_hvp`: the k-step meta-gradient by Hessian-vector products | 2 | 4 |
 # | 4.3 | `alpha_sweep`: divergence counts against α, and α < 2/λ_max | 6 | 3 |
-# | 4.4 | `variance_vs_batch_size`: the meta-gradient's variance against B, and the 1/B fit | 6 | 3 |
-# | 4.5 | `meta_step_cost`: memory held for backward by MAML / FOMAML / Reptile at k = 1, 3, 5 | 3 | 3 |
-# | 4.6 | `adaptation_table`: random vs pretrained vs MAML vs oracle on held-out tasks | 4 | 3 |
-# | 4.7 | `quadratic_maml_closed_form`: a derivation, checked against autograd | 2, 6 | 3 |
-# | 4.8 | written: the derivation and what it says about α (graded by hand) | 2, 6 | 4 |
-# | 4.9 | written: what you measured (graded by hand) | 1, 3, 4, 6 | 4 |
+# | 4.4 | `log_alpha_meta_gradient`: a learned α — the meta-gradient with respect to log α | 6 | 3 |
+# | 4.5 | `variance_vs_batch_size`: the meta-gradient's variance against B, and the 1/B fit | 6 | 3 |
+# | 4.6 | `meta_step_cost`: memory held for backward by MAML / FOMAML / Reptile at k = 1, 3, 5 | 3 | 3 |
+# | 4.7 | `adaptation_table`: random vs pretrained vs MAML vs oracle on held-out tasks | 4 | 3 |
+# | 4.8 | `quadratic_maml_closed_form`: a derivation, checked against autograd | 2, 6 | 3 |
+# | 4.9 | written: the derivation and what it says about α (graded by hand) | 2, 6 | 4 |
+# | 4.10 | written: what you measured (graded by hand) | 1, 3, 4, 6 | 4 |
 
 # %%
 # %matplotlib inline
@@ -74,10 +78,10 @@ from course_lib.checkpoints import shipped
 from course_lib.checks import FAILED, fallback, graded
 from course_lib.evaluate import DIVERGED_FACTOR, adaptation_curve
 from course_lib.meta import CONTEXT, meta_gradient
-from course_lib.plots import new_figure, plot_adaptation_curve
+from course_lib.ui.plots import new_figure, plot_adaptation_curve
 from course_lib.tasks.sinusoid import RegressionBatch, SinusoidDistribution
 from course_lib.toy import QuadraticTasks, closed_form_directions
-from course_lib.train import load_trained
+from course_lib.sinusoid.config import load_trained
 
 torch.set_num_threads(1)
 dist = SinusoidDistribution()
@@ -180,7 +184,9 @@ def ready(exercise):
 def losses_during_adaptation(params, support_loss, query_loss, alpha, steps):
     """[L_query(θ_0), L_query(θ_1), …, L_query(θ_steps)] as floats, θ_{j+1} = θ_j − α∇L_support(θ_j)."""
     ### BEGIN SOLUTION
-    ### HINT: the list starts with the query loss before any step; each step differentiates the SUPPORT loss and makes the new θ fresh leaves.
+    ### HINT: The list has steps + 1 entries: the QUERY loss before any step, then after each plain gradient step on the SUPPORT loss (Exercise 4.1): the query points only score, they never move θ.
+    ### HINT: Each step: `torch.autograd.grad(support_loss(θ), list(θ.values()))` with no graph, then new tensors `(p − α·g).detach().requires_grad_(True)`: fresh leaves, so the caller's params never change.
+    ### HINT: Start the list with `query_loss(θ).item()`; repeat `steps` times: one step, then append `query_loss(θ).item()`.
     theta = params
     losses = [query_loss(theta).item()]
     for _ in range(steps):
@@ -285,7 +291,9 @@ plt.show()
 def maml_gradient_hvp(theta, support_loss, query_loss, alpha, steps):
     """∇_θ L_query(θ_k) for θ_k = `steps` steps of θ ← θ − α∇L_support(θ), by HVPs applied right to left."""
     ### BEGIN SOLUTION
-    ### HINT: store the points θ_0 … θ_{k−1} on the way forward; on the way back, a Hessian-vector product is the gradient of (∇L_s · v), taken at each stored point, last one first.
+    ### HINT: The k-step gradient is a product of (I − α∇²L_s(θ_j)) factors applied to ∇L_q(θ_k) (the formula of Exercise 4.2): apply them right to left to a vector, like backpropagation, never forming a Hessian.
+    ### HINT: Forward: run the k steps without a graph and store the detached points θ_0 … θ_{k−1}. Backward: v = ∇L_q(θ_k); a Hessian-vector product H_j v is the gradient of (∇L_s(θ_j) · v): `create_graph=True` for ∇L_s(θ_j), then `torch.autograd.grad(grads, params, grad_outputs=v)`.
+    ### HINT: For j = k−1 down to 0 (the LAST stored point first), v ← v − α·H_j v with the SUPPORT loss's Hessian at its own θ_j; return `dict(zip(theta, v))`.
     points = [{k: v.detach().requires_grad_(True) for k, v in theta.items()}]
     for _ in range(steps):
         p = points[-1]
@@ -402,7 +410,9 @@ for eps in (1e-1, 1e-2, 1e-3, 1e-4, 1e-5, 1e-6, 1e-7, 1e-8):
 def alpha_sweep(theta, task_losses, alphas, steps):
     """(final losses [len(alphas), n_tasks], [number of diverged tasks per α])."""
     ### BEGIN SOLUTION
-    ### HINT: start every (α, task) pair from θ itself; compare each task's final loss with its OWN loss at θ, and remember that nan compares False.
+    ### HINT: The rule of Exercise 4.3: a task diverged if its final loss is not finite or exceeds DIVERGED_FACTOR × ITS OWN loss at θ; every (α, task) pair is an independent run from θ.
+    ### HINT: Two loops, α outside and tasks inside, each run starting from θ itself with `steps` plain gradient steps (`torch.autograd.grad`, detached fresh leaves); store the final losses in a float64 tensor [len(alphas), n_tasks].
+    ### HINT: A task counts as diverged when `not torch.isfinite(after) or after > DIVERGED_FACTOR * before`: nan compares False, so test `isfinite` first, and never raise on inf or nan — record it.
     final, diverged = torch.zeros(len(alphas), len(task_losses), dtype=torch.float64), []
     for i, alpha in enumerate(alphas):
         count = 0
@@ -505,7 +515,138 @@ except NotImplementedError:
     print("⚠ Exercise 4.3 is not done yet — the sweep runs once alpha_sweep does.")
 
 # %% [markdown]
-# ## Exercise 4.4 — the meta-gradient's variance, and why we average over tasks (3 points)
+# ## Exercise 4.4 — a learned α: let the outer loop fix the step size (3 points)
+#
+# Exercise 4.3 showed that a hand-picked α above 2/λ_max makes adaptation worse, not better. Meta-SGD's
+# remedy (notebook 09 §2) is to stop picking α by hand: make it a **meta-parameter** and train it by
+# the meta-gradient, like θ. Here is the smallest version of that idea — **one scalar** step size, θ
+# held fixed. Write it as α = e^{log α}: every real log α is a positive step size, and a meta-step on
+# log α changes α by a *factor* (0.1 in log α is about 10 % of α, whether α is 0.3 or 0.003). The
+# meta-objective is MAML's, a function of log α alone,
+#
+# $$F(\log\alpha) = \frac1n \sum_{i=1}^n \mathcal L^{\text{query}}_i(\theta'_i), \qquad
+#   \theta'_i = k \text{ steps of } \theta \leftarrow \theta - e^{\log\alpha}\,\nabla\mathcal L^{\text{support}}_i(\theta) \text{ from } \theta,$$
+#
+# and by the chain rule dF/d log α = α · dF/dα. Each step θ_{j+1} = θ_j − α∇L_s(θ_j) contributes
+# dθ_{j+1}/dα = −∇L_s(θ_j) + (I − α∇²L_s(θ_j)) dθ_j/dα: for k ≥ 2 the later gradients depend on α
+# through θ_j, so the inner loop must keep its graph.
+#
+# Write `log_alpha_meta_gradient`: `tasks` is a list of `(support_loss, query_loss)` pairs of loss
+# functions of a params dict; return `(F, dF/dlog α)` as two floats. You may use course_lib's
+# `inner_update` (α may be a 0-d tensor). Do not change θ. The graded cell compares your derivative
+# with a closed form on quadratic tasks (k = 1 and 3) and with central finite differences in log α on
+# a small tanh network.
+
+# %%
+# EXERCISE ex4.4: log_alpha_meta_gradient
+def log_alpha_meta_gradient(theta, tasks, log_alpha, steps=1):
+    """(F, dF/d log α) as floats: F = mean over (support_loss, query_loss) in `tasks` of query_loss(θ'),
+    θ' = `steps` gradient steps θ ← θ − e^{log α}∇support_loss(θ) from θ."""
+    ### BEGIN SOLUTION
+    ### HINT: Treat the step size like any other meta-parameter (Meta-SGD, notebook 09 §2; the meta-objectives of Exercises 1.2 and 4.2): if log α is a tensor that requires grad and α is computed from it, autograd applies the chain rule, factor α included.
+    ### HINT: Make log α a 0-d leaf tensor (θ's dtype, `requires_grad=True`) and pass its `exp()` as `alpha` to `inner_update(..., first_order=False)`: from the second step on, the inner gradients depend on α. Average the query losses at the adapted points over the tasks.
+    ### HINT: F = the mean over the pairs (L_s, L_q) of `L_q(inner_update(θ, L_s, log_a.exp(), steps))`; `torch.autograd.grad(F, log_a)` returns a 1-tuple; return `F.item()` and the gradient's `.item()`, not tensors.
+    dtype = next(iter(theta.values())).dtype
+    log_a = torch.tensor(float(log_alpha), dtype=dtype, requires_grad=True)
+    start = detached(theta, requires_grad=True)
+    F = torch.stack([query_loss(inner_update(start, support_loss, log_a.exp(), steps))
+                     for support_loss, query_loss in tasks]).mean()
+    (grad,) = torch.autograd.grad(F, log_a)
+    return F.item(), grad.item()
+    ### END SOLUTION
+
+
+# %%
+# GRADED TEST: ex4.4 log_alpha_meta_gradient (3 points)
+with graded("ex4.4") as t:
+    # 1) three quadratic tasks (support ½(θ−m_s)ᵀA(θ−m_s), query ½(θ−m_q)ᵀC(θ−m_q)), where everything has a
+    #    closed form: θ_k − m_s = (I − αA)^k (θ − m_s), dθ_k/dα = −k A (I − αA)^{k−1} (θ − m_s)
+    As, Cs = [random_spd(t.rng) for _ in range(3)], [random_spd(t.rng) for _ in range(3)]
+    m_s, m_q, start = t.rng.normal(size=(3, 2)), t.rng.normal(size=(3, 2)), t.rng.normal(size=2)
+    lam_max = max(np.linalg.eigvalsh(A).max() for A in As)
+    theta = {"theta": torch.tensor(start, requires_grad=True)}
+    tasks = [(quadratic_loss(A, a), quadratic_loss(C, c)) for A, C, a, c in zip(As, Cs, m_s, m_q)]
+    for steps in (1, 3):
+        alpha = float(t.rng.uniform(0.2, 1.5)) * 2 / lam_max            # inside and beyond the stable range
+        F, grad = log_alpha_meta_gradient(theta, tasks, np.log(alpha), steps)
+        t.submit(f"quadratic tasks, k = {steps}: F", float(F), rtol=1e-9, atol=1e-12)
+        t.submit(f"quadratic tasks, k = {steps}: dF/dlog α", float(grad), rtol=1e-8, atol=1e-12)
+        F_exact = dF_exact = 0.0
+        for A, C, a, c in zip(As, Cs, m_s, m_q):
+            M = np.eye(2) - alpha * A
+            x = a + np.linalg.matrix_power(M, steps) @ (start - a)
+            dx = -steps * A @ np.linalg.matrix_power(M, steps - 1) @ (start - a)
+            F_exact += 0.5 * (x - c) @ C @ (x - c) / 3
+            dF_exact += alpha * (x - c) @ C @ dx / 3                    # dF/dlog α = α dF/dα
+        assert np.isclose(float(F), F_exact, rtol=1e-9, atol=1e-12), (
+            f"k = {steps}: F must be the MEAN query loss after {steps} step(s) with α = exp(log α), "
+            f"{F_exact:.6f}, got {float(F):.6f}")
+        assert np.isclose(float(grad), dF_exact, rtol=1e-8, atol=1e-12), (
+            f"k = {steps}: dF/dlog α = {dF_exact:.6f}, got {float(grad):.6f}"
+            + ("  (this is dF/dα: the derivative with respect to log α carries a factor α)"
+               if np.isclose(float(grad), dF_exact / alpha, rtol=1e-6) else "")
+            + ("  (keep the graph of the inner gradients: with k ≥ 2 they depend on α)" if steps > 1 else ""))
+    assert np.array_equal(theta["theta"].detach().numpy(), start), "θ must not change"
+
+    # 2) a smooth float64 network on two sine tasks, k = 2: central differences in log α
+    net = tanh_net((1, 12, 12, 1), t.torch_seed)
+    sine_tasks = [smooth_sine_task(t.rng) for _ in range(2)]
+    log_alpha = float(np.log(t.rng.uniform(0.1, 0.3)))
+    F, grad = log_alpha_meta_gradient(net, sine_tasks, log_alpha, 2)
+    t.submit("tanh network, k = 2: F", float(F), rtol=1e-9, atol=1e-12)
+    t.submit("tanh network, k = 2: dF/dlog α", float(grad), rtol=1e-7, atol=1e-10)
+
+    def F_at(log_a):                            # the meta-objective's value (no graph needed for a value)
+        return np.mean([L_q(inner_update(detached(net, requires_grad=True), L_s, float(np.exp(log_a)), 2,
+                                         first_order=True)).item() for L_s, L_q in sine_tasks])
+    eps = 1e-5
+    fd = (F_at(log_alpha + eps) - F_at(log_alpha - eps)) / (2 * eps)
+    assert abs(float(F) - F_at(log_alpha)) <= 1e-10 * (1 + abs(F_at(log_alpha))), "F is wrong on the tanh network"
+    assert abs(float(grad) - fd) <= 1e-6 * (1 + abs(fd)), (
+        f"tanh network, k = 2: dF/dlog α = {float(grad):.8f} disagrees with central finite differences {fd:.8f}")
+
+# %% [markdown]
+# **From a diverging α to a stable one.** Start the shipped MAML network at α = 0.3 — one step there
+# diverged on about a fifth of the tasks in 4.3's sweep — and meta-train log α alone (θ fixed) on 25
+# sine tasks, K = 10, one inner step (the step MAML was trained for): 30 meta-steps of Adam (rate 0.5)
+# on your meta-gradient, Meta-SGD's outer loop with one scalar rate. Then compare the learned α with
+# the 2/λ_max values measured in 4.3, and run 4.3's sweep at both step sizes.
+
+# %%
+try:
+    if ready("ex4.4"):
+        rng = np.random.default_rng(440)
+        tasks_la = [sinusoid_task(model_m, rng) for _ in range(25)]
+        log_alpha_la = torch.tensor(np.log(0.3), requires_grad=True)
+        meta_opt = torch.optim.Adam([log_alpha_la], lr=0.5)
+        print("meta-step       α   mean query MSE after one step")
+        for step in range(31):
+            F_la, g_la = log_alpha_meta_gradient(theta_m, tasks_la, log_alpha_la.item(), 1)
+            if step % 5 == 0:
+                print(f"{step:9d}  {log_alpha_la.exp().item():6.4f}   {F_la:10.2f}")
+            if step < 30:
+                log_alpha_la.grad = torch.tensor(g_la, dtype=log_alpha_la.dtype)
+                meta_opt.step()
+        alpha_la = log_alpha_la.exp().item()
+        print(f"\nlearned α = {alpha_la:.4f};  2/λ_max of the 30 tasks in 4.3: median {np.median(2 / lams):.4f}, "
+              f"above the learned α for {np.mean(2 / lams > alpha_la):.0%} of them")
+        _, diverged_la = sweep_fn(detached(theta_m, requires_grad=True), tasks43, [0.3, alpha_la], 1)
+        print(f"4.3's 100 tasks, one step: {int(diverged_la[0])} diverged at α = 0.3, {int(diverged_la[1])} at the learned α")
+except NotImplementedError:
+    print("⚠ Exercise 4.4 is not done yet — the meta-steps run once log_alpha_meta_gradient works.")
+
+# %% [markdown]
+# **What you should see.** Within about ten meta-steps α falls by an order of magnitude, and the mean
+# loss after one step from thousands to a few; after 30 meta-steps α is about 0.009, just below the
+# median 2/λ_max of 4.3 (0.010) and close to the α = 0.01 MAML was trained with, the loss is below 0.3,
+# and none of the 100 tasks of 4.3 diverges any more. The best one-step α sits at the edge of the
+# stable range: larger, and the step overshoots along the sharpest directions; smaller, and it moves
+# too little along the others. Nobody chose that number: the outer loop found it, which is the whole of
+# Meta-SGD's fix (notebook 09 learns one rate per weight the same way, and shows that such rates belong
+# to the number of inner steps they were trained for).
+
+# %% [markdown]
+# ## Exercise 4.5 — the meta-gradient's variance, and why we average over tasks (3 points)
 #
 # One task's meta-gradient is a noisy estimate of the expected one: tasks differ, and so do their K
 # points. Averaging B independent tasks divides the variance by B — the **1/B law** — which is why
@@ -520,11 +661,13 @@ except NotImplementedError:
 # `(variances, slope)`: a tensor [len(batch_sizes)] and a float. The law predicts slope −1.
 
 # %%
-# EXERCISE ex4.4: variance_vs_batch_size
+# EXERCISE ex4.5: variance_vs_batch_size
 def variance_vs_batch_size(task_grads, batch_sizes):
     """(total variance of the B-task mean meta-gradient for each B, slope of log var against log B)."""
     ### BEGIN SOLUTION
-    ### HINT: reshape the first (N // B)·B rows to (N // B, B, P) and average over the B axis; the fit is a degree-1 polyfit in log–log.
+    ### HINT: A meta-batch's gradient is the mean of B task gradients; the 1/B law (Exercise 4.5) is about the variance of that mean across many meta-batches: build the meta-batch means first, then take their variance.
+    ### HINT: For each B: reshape the first (N // B)·B rows to (N // B, B, P) and average over the B axis; the total variance is `.var(0).sum()` over the P coordinates.
+    ### HINT: The slope is a degree-1 least-squares fit in log–log, `np.polyfit(np.log(B), np.log(variances), 1)[0]`; return the variances as a tensor and the slope as a float.
     n, p = task_grads.shape
     variances = []
     for b in batch_sizes:
@@ -537,8 +680,8 @@ def variance_vs_batch_size(task_grads, batch_sizes):
 
 
 # %%
-# GRADED TEST: ex4.4 variance_vs_batch_size (3 points)
-with graded("ex4.4") as t:
+# GRADED TEST: ex4.5 variance_vs_batch_size (3 points)
+with graded("ex4.5") as t:
     N, P = 480, 6
     mean, mix = t.rng.normal(size=P), 0.7 * t.rng.normal(size=(P, P))
     task_grads = torch.tensor(mean + t.rng.normal(size=(N, P)) @ mix.T)       # N "meta-gradients" with covariance mix·mixᵀ
@@ -572,9 +715,9 @@ for label, name in [("at the MAML θ", "maml"), ("at a random θ", "random")]:
     grads44[label] = torch.stack([torch.cat([g.reshape(-1) for g in meta_gradient(
         theta, dist.sample_batch(1, 10, 10, rng, model), 0.01, 1, "maml").values()]) for _ in range(320)])
 try:
-    fits44 = {label: variance_vs_batch_size(g, sizes44) for label, g in grads44.items()} if ready("ex4.4") else {}
+    fits44 = {label: variance_vs_batch_size(g, sizes44) for label, g in grads44.items()} if ready("ex4.5") else {}
 except NotImplementedError:
-    print("⚠ Exercise 4.4 is not done yet — the fit appears once variance_vs_batch_size works.")
+    print("⚠ Exercise 4.5 is not done yet — the fit appears once variance_vs_batch_size works.")
     fits44 = {}
 if fits44:
     fig, ax = new_figure()
@@ -590,7 +733,7 @@ if fits44:
     plt.show()
 
 # %% [markdown]
-# ## Exercise 4.5 — what second order costs: memory held for backward (3 points)
+# ## Exercise 4.6 — what second order costs: memory held for backward (3 points)
 #
 # Second-order MAML keeps the graph of every inner step until the meta-gradient is computed; first-order
 # MAML and Reptile cut it after each step. Timings depend on the machine and its load, but **what
@@ -610,11 +753,13 @@ if fits44:
 # the tensor). A small class with `__init__`/`__del__` and `nonlocal` counters does it.
 
 # %%
-# EXERCISE ex4.5: meta_step_cost
+# EXERCISE ex4.6: meta_step_cost
 def meta_step_cost(theta, tasks, alpha, steps, method, context_dim=None):
     """{"grad": meta_gradient(...), "saved_tensors": int, "peak_saved_bytes": int} for one meta-batch."""
     ### BEGIN SOLUTION
-    ### HINT: pack may return any object; Python calls that object's __del__ when autograd lets go of it — that is where the live total goes down.
+    ### HINT: Autograd routes every tensor it saves for backward through `saved_tensors_hooks(pack, unpack)` (Exercise 4.6): count the calls of pack, and keep a running total of the bytes alive now; the peak is that total's maximum.
+    ### HINT: pack may return any object; Python calls that object's `__del__` when autograd lets go of it — that is where the live total goes down (unpack returns the tensor kept inside).
+    ### HINT: A small class whose `__init__(self, x)` stores x and its bytes `x.numel() * x.element_size()`, adds them to the live total, updates the peak and the count (`nonlocal` counters), and whose `__del__` subtracts them; call `meta_gradient(...)` inside `with torch.autograd.graph.saved_tensors_hooks(...)`.
     live = peak = count = 0
 
     class Saved:
@@ -636,8 +781,8 @@ def meta_step_cost(theta, tasks, alpha, steps, method, context_dim=None):
 
 
 # %%
-# GRADED TEST: ex4.5 meta_step_cost (3 points)
-with graded("ex4.5") as t:
+# GRADED TEST: ex4.6 meta_step_cost (3 points)
+with graded("ex4.6") as t:
     torch.manual_seed(t.torch_seed)
     net = MLP(1, 1, hidden=(int(t.rng.integers(12, 24)), 20))
     theta = parameters_of(net)
@@ -682,7 +827,7 @@ settings45["cavia"] = ({k: v for k, v in parameters_of(cnet45).items() if k != C
                        dist.sample_batch(25, 10, 10, rng, cnet45), 4)
 print("method     k   ms/meta-gradient   peak saved (MB)   saved tensors")
 try:
-    for method, (theta, tasks, cdim) in (settings45.items() if ready("ex4.5") else ()):
+    for method, (theta, tasks, cdim) in (settings45.items() if ready("ex4.6") else ()):
         alpha = 1.0 if method == "cavia" else 0.01
         for steps in (1, 3, 5):
             times = []
@@ -693,10 +838,10 @@ try:
             print(f"{method:8s} {steps:3d}   {1e3 * np.median(times):16.1f}   {cost['peak_saved_bytes'] / 2**20:15.2f}"
                   f"   {cost['saved_tensors']:13d}")
 except NotImplementedError:
-    print("⚠ Exercise 4.5 is not done yet — the table fills in once meta_step_cost does.")
+    print("⚠ Exercise 4.6 is not done yet — the table fills in once meta_step_cost does.")
 
 # %% [markdown]
-# ## Exercise 4.6 — MAML against random, pretrained and oracle on held-out tasks (3 points)
+# ## Exercise 4.7 — MAML against random, pretrained and oracle on held-out tasks (3 points)
 #
 # The fair comparison: the same held-out tasks, the same K support points, the same inner steps, for
 # four initialisations shipped with the workbook — **random** (untrained), **pretrained** (multi-task
@@ -716,11 +861,13 @@ except NotImplementedError:
 # the per-task losses gives each copy its own task's gradient.
 
 # %%
-# EXERCISE ex4.6: adaptation_table
+# EXERCISE ex4.7: adaptation_table
 def adaptation_table(inits, tasks, support, query, alpha, report_steps=(0, 1, 5)):
     """{name: [mean query MSE over tasks after s steps, for s in report_steps]} for every (model, θ, oracle) in inits."""
     ### BEGIN SOLUTION
-    ### HINT: give each task its own copy of θ (a leading task dimension); the gradient of the SUM of the per-task support losses steps every copy on its own task.
+    ### HINT: The fair comparison of Exercise 4.7: every task adapts its OWN copy of θ on its OWN support points, and the oracle is never adapted; the table holds the mean query MSE at the listed step counts.
+    ### HINT: `RegressionBatch(model, *support, *query, tasks, oracle=oracle)` gives per-task losses for parameters with a leading task dimension; the gradient of the SUM of the per-task support losses steps every copy on its own task.
+    ### HINT: Copies: `{k: v.detach().expand(T, *v.shape).clone().requires_grad_(True)}`; loop s = 0 … max(report_steps): record `batch.query_loss(params).mean().item()` when s is in report_steps, then (unless oracle) take one step with fresh leaves.
     table = {}
     for name, (model, theta, oracle) in inits.items():
         batch = RegressionBatch(model, *support, *query, tasks, oracle=oracle)
@@ -738,9 +885,9 @@ def adaptation_table(inits, tasks, support, query, alpha, report_steps=(0, 1, 5)
 
 
 # %%
-# GRADED TEST: ex4.6 adaptation_table (3 points)
-# MUST NOT CALL: course_lib.evaluate.adaptation_curve, course_lib.evaluate.adapted_params, course_lib.evaluate.sinusoid_benchmark, course_lib.inner.inner_update, course_lib.meta.maml.adapt
-with graded("ex4.6") as t:
+# GRADED TEST: ex4.7 adaptation_table (3 points)
+# MUST NOT CALL: course_lib.evaluate.adaptation_curve, course_lib.evaluate.adapted_params, course_lib.sinusoid.evaluate.sinusoid_benchmark, course_lib.inner.inner_update, course_lib.meta.maml.adapt
+with graded("ex4.7") as t:
     inits = {name: (model, theta, config.algo == "oracle") for name, (model, theta, _, config) in shipped_sinusoid.items()}
     tasks = dist.sample_tasks(16, t.rng)
     support, query = dist.sample_points(tasks, 10, t.rng), dist.sample_points(tasks, 40, t.rng)
@@ -764,7 +911,7 @@ with graded("ex4.6") as t:
 # %%
 table_fn = fallback(adaptation_table, lambda inits, tasks, support, query, alpha, report_steps=(0, 1, 5): {
     name: [adaptation_curve(th, RegressionBatch(m, *support, *query, tasks, oracle=o), alpha, max(report_steps)).mean(1)[
-        0 if o else s].item() for s in report_steps] for name, (m, th, o) in inits.items()}, "ex4.6")
+        0 if o else s].item() for s in report_steps] for name, (m, th, o) in inits.items()}, "ex4.7")
 rng = np.random.default_rng(46)
 tasks46 = dist.sample_tasks(300, rng)
 support46, query46 = dist.sample_points(tasks46, 10, rng), dist.sample_points(tasks46, 100, rng)
@@ -782,7 +929,7 @@ ax.set_xlabel("gradient steps on the support points")
 plt.show()
 
 # %% [markdown]
-# ## Exercise 4.7 — a derivation, checked numerically (3 points)
+# ## Exercise 4.8 — a derivation, checked numerically (3 points)
 #
 # Take one parameter θ and two 1-D quadratics,
 #
@@ -792,14 +939,16 @@ plt.show()
 # derive (i) θ_k as a function of θ (start with k = 1: θ_1 − b = ? · (θ − b)), (ii) F′(θ) by the chain
 # rule, and (iii) the θ that minimises F when αa ≠ 1. Then implement your formulas — **no autograd**;
 # they must work elementwise on NumPy arrays. Return `(F′(θ), argmin F)`. The graded cell compares
-# them with autograd; exercise 4.8 asks for the derivation.
+# them with autograd; exercise 4.9 asks for the derivation.
 
 # %%
-# EXERCISE ex4.7: quadratic_maml_closed_form
+# EXERCISE ex4.8: quadratic_maml_closed_form
 def quadratic_maml_closed_form(theta, a, b, c, d, alpha, steps):
     """(F'(θ), argmin_θ F) for F(θ) = ½c(θ_k − d)², θ_k = `steps` gradient steps on ½a(θ − b)² (elementwise)."""
     ### BEGIN SOLUTION
-    ### HINT: start with one step: write θ_1 − b in terms of θ − b; then the chain rule, and F is smallest (zero) where the adapted point hits d.
+    ### HINT: Start with one step (Exercise 4.8): write θ_1 − b in terms of θ − b; k steps repeat the same factor.
+    ### HINT: With r = (1 − αa)^k, θ_k = b + r(θ − b); by the chain rule F′(θ) = c(θ_k − d) · dθ_k/dθ, and dθ_k/dθ is r.
+    ### HINT: F ≥ 0 is smallest (zero) where the adapted point hits d: solve b + r(θ − b) = d for θ. Plain NumPy arithmetic works elementwise.
     r = (1 - alpha * a) ** steps
     theta_k = b + r * (theta - b)
     return c * r * (theta_k - d), b + (d - b) / r
@@ -807,9 +956,9 @@ def quadratic_maml_closed_form(theta, a, b, c, d, alpha, steps):
 
 
 # %%
-# GRADED TEST: ex4.7 quadratic_maml_closed_form (3 points)
+# GRADED TEST: ex4.8 quadratic_maml_closed_form (3 points)
 # MUST NOT CALL: course_lib.inner.inner_update, course_lib.toy.closed_form_directions, course_lib.toy.maml_minimizer
-with graded("ex4.7") as t:
+with graded("ex4.8") as t:
     n = 50
     theta, b, d = (t.rng.normal(size=n) for _ in range(3))
     a, c = t.rng.uniform(0.5, 3.0, size=n), t.rng.uniform(0.5, 3.0, size=n)
@@ -845,7 +994,7 @@ with graded("ex4.7") as t:
 # %%
 alphas47 = np.linspace(0.0, 1.2, 241)
 try:
-    if ready("ex4.7"):
+    if ready("ex4.8"):
         with np.errstate(divide="ignore"):              # argmin F does not exist at α = 1/a
             grads47, _ = quadratic_maml_closed_form(np.full_like(alphas47, 0.5), 2.0, 0.0, 1.0, 1.0, alphas47, 1)
         fig, ax = new_figure()
@@ -859,15 +1008,15 @@ try:
         ax.legend()
         plt.show()
 except NotImplementedError:
-    print("⚠ Exercise 4.7 is not done yet — the plot appears once quadratic_maml_closed_form works.")
+    print("⚠ Exercise 4.8 is not done yet — the plot appears once quadratic_maml_closed_form works.")
 
 # %% [markdown]
-# ## Exercise 4.8 — the derivation and what it says about α (written, 4 points)
+# ## Exercise 4.9 — the derivation and what it says about α (written, 4 points)
 #
-# **GRADED BY HAND: ex4.8 derivation_and_alpha (4 points)**
+# **GRADED BY HAND: ex4.9 derivation_and_alpha (4 points)**
 #
 # In the answer cell below (formulas in Markdown/LaTeX are fine, about 150–250 words):
-# 1. Derive θ_k, F′(θ) and argmin F for exercise 4.7, showing the steps.
+# 1. Derive θ_k, F′(θ) and argmin F for exercise 4.8, showing the steps.
 # 2. Which factor in F′ is the (I − α∇²L_s) of the general MAML gradient, and what does first-order
 #    MAML return instead? Does it have the same minimiser *for this single task*? Why might that change
 #    with several tasks?
@@ -875,7 +1024,7 @@ except NotImplementedError:
 #    rule and the sweep of exercise 4.3.
 
 # %% [markdown]
-# **Your answer (ex4.8):**
+# **Your answer (ex4.9):**
 #
 # ### BEGIN SOLUTION
 # *Model answer.* One step: θ₁ = θ − αa(θ − b), so θ₁ − b = (1 − αa)(θ − b); by induction
@@ -911,21 +1060,21 @@ except NotImplementedError:
 # ### END RUBRIC
 
 # %% [markdown]
-# ## Exercise 4.9 — what you measured (written, 4 points)
+# ## Exercise 4.10 — what you measured (written, 4 points)
 #
-# **GRADED BY HAND: ex4.9 what_you_measured (4 points)**
+# **GRADED BY HAND: ex4.10 what_you_measured (4 points)**
 #
 # Answer from **your** outputs above (quote the numbers), about 200–300 words:
-# 1. (4.1, 4.6) Why does the pretrained network not adapt, even with a ten times larger α, while MAML
+# 1. (4.1, 4.7) Why does the pretrained network not adapt, even with a ten times larger α, while MAML
 #    does? Where does MAML sit between the random and the oracle rows, and what would it take to close
 #    the rest of the gap?
-# 2. (4.4) What slope did you fit, at the MAML θ and at a random θ? What does it mean for choosing the
+# 2. (4.5) What slope did you fit, at the MAML θ and at a random θ? What does it mean for choosing the
 #    meta-batch size — and what does a larger meta-batch cost?
-# 3. (4.5) How does the peak memory of MAML, FOMAML and Reptile grow with k, and why? When is first
+# 3. (4.6) How does the peak memory of MAML, FOMAML and Reptile grow with k, and why? When is first
 #    order enough (notebooks 05 and 09)?
 
 # %% [markdown]
-# **Your answer (ex4.9):**
+# **Your answer (ex4.10):**
 #
 # ### BEGIN SOLUTION
 # *Model answer.* (1) Pretraining minimises the average loss over tasks; for sines with random phase
@@ -934,7 +1083,7 @@ except NotImplementedError:
 # 4.1 its query MSE drifts from 3.1 to 2.0 after 5 steps and 1.7 after 10, and twice the step (α = 0.02)
 # gives 1.8 and 1.5 (larger steps diverge). MAML's θ starts no better (3.1: it too predicts roughly
 # the average) but one step brings it to 0.39 and ten to 0.10: it was trained for the loss after the
-# step. In the 4.6 table random (3.7 → 3.7) ≫ pretrained (2.8 → 1.5) > MAML (2.9 → 0.31 → 0.09) >
+# step. In the 4.7 table random (3.7 → 3.7) ≫ pretrained (2.8 → 1.5) > MAML (2.9 → 0.31 → 0.09) >
 # oracle (0.00): MAML closes most of the gap; the rest is what K = 10 points cannot pin down and the
 # limits of a few steps with a fixed α (more steps or support points, a learned α as in Meta-SGD,
 # more meta-training).
@@ -957,7 +1106,7 @@ except NotImplementedError:
 # * 1 pt — pretraining learns the average (≈ flat) function, its few-shot gradients are uninformative;
 #   numbers quoted from 4.1 show the pretrained loss barely moving, also at α = 0.1; MAML trained for
 #   the post-step loss.
-# * 1 pt — the 4.6 table read correctly (random worst, oracle best, MAML between and close to the
+# * 1 pt — the 4.7 table read correctly (random worst, oracle best, MAML between and close to the
 #   oracle after a few steps) with a sensible way to close the gap.
 # * 1 pt — slope ≈ −1 quoted; variance ∝ 1/B; trade-off: less noise vs B× compute/memory per update.
 # * 1 pt — MAML's peak grows with k (graph of every step kept), FOMAML/Reptile constant; a valid
@@ -971,6 +1120,7 @@ except NotImplementedError:
 #   of steps and step size. Only the loss *after* adaptation shows the difference.
 # * The k-step meta-gradient is a product of (I − α∇²L_s(θ_j)) factors, applied right to left with
 #   Hessian-vector products; check every hand-written gradient with central differences in float64.
-# * α must stay below 2/λ_max; the 1/B law says how much a meta-batch of B tasks buys.
+# * α must stay below 2/λ_max; learned by the meta-gradient (with respect to log α), it finds that range by
+#   itself. The 1/B law says how much a meta-batch of B tasks buys.
 # * Second order costs memory that grows with k; first order and Reptile do not — measure before choosing.
 # * Compare against random, pretrained and oracle on the same held-out tasks and the same K.

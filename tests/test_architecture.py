@@ -24,7 +24,7 @@ ALGORITHMS = {"course_lib.inner", "course_lib.meta", "course_lib.rl", "course_li
 UI_LIBRARIES = ("matplotlib", "ipywidgets", "IPython")
 ROOMS = {"": "core", "meta": "algorithms", "tasks": "task distributions", "rl": "meta-RL", "sinusoid": "regression",
          "ui": "plots and widgets", "grade": "the grader", "checkpoints": "shipped weights",
-         "reference": "the paper's numbers"}
+         "reference": "the paper's numbers", "fewshot": "few-shot classification"}
 
 
 def module_name(path: Path) -> str:

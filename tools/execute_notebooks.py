@@ -16,6 +16,9 @@ from queue import Empty
 import jupytext
 from nbclient import NotebookClient
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from course_lib.grading import set_cell_ids  # noqa: E402
+
 KERNELSPEC = {"name": "python3", "language": "python", "display_name": "Python 3 (ipykernel)"}
 
 
@@ -45,6 +48,7 @@ def execute(script: Path, timeout: int = 600) -> float:
     start = time.perf_counter()
     PollingClient(notebook, timeout=timeout, kernel_name="python3",
                   resources={"metadata": {"path": str(script.parent.resolve())}}).execute()
+    set_cell_ids(notebook, script.stem)             # the same ids at every run: diffs show only what changed
     jupytext.write(notebook, script.with_suffix(".ipynb"), fmt="ipynb")
     # the .py is regenerated from the .ipynb so that the pair matches byte for byte
     jupytext.write(jupytext.read(script.with_suffix(".ipynb")), script, fmt="py:percent")

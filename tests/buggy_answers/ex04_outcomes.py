@@ -174,35 +174,64 @@ def alpha_sweep(theta, task_losses, alphas, steps):
         diverged.append(count)
     return final, diverged
 
-# %% BUG ex4.4: sums the B gradients instead of averaging them (slope +1)
+# %% BUG ex4.4: returns dF/dα instead of dF/dlog α (forgets the chain rule's factor α)
+def log_alpha_meta_gradient(theta, tasks, log_alpha, steps=1):
+    dtype = next(iter(theta.values())).dtype
+    alpha = torch.tensor(float(np.exp(log_alpha)), dtype=dtype, requires_grad=True)
+    start = detached(theta, requires_grad=True)
+    F = torch.stack([query_loss(inner_update(start, support_loss, alpha, steps))
+                     for support_loss, query_loss in tasks]).mean()
+    (grad,) = torch.autograd.grad(F, alpha)
+    return F.item(), grad.item()
+
+# %% BUG ex4.4: no graph through the inner gradients (first_order=True: right for one step, wrong for k ≥ 2)
+def log_alpha_meta_gradient(theta, tasks, log_alpha, steps=1):
+    dtype = next(iter(theta.values())).dtype
+    log_a = torch.tensor(float(log_alpha), dtype=dtype, requires_grad=True)
+    start = detached(theta, requires_grad=True)
+    F = torch.stack([query_loss(inner_update(start, support_loss, log_a.exp(), steps, first_order=True))
+                     for support_loss, query_loss in tasks]).mean()
+    (grad,) = torch.autograd.grad(F, log_a)
+    return F.item(), grad.item()
+
+# %% BUG ex4.4: sums the query losses over the tasks instead of averaging them
+def log_alpha_meta_gradient(theta, tasks, log_alpha, steps=1):
+    dtype = next(iter(theta.values())).dtype
+    log_a = torch.tensor(float(log_alpha), dtype=dtype, requires_grad=True)
+    start = detached(theta, requires_grad=True)
+    F = sum(query_loss(inner_update(start, support_loss, log_a.exp(), steps)) for support_loss, query_loss in tasks)
+    (grad,) = torch.autograd.grad(F, log_a)
+    return F.item(), grad.item()
+
+# %% BUG ex4.5: sums the B gradients instead of averaging them (slope +1)
 def variance_vs_batch_size(task_grads, batch_sizes):
     n, p = task_grads.shape
     variances = torch.stack([task_grads[: (n // b) * b].reshape(n // b, b, p).sum(1).var(0).sum() for b in batch_sizes])
     slope = np.polyfit(np.log(np.asarray(batch_sizes, dtype=float)), np.log(variances.double().numpy()), 1)[0]
     return variances, float(slope)
 
-# %% BUG ex4.4: the variance across coordinates of each group mean, averaged over groups (wrong axis)
+# %% BUG ex4.5: the variance across coordinates of each group mean, averaged over groups (wrong axis)
 def variance_vs_batch_size(task_grads, batch_sizes):
     n, p = task_grads.shape
     variances = torch.stack([task_grads[: (n // b) * b].reshape(n // b, b, p).mean(1).var(1).mean() for b in batch_sizes])
     slope = np.polyfit(np.log(np.asarray(batch_sizes, dtype=float)), np.log(variances.double().numpy()), 1)[0]
     return variances, float(slope)
 
-# %% BUG ex4.4: fits the line on linear axes (var against B), not log-log
+# %% BUG ex4.5: fits the line on linear axes (var against B), not log-log
 def variance_vs_batch_size(task_grads, batch_sizes):
     n, p = task_grads.shape
     variances = torch.stack([task_grads[: (n // b) * b].reshape(n // b, b, p).mean(1).var(0).sum() for b in batch_sizes])
     slope = np.polyfit(np.asarray(batch_sizes, dtype=float), variances.double().numpy(), 1)[0]
     return variances, float(slope)
 
-# %% BUG ex4.4: the variance of the gradient's norm instead of the total variance
+# %% BUG ex4.5: the variance of the gradient's norm instead of the total variance
 def variance_vs_batch_size(task_grads, batch_sizes):
     n, p = task_grads.shape
     variances = torch.stack([task_grads[: (n // b) * b].reshape(n // b, b, p).mean(1).norm(dim=1).var() for b in batch_sizes])
     slope = np.polyfit(np.log(np.asarray(batch_sizes, dtype=float)), np.log(variances.double().numpy()), 1)[0]
     return variances, float(slope)
 
-# %% BUG ex4.5: never subtracts released tensors (the total ever saved, not the peak alive)
+# %% BUG ex4.6: never subtracts released tensors (the total ever saved, not the peak alive)
 def meta_step_cost(theta, tasks, alpha, steps, method, context_dim=None):
     total = count = 0
 
@@ -216,7 +245,7 @@ def meta_step_cost(theta, tasks, alpha, steps, method, context_dim=None):
         grad = meta_gradient(theta, tasks, alpha, steps, method, context_dim)
     return {"grad": grad, "saved_tensors": count, "peak_saved_bytes": total}
 
-# %% BUG ex4.5: counts elements, not bytes (forgets element_size)
+# %% BUG ex4.6: counts elements, not bytes (forgets element_size)
 def meta_step_cost(theta, tasks, alpha, steps, method, context_dim=None):
     live = peak = count = 0
 
@@ -236,7 +265,7 @@ def meta_step_cost(theta, tasks, alpha, steps, method, context_dim=None):
         grad = meta_gradient(theta, tasks, alpha, steps, method, context_dim)
     return {"grad": grad, "saved_tensors": count, "peak_saved_bytes": peak}
 
-# %% BUG ex4.5: reports the bytes still alive after the call (0), not the peak
+# %% BUG ex4.6: reports the bytes still alive after the call (0), not the peak
 def meta_step_cost(theta, tasks, alpha, steps, method, context_dim=None):
     live = count = 0
 
@@ -255,7 +284,7 @@ def meta_step_cost(theta, tasks, alpha, steps, method, context_dim=None):
         grad = meta_gradient(theta, tasks, alpha, steps, method, context_dim)
     return {"grad": grad, "saved_tensors": count, "peak_saved_bytes": live}
 
-# %% BUG ex4.6: adapts on the query points (the score leaks into adaptation)
+# %% BUG ex4.7: adapts on the query points (the score leaks into adaptation)
 def adaptation_table(inits, tasks, support, query, alpha, report_steps=(0, 1, 5)):
     table = {}
     for name, (model, theta, oracle) in inits.items():
@@ -271,7 +300,7 @@ def adaptation_table(inits, tasks, support, query, alpha, report_steps=(0, 1, 5)
         table[name] = row
     return table
 
-# %% BUG ex4.6: the mean of the per-task losses as the inner objective (each task's step is α/T)
+# %% BUG ex4.7: the mean of the per-task losses as the inner objective (each task's step is α/T)
 def adaptation_table(inits, tasks, support, query, alpha, report_steps=(0, 1, 5)):
     table = {}
     for name, (model, theta, oracle) in inits.items():
@@ -287,7 +316,7 @@ def adaptation_table(inits, tasks, support, query, alpha, report_steps=(0, 1, 5)
         table[name] = row
     return table
 
-# %% BUG ex4.6: one shared θ adapted on all tasks' support points together (that is pretraining, not adaptation)
+# %% BUG ex4.7: one shared θ adapted on all tasks' support points together (that is pretraining, not adaptation)
 def adaptation_table(inits, tasks, support, query, alpha, report_steps=(0, 1, 5)):
     table = {}
     for name, (model, theta, oracle) in inits.items():
@@ -304,7 +333,7 @@ def adaptation_table(inits, tasks, support, query, alpha, report_steps=(0, 1, 5)
         table[name] = row
     return table
 
-# %% BUG ex4.6: records after the step instead of before (off by one)
+# %% BUG ex4.7: records after the step instead of before (off by one)
 def adaptation_table(inits, tasks, support, query, alpha, report_steps=(0, 1, 5)):
     table = {}
     for name, (model, theta, oracle) in inits.items():
@@ -320,25 +349,25 @@ def adaptation_table(inits, tasks, support, query, alpha, report_steps=(0, 1, 5)
         table[name] = row
     return table
 
-# %% BUG ex4.7: forgets the chain rule's factor (1 − αa)^k (the first-order gradient)
+# %% BUG ex4.8: forgets the chain rule's factor (1 − αa)^k (the first-order gradient)
 def quadratic_maml_closed_form(theta, a, b, c, d, alpha, steps):
     r = (1 - alpha * a) ** steps
     theta_k = b + r * (theta - b)
     return c * (theta_k - d), b + (d - b) / r
 
-# %% BUG ex4.7: the query curvature in the Jacobian, (1 − αc)^k
+# %% BUG ex4.8: the query curvature in the Jacobian, (1 − αc)^k
 def quadratic_maml_closed_form(theta, a, b, c, d, alpha, steps):
     r = (1 - alpha * a) ** steps
     theta_k = b + r * (theta - b)
     return c * (1 - alpha * c) ** steps * (theta_k - d), b + (d - b) / r
 
-# %% BUG ex4.7: the minimiser taken as the query minimum d (θ itself should land on d)
+# %% BUG ex4.8: the minimiser taken as the query minimum d (θ itself should land on d)
 def quadratic_maml_closed_form(theta, a, b, c, d, alpha, steps):
     r = (1 - alpha * a) ** steps
     theta_k = b + r * (theta - b)
     return c * r * (theta_k - d), d + 0 * theta
 
-# %% BUG ex4.7: one step whatever `steps` says
+# %% BUG ex4.8: one step whatever `steps` says
 def quadratic_maml_closed_form(theta, a, b, c, d, alpha, steps):
     r = 1 - alpha * a
     theta_k = b + r * (theta - b)
