@@ -17,7 +17,7 @@ import os
 from pathlib import Path
 
 from .checkpoints import SHIPPED, atomic_write
-from .rl.evaluate import mean_and_stderr
+from .evaluate import mean_and_stderr
 
 ABLATION_JSON = SHIPPED / "ablation_navigation.json"
 CELL = ("algo", "meta_batch", "episodes")          # what distinguishes one cell of the grid

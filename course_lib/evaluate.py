@@ -2,7 +2,6 @@
 mean ± 95% CI over tasks with divergence counted (sinusoid/evaluate.py holds the paper's protocol)."""
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -59,6 +58,14 @@ class Summary:
         return f"{self.mean:.2f} ± {self.ci95:.2f}"
 
 
+def mean_and_stderr(values) -> tuple[float, float]:
+    """Mean and standard error s/√n (s with n − 1 in the denominator); 0 for a single value."""
+    v = np.asarray(values, dtype=np.float64).reshape(-1)
+    if v.size == 0:
+        raise ValueError("values must be a non-empty sequence, got an empty one")
+    return float(v.mean()), float(v.std(ddof=1) / np.sqrt(v.size)) if v.size > 1 else 0.0
+
+
 def summarize(values, before=None) -> Summary:
     """Mean and 95% CI half-width over tasks. A task diverged if its value is not finite, or (given the
     losses `before` adapting) exceeds DIVERGED_FACTOR × its loss before; then the mean is infinite."""
@@ -69,5 +76,5 @@ def summarize(values, before=None) -> Summary:
     diverged = int(bad.sum())
     if diverged:
         return Summary(float("inf"), float("inf"), diverged, len(v))
-    return Summary(float(v.mean()), float(1.96 * v.std(ddof=1) / math.sqrt(len(v))) if len(v) > 1 else 0.0,
-                   0, len(v))
+    mean, stderr = mean_and_stderr(v)
+    return Summary(mean, 1.96 * stderr, 0, len(v))

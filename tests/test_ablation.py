@@ -10,7 +10,7 @@ import pytest
 
 from course_lib.ablation import (ABLATION_JSON, CELL, aggregate, load_ablation, mean_and_stderr, run_key,
                                  save_ablation)
-from course_lib.rl.evaluate import mean_and_stderr as rl_mean_and_stderr
+from course_lib.evaluate import mean_and_stderr as rl_mean_and_stderr
 
 ROOT = Path(__file__).resolve().parents[1]
 RUN_FIELDS = {"algo", "meta_batch", "episodes", "seed", "return_before", "return_after", "held_out_curve",

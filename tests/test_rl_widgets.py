@@ -17,8 +17,8 @@ from course_lib import checkpoints  # noqa: E402
 from course_lib.rl import reproduction as REPRO  # noqa: E402
 from course_lib.rl.evaluate import adaptation_episodes  # noqa: E402
 from course_lib.ui import interact, navigation as W, plots, returns  # noqa: E402
-from course_lib.rl.evaluate import (adaptation_returns, held_out_tasks, mean_and_stderr,  # noqa: E402
-                                     paper_test_tasks, reference_returns)
+from course_lib.evaluate import mean_and_stderr  # noqa: E402
+from course_lib.rl.evaluate import adaptation_returns, held_out_tasks, paper_test_tasks, reference_returns  # noqa: E402
 from course_lib.rl.config import default_rl_config, load_policy  # noqa: E402
 from course_lib.rl.train import train_rl
 from course_lib.tasks.navigation import MAX_SPEED  # noqa: E402

@@ -121,14 +121,6 @@ def reference_returns(env: str) -> dict:
     return json.loads(REFERENCE.read_text())["returns"].get(env, {})
 
 
-def mean_and_stderr(values) -> tuple[float, float]:
-    """Mean and standard error s/√n (s with n − 1 in the denominator); 0 for a single value."""
-    v = np.asarray(values, dtype=np.float64).reshape(-1)
-    if v.size == 0:
-        raise ValueError("values must be a non-empty sequence, got an empty one")
-    return float(v.mean()), float(v.std(ddof=1) / np.sqrt(v.size)) if v.size > 1 else 0.0
-
-
 def step_alphas(alpha: float, steps: int) -> tuple[float, ...]:
     """The paper's test-time schedule: α for the first step, α/2 for every later one."""
     return tuple(alpha if s == 0 else alpha / 2 for s in range(steps))

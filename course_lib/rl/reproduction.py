@@ -10,10 +10,11 @@ from pathlib import Path
 import numpy as np
 
 from .. import checkpoints
+from ..evaluate import mean_and_stderr
 from ..validation import check_choice, check_int
 from .config import ALGOS, load_policy
 from .envs import ENVS
-from .evaluate import (HELD_OUT_SEED, PAPER_TEST_DRAWS, adaptation_returns, mean_and_stderr, reference_returns,
+from .evaluate import (HELD_OUT_SEED, PAPER_TEST_DRAWS, adaptation_returns, reference_returns,
                        reproduction_tasks)
 
 NOT_SHIPPED = "not shipped yet"
