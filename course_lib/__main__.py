@@ -40,6 +40,9 @@ def main(argv=None) -> int:
     train.add_argument("--max-kl", type=float, help="RL: TRPO's trust region δ")
     train.add_argument("--policy-init", choices=("torch", "xavier"),
                        help="RL: the policy's initial weights (default xavier, rllab's; torch: nn.Linear's)")
+    train.add_argument("--estimator", choices=("paper", "dice", "lvc"),
+                       help="RL, --algo maml: the meta-gradient estimator (default paper; dice: unbiased, "
+                            "lvc: ProMP's low-variance curvature)")
     train.add_argument("--checkpoint-every", type=at_least(1))
     train.add_argument("--out", type=Path, help="checkpoint path (default runs/<problem>_<algo>.pt)")
     train.add_argument("--resume", action="store_true", help="continue from --out if it exists")
@@ -63,11 +66,11 @@ def main(argv=None) -> int:
                    meta_batch=args.meta_batch, meta_lr=args.meta_lr, checkpoint_every=args.checkpoint_every)
     if rl:
         options.update(episodes=args.episodes, meta_optimizer=args.meta_optimizer, fisher_tasks=args.fisher_tasks,
-                       max_kl=args.max_kl, policy_init=args.policy_init)
+                       max_kl=args.max_kl, policy_init=args.policy_init, estimator=args.estimator)
     elif any(v is not None for v in (args.episodes, args.meta_optimizer, args.fisher_tasks, args.max_kl,
-                                     args.policy_init)):
-        parser.error("--episodes, --meta-optimizer, --fisher-tasks, --max-kl and --policy-init apply to "
-                     "RL problems only")
+                                     args.policy_init, args.estimator)):
+        parser.error("--episodes, --meta-optimizer, --fisher-tasks, --max-kl, --policy-init and --estimator "
+                     "apply to RL problems only")
     overrides = {k: v for k, v in options.items() if v is not None}
     out = args.out or Path("runs") / f"{args.problem}_{args.algo}.pt"
     # how this run was started, saved in its checkpoint (without --resume, --threads and with --out)

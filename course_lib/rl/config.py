@@ -12,6 +12,7 @@ from ..meta import CONTEXT, adapt, adapt_context, shared
 from ..models import POLICY_INITS, GaussianPolicy
 from ..validation import check_alpha, check_choice, check_int, check_meaningful, check_range
 from .envs import ENVS
+from .estimators import ESTIMATORS   # the meta-gradient of second-order MAML: the paper's, DiCE's or ProMP's LVC
 
 ALGOS = ("maml", "fomaml", "cavia", "reptile", "pretrain", "oracle", "random")
 # TRPO's H·v of the meta-KL: the chain rule Σ J_i H'_i J_i v, exact at θ_old for one-step MAML/FOMAML,
@@ -45,6 +46,7 @@ class RLConfig:
     normalize_actions: bool = True   # policy acts in [−1, 1], scaled to the action bounds (rllab's normalize)
     policy_init: str = "xavier"      # rllab's Glorot-uniform weights, zero biases; "torch": nn.Linear's default
     context_dim: int = 0
+    estimator: str = "paper"         # the meta-gradient estimator of second-order MAML, see ESTIMATORS
     seed: int = 0
     checkpoint_every: int = 10
 
@@ -68,6 +70,10 @@ class RLConfig:
             raise ValueError("context_dim must be an integer in [1, inf) for algo='cavia'")
         check_meaningful(self.algo, self.steps, self.iterations)
         check_choice(self.hvp, "hvp", HVPS)
+        check_choice(self.estimator, "estimator", ESTIMATORS)
+        if self.estimator != "paper" and self.algo != "maml":
+            raise ValueError(f"estimator {self.estimator!r} is for algo='maml' (second order); algo {self.algo!r} "
+                             "takes estimator='paper'")
         if self.algo == "cavia" and ENVS[self.env].mujoco is not None:
             raise ValueError(f"algo 'cavia' is available for navigation2d and point_velocity, not for {self.env!r}")
         if self.algo == "reptile" and self.meta_optimizer != "adam":

@@ -16,7 +16,7 @@ import numpy as np
 import torch
 from torch.profiler import record_function
 
-from ..functional import Params, detached, parameters_of
+from ..functional import Params, batched, detached, parameters_of
 from ..inner import inner_update
 from ..meta import shared
 from ..runs import Run
@@ -24,7 +24,8 @@ from .config import RLConfig, adapted, build_policy, initial_params
 from .curvature import meta_kl_curvature
 from .envs import ENVS, make_batched_env
 from .episodes import sample_episodes
-from .losses import reinforce_loss
+from .estimators import meta_surrogate, score_weight
+from .losses import log_prob, reinforce_loss
 from .tasks import PolicyTaskBatch, SamplingPolicy, with_advantages
 from .trpo import trpo_step
 
@@ -46,10 +47,17 @@ def sample_meta_batch(policy, theta: Params, env, config: RLConfig, generator) -
 
 
 def meta_loss_and_kl(theta: Params, batch: PolicyTaskBatch, config: RLConfig, first_order: bool | None = None):
-    """Mean surrogate and KL at θ'(θ), recomputed with the graph (second order unless FOMAML)."""
+    """Mean surrogate and KL at θ'(θ), recomputed with the graph (second order unless FOMAML). Second-order
+    MAML with estimator "dice" or "lvc" takes its loss from rl/estimators.py (the same value, another
+    gradient); the KL, and so TRPO's curvature, is the paper's in every case."""
     first_order = config.algo == "fomaml" if first_order is None else first_order
     phi = adapted(theta, batch, config, first_order)
     loss, kl = batch.query_loss_and_kl(phi)
+    if config.estimator != "paper" and not first_order:
+        loss = meta_surrogate(config.estimator, batched(theta, batch.n_tasks),
+                              lambda p, e: log_prob(batch.policy, p, e), batch.support, batch.query,
+                              batch.old.log_prob, config.alpha, config.steps,
+                              score_weight(batch.query, config.gamma, config.gae_lambda))
     return loss.mean(), kl.mean()
 
 
