@@ -243,10 +243,14 @@ def test_a_checkpoint_of_another_env_is_refused(untrained):
 
 def test_training_command_is_the_one_saved_in_the_checkpoint(tmp_path):
     """`python -m course_lib train` saves its own command line; training_command gives it back to resume."""
+    import torch
     from course_lib.__main__ import main
-    out = tmp_path / "kl.pt"
-    assert main(["train", "halfcheetah_vel", "--algo", "maml", "--iterations", "0", "--max-kl", "0.02",
-                 "--threads", "2", "--out", str(out)]) == 0
+    out, threads = tmp_path / "kl.pt", torch.get_num_threads()
+    try:
+        assert main(["train", "halfcheetah_vel", "--algo", "maml", "--iterations", "0", "--max-kl", "0.02",
+                     "--threads", "2", "--out", str(out)]) == 0
+    finally:
+        torch.set_num_threads(threads)        # main() sets the process's thread count
     assert L.training_command(out) == shlex.join(["python", "-m", "course_lib", "train", "halfcheetah_vel", "--algo",
                                                   "maml", "--iterations", "0", "--max-kl", "0.02", "--out",
                                                   str(out)]) + " --resume"

@@ -27,10 +27,24 @@ def fit_linear_baseline(obs: torch.Tensor, returns: torch.Tensor, mask: torch.Te
         todo = ~torch.isfinite(w).all(-1)
         if not todo.any():
             break
-        solution, info = torch.linalg.solve_ex(A[todo] + reg * 10 ** k * eye, b[todo])
-        ok = (info == 0) & torch.isfinite(solution).all(-1)
+        solution, ok = _solve(A[todo] + reg * 10 ** k * eye, b[todo])
         w[todo] = torch.where(ok.unsqueeze(-1), solution, w[todo])
     return torch.nan_to_num(w).to(obs.dtype)
+
+
+def _solve(A: torch.Tensor, b: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """(x, solved) for the batch of systems A x = b. MKL's batched LU can fail with several threads on
+    large ill-conditioned systems (the Ant's 214 features: a RuntimeError or non-finite values), where
+    one system at a time succeeds; with one thread both give the same bits."""
+    try:
+        x, info = torch.linalg.solve_ex(A, b)
+    except RuntimeError:
+        x, info = torch.full_like(b, float("nan")), torch.ones(len(b), dtype=torch.int32)
+    ok = (info == 0) & torch.isfinite(x).all(-1)
+    for i in (~ok).nonzero().flatten().tolist():
+        x[i], info_i = torch.linalg.solve_ex(A[i], b[i])
+        ok[i] = bool(info_i == 0) and bool(torch.isfinite(x[i]).all())
+    return x, ok
 
 
 def baseline_values(weights: torch.Tensor, obs: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
