@@ -4,6 +4,7 @@
     python -m course_lib train navigation2d --algo maml|fomaml|cavia|reptile|pretrain|oracle|random
     python -m course_lib train point_velocity --algo ...
     python -m course_lib train halfcheetah_dir|halfcheetah_vel|ant_vel|ant_dir --algo maml|fomaml|pretrain|oracle|random
+    python -m course_lib train fewshot --algo maml|fomaml|reptile|cavia|pretrain [--n-way 5 --k-shot 1 ...]
     python -m course_lib doctor        installed versions vs requirements.txt, and a seeded fingerprint
 
 Every run shows a progress bar, writes an atomic checkpoint (and a CSV of metrics beside it) every
@@ -12,7 +13,6 @@ Every run shows a progress bar, writes an atomic checkpoint (and a CSV of metric
 from __future__ import annotations
 
 import argparse
-import shlex
 import sys
 from pathlib import Path
 
@@ -22,6 +22,10 @@ RL_PROBLEMS = ("navigation2d", "point_velocity", "halfcheetah_vel", "halfcheetah
 
 
 def main(argv=None) -> int:
+    args_list = sys.argv[1:] if argv is None else list(argv)
+    if args_list[:2] == ["train", "fewshot"]:             # its own options: course_lib/fewshot/train.py
+        from .fewshot.train import main as fewshot_main
+        return fewshot_main(args_list[2:], prog="python -m course_lib train fewshot")
     parser = argparse.ArgumentParser(prog="python -m course_lib", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -73,10 +77,8 @@ def main(argv=None) -> int:
                      "apply to RL problems only")
     overrides = {k: v for k, v in options.items() if v is not None}
     out = args.out or Path("runs") / f"{args.problem}_{args.algo}.pt"
-    # how this run was started, saved in its checkpoint (without --resume, --threads and with --out)
-    argv = [a for a in (sys.argv[1:] if argv is None else argv) if a != "--resume"]
-    argv = _without(argv, "--threads") + ([] if args.out else ["--out", str(out)])
-    command = shlex.join(["python", "-m", "course_lib", *argv])
+    from .runs import command_line
+    command = command_line("python -m course_lib", sys.argv[1:] if argv is None else list(argv), out)
     try:
         if rl:
             from .rl.config import default_rl_config
@@ -94,19 +96,6 @@ def main(argv=None) -> int:
     shown = ", ".join(f"{k} {v:.4g}" for k, v in last.items() if k in ("val_loss", "return_before", "return_after"))
     print(f"saved {out}: iteration {ckpt['iteration']}, wall time {ckpt['wall_time']:.1f} s" + (f", {shown}" if shown else ""))
     return 0
-
-
-def _without(argv: list[str], flag: str) -> list[str]:
-    """argv without `flag VALUE` / `flag=VALUE`."""
-    out, skip = [], False
-    for a in argv:
-        if skip:
-            skip = False
-        elif a == flag:
-            skip = True
-        elif not a.startswith(flag + "="):
-            out.append(a)
-    return out
 
 
 if __name__ == "__main__":

@@ -99,8 +99,10 @@ def load_checkpoint(path: str | os.PathLike) -> dict:
 
 
 def checkpoint_kind(state: dict) -> str:
-    """"rl:<env>" for a meta-RL checkpoint, "sinusoid" for a sinusoid one."""
+    """"rl:<env>" for a meta-RL checkpoint, "fewshot" for a few-shot classifier, "sinusoid" for a sinusoid one."""
     config = state.get("config") or {}
+    if config.get("task") == "fewshot":
+        return "fewshot"
     return f"rl:{config['env']}" if "env" in config else "sinusoid"
 
 

@@ -15,6 +15,7 @@ history is written beside it as CSV.
 from __future__ import annotations
 
 import csv
+import shlex
 import time
 from dataclasses import asdict
 from pathlib import Path
@@ -31,6 +32,21 @@ class TrainingDiverged(FloatingPointError):
 def config_dict(config) -> dict:
     """A config dataclass as the plain dict a checkpoint stores (tuples as lists)."""
     return {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(config).items()}
+
+
+def command_line(prog: str, argv: list[str], out: Path | None = None) -> str:
+    """How a run was started, as saved in its checkpoint: `prog` and `argv` without the flags that do
+    not change what is trained (--resume, --quiet, --threads N), with `--out out` if argv lacks it."""
+    kept, skip = [], False
+    for a in argv:
+        if skip:
+            skip = False
+        elif a == "--threads":
+            skip = True
+        elif a not in ("--resume", "--quiet") and not a.startswith("--threads="):
+            kept.append(a)
+    given = any(a == "--out" or a.startswith("--out=") for a in kept)
+    return shlex.join([*shlex.split(prog), *kept, *([] if given or out is None else ["--out", str(out)])])
 
 
 def write_history(history: list[dict], path: Path) -> None:

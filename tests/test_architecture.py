@@ -18,8 +18,9 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 LIB = ROOT / "course_lib"
 MODULES = sorted(p for p in LIB.rglob("*.py"))
-TRAINERS = {"course_lib.sinusoid.train", "course_lib.rl.train", "course_lib.runs"}
+TRAINERS = {"course_lib.sinusoid.train", "course_lib.rl.train", "course_lib.fewshot.train", "course_lib.runs"}
 ALGORITHMS = {"course_lib.inner", "course_lib.meta", "course_lib.rl", "course_lib.sinusoid", "course_lib.tasks",
+              "course_lib.fewshot",
               "course_lib.evaluate", "course_lib.fallbacks", "course_lib.models", "course_lib.functional"}
 UI_LIBRARIES = ("matplotlib", "ipywidgets", "IPython")
 ROOMS = {"": "core", "meta": "algorithms", "tasks": "task distributions", "rl": "meta-RL", "sinusoid": "regression",
@@ -63,6 +64,7 @@ def test_the_grader_knows_no_algorithm():
 
 READ_SIDE = [LIB / "evaluate.py", LIB / "sinusoid" / "evaluate.py", LIB / "sinusoid" / "config.py",
              LIB / "rl" / "config.py", LIB / "rl" / "evaluate.py", LIB / "rl" / "reproduction.py",
+             *(LIB / "fewshot" / f for f in ("__init__.py", "config.py", "model.py", "evaluate.py")),
              *sorted((LIB / "ui").glob("*.py")), ROOT / "bench" / "navigation.py", ROOT / "bench" / "sinusoid.py",
              ROOT / "bench" / "mujoco_speed.py"]
 

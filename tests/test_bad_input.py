@@ -54,10 +54,14 @@ def test_every_shipped_checkpoint_verifies():
 
 
 def test_a_checkpoint_of_another_kind_says_so():
-    with pytest.raises(CheckpointError, match="meta-RL checkpoint .*load_policy"):
+    with pytest.raises(CheckpointError, match=r"rl:navigation2d checkpoint, not a sinusoid one.*load_policy"):
         load_trained(shipped("navigation2d_maml"))
-    with pytest.raises(CheckpointError, match="sinusoid checkpoint.*load_trained"):
+    with pytest.raises(CheckpointError, match="sinusoid checkpoint, not a meta-RL one.*load_trained"):
         load_policy(shipped("sinusoid_maml"))
+    with pytest.raises(CheckpointError, match="fewshot checkpoint, not a meta-RL one.*load_fewshot"):
+        load_policy(shipped("fewshot_maml"))
+    with pytest.raises(CheckpointError, match="fewshot checkpoint, not a sinusoid one"):
+        load_trained(shipped("fewshot_maml"))
 
 
 def test_meaningless_settings_are_refused():

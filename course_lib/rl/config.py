@@ -128,9 +128,9 @@ def load_policy(path) -> tuple[GaussianPolicy, Params, RLConfig]:
     """(policy template, θ, config) from a meta-RL checkpoint (refused if it lacks a setting or has an
     unknown one: a checkpoint says how it was trained)."""
     ckpt = load_checkpoint(path)
-    if checkpoint_kind(ckpt) == "sinusoid":
-        raise CheckpointError(f"checkpoint {path} is a sinusoid checkpoint, not a meta-RL one: load it with "
-                              "course_lib.sinusoid.config.load_trained")
+    if not checkpoint_kind(ckpt).startswith("rl:"):
+        raise CheckpointError(f"checkpoint {path} is a {checkpoint_kind(ckpt)} checkpoint, not a meta-RL one: load "
+                              "it with course_lib.sinusoid.config.load_trained or course_lib.fewshot.config.load_fewshot")
     fields = set(RLConfig.__dataclass_fields__)
     missing, unknown = sorted(fields - set(ckpt["config"])), sorted(set(ckpt["config"]) - fields)
     if missing or unknown:

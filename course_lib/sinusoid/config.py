@@ -93,8 +93,8 @@ def load_trained(path) -> tuple[MLP, Params, object, SinusoidConfig]:
     """(model template, θ, α, config) from a sinusoid checkpoint."""
     ckpt = load_checkpoint(path)
     if checkpoint_kind(ckpt) != "sinusoid":
-        raise CheckpointError(f"checkpoint {path} is a meta-RL checkpoint ({checkpoint_kind(ckpt)}), not a sinusoid "
-                              "one: load it with course_lib.rl.config.load_policy")
+        raise CheckpointError(f"checkpoint {path} is a {checkpoint_kind(ckpt)} checkpoint, not a sinusoid one: load "
+                              "it with course_lib.rl.config.load_policy or course_lib.fewshot.config.load_fewshot")
     config = SinusoidConfig(**{**ckpt["config"], "hidden": tuple(ckpt["config"]["hidden"])})
     model = MLP(**{**ckpt["model"], "hidden": tuple(ckpt["model"]["hidden"])})
     return model, ckpt["theta"], ckpt["alpha"], config
