@@ -736,5 +736,6 @@ print("\nquoted below: " + ", ".join(bias_quoted))
 #   steps=5)`) and compare its 5-step error and divergence count with the one-step model's.
 # * *Meta-gradient variance* — repeat section 3 with K = 5 instead of 10, and for Reptile's θ − φ.
 #
-# **Next:** this is the last notebook. `bench/` holds the reproduction tables of the whole workbook
-# (`sinusoid.py`, `navigation.py`, `rl_speed.py`, `ablation_navigation.py`).
+# **Next:** [10 · *Few-shot character classification*](10_few_shot_classification.ipynb) — the MAML
+# paper's Omniglot experiment, on characters drawn offline. `bench/` holds the reproduction tables of the
+# whole workbook (`sinusoid.py`, `navigation.py`, `fewshot.py`, `rl_speed.py`, `ablation_navigation.py`).

@@ -517,3 +517,6 @@ print(f"notebook run time: {time.perf_counter() - started:.0f} s")
 #   variance near the paper's.
 # * Whether a less biased estimator fixes second-order MAML on the cheetah directions is an experiment
 #   that has not been run yet (issue 22, item 4); this notebook shows the bias, not its effect on training.
+#
+# **Next:** this is the last notebook. `bench/` holds the reproduction tables of the whole workbook
+# (`sinusoid.py`, `navigation.py`, `fewshot.py`, `estimators.py`, `rl_speed.py`).

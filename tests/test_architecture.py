@@ -76,7 +76,7 @@ def test_the_read_side_imports_no_trainer(path):
 
 def test_loading_shipped_checkpoints_into_the_widgets_never_loads_a_trainer():
     code = ("import sys, course_lib\n"
-            "from course_lib.ui import sinusoid, navigation, returns, locomotion\n"
+            "from course_lib.ui import sinusoid, navigation, returns, locomotion, fewshot\n"
             "sinusoid.sinusoid_adaptation(models=('maml',))\n"
             "navigation.navigation_adaptation(models=('maml',), episodes=2)\n"
             "loaded = sorted(m for m in sys.modules if m in %r)\n"
