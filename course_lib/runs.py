@@ -4,7 +4,7 @@
     if run.resumed: restore θ, optimizer and RNG states from run.resumed
     for it in run.iterations():
         ... one meta-iteration; if the loss or gradient is not finite: raise run.diverged(it, loss)
-        run.done(it, record)                # bar, history (record optional); run.due(): checkpoint due
+        run.done(it, record)                # bar, history (record optional; or later: run.log(record))
         if run.due(): run.save(theta=..., optimizer=..., rng=...)
     return run.save(...)
 
@@ -99,12 +99,17 @@ class Run:
         return range(self.state["iteration"], self.config.iterations)
 
     def done(self, it: int, record: dict | None = None, **postfix) -> None:
-        """Iteration `it` is done: advance the bar, and log `record` (with the wall time) if given."""
+        """Iteration `it` is done: advance the bar, and log `record` if given."""
         self.state["iteration"] = it + 1
         self.state["wall_time"] = time.perf_counter() - self._started
+        self.bar.update(1)
+        if record is not None or postfix:
+            self.log(record, **postfix)
+
+    def log(self, record: dict | None = None, **postfix) -> None:
+        """Append `record` (with the run's wall time) to the history; show `postfix` on the bar."""
         if record is not None:
             self.state["history"].append(record | dict(wall_time=self.state["wall_time"]))
-        self.bar.update(1)
         if postfix:
             self.bar.set_postfix(postfix)
 

@@ -109,9 +109,8 @@ def train_fewshot(config: FewShotConfig, out: str | Path | None = None, resume: 
         run.done(it, loss=f"{loss:.3f}")
         if run.due():
             val = validation_accuracy(config, model, theta, val_episodes)
-            run.state["history"].append(dict(iteration=it + 1, train_loss=loss, val_accuracy=val,
-                                              wall_time=run.state["wall_time"]))
-            run.bar.set_postfix(loss=f"{loss:.3f}", val_acc=f"{val:.1f}%")
+            run.log(dict(iteration=it + 1, train_loss=loss, val_accuracy=val), loss=f"{loss:.3f}",
+                    val_acc=f"{val:.1f}%")
             save()
     run.close()
     return save()

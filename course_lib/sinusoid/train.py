@@ -71,9 +71,7 @@ def train_sinusoid(config: SinusoidConfig, out: str | Path | None = None, resume
         run.done(it)
         if run.due():
             val = validation_loss(config, theta, alpha, val_batch)
-            run.state["history"].append(dict(iteration=it + 1, train_meta_loss=meta_loss, val_loss=val,
-                                              wall_time=run.state["wall_time"]))
-            run.bar.set_postfix(val_loss=f"{val:.3f}")
+            run.log(dict(iteration=it + 1, train_meta_loss=meta_loss, val_loss=val), val_loss=f"{val:.3f}")
             save()
     run.close()
     return save()
