@@ -2,10 +2,12 @@
 
 Every worker process gets a copy of the (per-task, adapted) policy weights for its share of the
 tasks. Per time step it evaluates the Gaussian MLP for all of its episodes at once (one batched
-float32 matmul per layer in numpy) and steps their physics (`course_lib.tasks.locomotion.episode_batch`:
-for the cheetahs, one `mujoco.rollout` call for all of its episodes); only whole trajectories cross
-the process boundary. Compare gymnasium's AsyncVectorEnv, which sends one
-action and one observation through a pipe per env and step (bench/mujoco_speed.py).
+float32 matmul per layer in numpy) and steps their physics, every episode a row of MuJoCo state
+(`course_lib.tasks.locomotion.episode_batch`: for the cheetahs one `mujoco.rollout` call for all of
+its episodes, for the Ant one MjData stepping the rows in turn); the Ant's episodes that end (it
+fell) are stepped no more and masked. Only whole trajectories cross the process boundary. Compare
+gymnasium's AsyncVectorEnv, which sends one action and one observation through a pipe per env and
+step (bench/mujoco_speed.py).
 """
 from __future__ import annotations
 
@@ -71,7 +73,7 @@ def _worker(conn, env_name: str) -> None:
         layers, log_std, tasks, n_episodes, horizon, seed, worker, oracle, max_action = message
         T, N = len(tasks), n_episodes
         # episode j starts alike in every task (common random numbers)
-        batch = episode_batch(env_name, np.repeat(tasks, N), np.tile(seed * 10_007 + np.arange(N), T), envs)
+        batch = episode_batch(env_name, np.repeat(tasks, N), np.tile(seed * 10_007 + np.arange(N), T), envs, rows=True)
         first = batch.observations()
         obs_dim = first.shape[-1]
         obs = np.empty((T, N, obs_dim + (1 if oracle else 0)))
