@@ -20,17 +20,12 @@ from __future__ import annotations
 import argparse
 import time
 
-import numpy as np
 import torch
 
 from course_lib import checkpoints
-from course_lib.functional import batched
 from course_lib.rl.config import load_policy
-from course_lib.rl.envs import ENVS, make_batched_env
-from course_lib.rl.estimators import ESTIMATORS, meta_surrogate, score_weight
-from course_lib.rl.losses import log_prob
-from course_lib.rl.train import sample_meta_batch
-from course_lib.rl.trpo import flat
+from course_lib.rl.estimator_noise import estimator_gradients, leave_one_out_cosine
+from course_lib.rl.estimators import ESTIMATORS, meta_surrogate
 from course_lib.tasks import tabular as tb
 from course_lib.validation import at_least
 
@@ -62,45 +57,25 @@ def tabular_table(draws=(1_000, 10_000, 100_000), seed: int = 0) -> None:
         print(f"{e:10}{float((expected - exact).norm()) / norm:>18.2%}{cells}")
 
 
-def navigation_gradients(episodes: int, repeats: int, meta_batch: int, seed: int) -> dict[str, list[torch.Tensor]]:
-    policy, theta, config = load_policy(checkpoints.shipped("navigation2d_maml"))
-    theta = {k: v.detach().requires_grad_(True) for k, v in theta.items()}
-    params = list(theta.values())
-    rng, generator = np.random.default_rng(seed), torch.Generator().manual_seed(seed)
-    grads = {e: [] for e in ESTIMATORS}
-    for _ in range(repeats):
-        tasks = ENVS[config.env].distribution.sample_tasks(meta_batch, rng)
-        env = make_batched_env(config.env, tasks, episodes, normalize_actions=config.normalize_actions)
-        batch = sample_meta_batch(policy, theta, env, config, generator)
-        weight = score_weight(batch.query, config.gamma, config.gae_lambda)
-        for e in ESTIMATORS:
-            loss = meta_surrogate(e, batched(theta, batch.n_tasks), lambda p, ep: log_prob(policy, p, ep),
-                                  batch.support, batch.query, batch.old.log_prob, config.alpha, config.steps,
-                                  weight).mean()
-            grads[e].append(flat(torch.autograd.grad(loss, params)))
-    return grads
-
-
-def spread(gs: list[torch.Tensor]) -> tuple[float, float]:
-    G = torch.stack(gs)
-    total = G.sum(0)
-    cos = [float(torch.nn.functional.cosine_similarity(g, (total - g) / (len(gs) - 1), dim=0)) for g in G]
-    return float(np.mean(cos)), float(G.var(0).sum() / G.mean(0).norm() ** 2)
+def spread(G: torch.Tensor) -> tuple[float, float]:
+    """(leave-one-out cosine, total variance relative to the squared norm of the mean)."""
+    return leave_one_out_cosine(G), float(G.var(0).sum() / G.mean(0).norm() ** 2)
 
 
 def navigation_table(episodes, repeats: int, meta_batch: int, seed: int) -> None:
+    policy, theta, config = load_policy(checkpoints.shipped("navigation2d_maml"))
     print(f"\nnavigation2d, shipped MAML checkpoint: {repeats} meta-batches of {meta_batch} tasks per row "
           f"(seed {seed})\n")
     print(f"{'episodes/task':>13}" + "".join(f"{e + ': cos, rel. var':>24}" for e in ESTIMATORS)
           + f"{'cos(mean, paper mean)':>24}{'norm / paper norm':>20}{'s':>6}")
     for n in episodes:
         start = time.time()
-        grads = navigation_gradients(n, repeats, meta_batch, seed)
+        grads = estimator_gradients(policy, theta, config, n, repeats, meta_batch, seed)
         cells = "".join(f"{c:>14.2f}{v:>10.2f}" for c, v in (spread(grads[e]) for e in ESTIMATORS))
-        mean = {e: torch.stack(g).mean(0) for e, g in grads.items()}
+        mean = {e: g.mean(0) for e, g in grads.items()}
         to_paper = " ".join(f"{float(torch.nn.functional.cosine_similarity(mean[e], mean['paper'], dim=0)):.2f}"
                             for e in ("dice", "lvc"))
-        size = {e: float(torch.stack(g).norm(dim=1).mean()) for e, g in grads.items()}
+        size = {e: float(g.norm(dim=1).mean()) for e, g in grads.items()}
         norms = " ".join(f"{size[e] / size['paper']:.1f}" for e in ("dice", "lvc"))
         print(f"{n:>13}{cells}{to_paper:>24}{norms:>20}{time.time() - start:>6.0f}")
     print("(the last two columns: dice, lvc)")

@@ -45,13 +45,9 @@ import numpy as np
 import torch
 
 from course_lib.checkpoints import shipped
-from course_lib.functional import batched
 from course_lib.rl.config import load_policy
-from course_lib.rl.envs import ENVS, make_batched_env
-from course_lib.rl.estimators import ESTIMATORS, magic_box, meta_surrogate, score_weight
-from course_lib.rl.losses import log_prob
-from course_lib.rl.train import sample_meta_batch
-from course_lib.rl.trpo import flat
+from course_lib.rl.estimator_noise import estimator_gradients, leave_one_out_cosine
+from course_lib.rl.estimators import ESTIMATORS, magic_box, meta_surrogate
 from course_lib.tasks import tabular as tb
 from course_lib.ui.plots import COLORS, OTHER_COLORS, new_figure
 
@@ -312,29 +308,11 @@ plt.show()
 
 # %% tags=["nbval-ignore-output"]
 policy, theta_nav, config = load_policy(shipped("navigation2d_maml"))
-theta_nav = {k: v.detach().requires_grad_(True) for k, v in theta_nav.items()}
-nav_params = list(theta_nav.values())
 
 
-def navigation_gradients(episodes, repeats=8, meta_batch=10, seed=0):
-    """{estimator: [repeats, n_weights]}: the meta-gradient of each estimator on `repeats` fresh meta-batches."""
-    rng, generator = np.random.default_rng(seed), torch.Generator().manual_seed(seed)
-    grads = {e: [] for e in ESTIMATORS}
-    for _ in range(repeats):
-        goals = ENVS[config.env].distribution.sample_tasks(meta_batch, rng)
-        env = make_batched_env(config.env, goals, episodes, normalize_actions=config.normalize_actions)
-        batch = sample_meta_batch(policy, theta_nav, env, config, generator)
-        weight = score_weight(batch.query, config.gamma, config.gae_lambda)    # DiCE's g, with a baseline
-        for e in ESTIMATORS:
-            loss = meta_surrogate(e, batched(theta_nav, batch.n_tasks), lambda p, ep: log_prob(policy, p, ep),
-                                  batch.support, batch.query, batch.old.log_prob, config.alpha, config.steps, weight)
-            grads[e].append(flat(torch.autograd.grad(loss.mean(), nav_params)))
-    return {e: torch.stack(g) for e, g in grads.items()}
-
-
-def leave_one_out_cosine(G):
-    total = G.sum(0)
-    return float(np.mean([torch.nn.functional.cosine_similarity(g, (total - g) / (len(G) - 1), dim=0) for g in G]))
+def navigation_gradients(episodes):
+    """{estimator: [8, n_weights]}: the three meta-gradients on 8 fresh meta-batches of 10 goals."""
+    return estimator_gradients(policy, theta_nav, config, episodes, repeats=8, meta_batch=10, seed=0)
 
 
 nav = {}
