@@ -37,6 +37,7 @@ import torch
 from course_lib.checkpoints import SHIPPED, load_checkpoint
 from course_lib.fewshot.config import FewShotConfig, default_config
 from course_lib.fewshot.evaluate import PAPER_OMNIGLOT, PAPER_OMNIGLOT_FIRST_ORDER, evaluate_checkpoint
+from course_lib.memory import saved_for_backward
 from course_lib.validation import at_least
 
 ORDER = ["maml", "fomaml", "reptile", "cavia", "pretrain"]
@@ -108,38 +109,13 @@ def cost_one(algo: str, steps: int, second_order_steps, meta_batch: int, filters
 
 
 def saved_bytes(config, theta, batch) -> int:
-    """Peak bytes of the distinct tensors autograd holds for backward at once during one meta-iteration.
-
-    Every tensor autograd saves is wrapped in a handle that counts its storage while the graph keeps it
-    (a storage shared by several saved tensors counts once); the peak is reached when the outer backward
-    pass starts — for FOMAML the inner steps' graphs are already gone by then, for MAML they are not.
-    """
+    """Peak bytes autograd holds for backward during one meta-iteration (course_lib.memory)."""
     from course_lib.fewshot.train import meta_step
 
-    live: dict[tuple, int] = {}
-    total, peak = [0], [0]
-
-    class Handle:
-        def __init__(self, t: torch.Tensor):
-            self.t = t
-            storage = t.untyped_storage()
-            self.key, self.nbytes = (storage.data_ptr(), storage.nbytes()), storage.nbytes()
-            live[self.key] = live.get(self.key, 0) + 1
-            if live[self.key] == 1:
-                total[0] += self.nbytes
-                peak[0] = max(peak[0], total[0])
-
-        def __del__(self):
-            live[self.key] -= 1
-            if live[self.key] == 0:
-                del live[self.key]
-                total[0] -= self.nbytes
-
-    with torch.autograd.graph.saved_tensors_hooks(Handle, lambda h: h.t):
-        meta_step(config, theta, batch)
+    peak = saved_for_backward(lambda: meta_step(config, theta, batch))
     for p in theta.values():
         p.grad = None
-    return peak[0]
+    return peak
 
 
 def cost(meta_batch: int, filters: int, repeats: int) -> None:

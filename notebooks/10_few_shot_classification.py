@@ -50,6 +50,7 @@ from course_lib.fewshot.config import build_model, default_config, load_fewshot,
 from course_lib.fewshot.evaluate import finetune_accuracy, heldout_tasks, meta_accuracy, prototype_accuracy
 from course_lib.fewshot.model import ClassificationBatch
 from course_lib.fewshot.train import meta_step
+from course_lib.memory import saved_for_backward
 from course_lib.functional import parameters_of
 from course_lib.tasks.characters import PAPER_TRAIN_FRACTION, default_cache_dir, load_characters
 from course_lib.tasks.fewshot import FewShotDistribution
@@ -272,29 +273,11 @@ ax.legend(fontsize=8);
 
 # %% tags=["nbval-ignore-output"]
 def saved_for_backward_mb(cfg, params, meta_batch):
-    """Peak MB of the distinct tensors autograd holds for backward during one meta_step (bench/fewshot.py)."""
-    live_storages, total, peak = {}, [0], [0]
-
-    class Handle:
-        def __init__(self, t):
-            self.t, storage = t, t.untyped_storage()
-            self.key, self.nbytes = (storage.data_ptr(), storage.nbytes()), storage.nbytes()
-            live_storages[self.key] = live_storages.get(self.key, 0) + 1
-            if live_storages[self.key] == 1:
-                total[0] += self.nbytes
-                peak[0] = max(peak[0], total[0])
-
-        def __del__(self):
-            live_storages[self.key] -= 1
-            if live_storages[self.key] == 0:
-                del live_storages[self.key]
-                total[0] -= self.nbytes
-
-    with torch.autograd.graph.saved_tensors_hooks(Handle, lambda h: h.t):
-        meta_step(cfg, params, meta_batch)
+    """Peak MB autograd holds for backward during one meta_step (course_lib.memory, as bench/fewshot.py)."""
+    peak = saved_for_backward(lambda: meta_step(cfg, params, meta_batch))
     for p in params.values():
         p.grad = None
-    return peak[0] / 2 ** 20
+    return peak / 2 ** 20
 
 
 cost = {}
