@@ -39,7 +39,10 @@ def main(argv=None) -> int:
     train.add_argument("--meta-batch", type=at_least(1), help="tasks per meta-update")
     train.add_argument("--meta-lr", type=float, help="Adam learning rate of the outer loop")
     train.add_argument("--episodes", type=at_least(1), help="RL: episodes per task and step")
-    train.add_argument("--meta-optimizer", choices=("trpo", "adam"), help="RL: outer-loop optimizer")
+    train.add_argument("--meta-optimizer", choices=("trpo", "adam", "promp"),
+                       help="RL: outer-loop optimizer (promp: ProMP's clipped objective, several Adam steps per batch)")
+    train.add_argument("--promp-steps", type=at_least(1),
+                       help="RL, --meta-optimizer promp: Adam steps per meta-batch on the same episodes (default 5)")
     train.add_argument("--fisher-tasks", type=int, help="RL: tasks in TRPO's KL-Hessian estimate (0 = all)")
     train.add_argument("--max-kl", type=float, help="RL: TRPO's trust region δ")
     train.add_argument("--policy-init", choices=("torch", "xavier"),
@@ -70,11 +73,14 @@ def main(argv=None) -> int:
                    meta_batch=args.meta_batch, meta_lr=args.meta_lr, checkpoint_every=args.checkpoint_every)
     if rl:
         options.update(episodes=args.episodes, meta_optimizer=args.meta_optimizer, fisher_tasks=args.fisher_tasks,
-                       max_kl=args.max_kl, policy_init=args.policy_init, estimator=args.estimator)
+                       max_kl=args.max_kl, policy_init=args.policy_init, estimator=args.estimator,
+                       promp_steps=args.promp_steps)
     elif any(v is not None for v in (args.episodes, args.meta_optimizer, args.fisher_tasks, args.max_kl,
-                                     args.policy_init, args.estimator)):
-        parser.error("--episodes, --meta-optimizer, --fisher-tasks, --max-kl, --policy-init and --estimator "
-                     "apply to RL problems only")
+                                     args.policy_init, args.estimator, args.promp_steps)):
+        parser.error("--episodes, --meta-optimizer, --fisher-tasks, --max-kl, --policy-init, --estimator and "
+                     "--promp-steps apply to RL problems only")
+    if args.promp_steps is not None and args.meta_optimizer != "promp":
+        parser.error("--promp-steps applies to --meta-optimizer promp only")
     overrides = {k: v for k, v in options.items() if v is not None}
     out = args.out or Path("runs") / f"{args.problem}_{args.algo}.pt"
     from .runs import command_line

@@ -2,7 +2,9 @@
 θ'_i for a task batch, θ before adaptation, and the checkpoint loader. The loop is in train.py."""
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
+from numbers import Real
 
 import torch
 
@@ -18,6 +20,9 @@ ALGOS = ("maml", "fomaml", "cavia", "reptile", "pretrain", "oracle", "random")
 # TRPO's H·v of the meta-KL: the chain rule Σ J_i H'_i J_i v, exact at θ_old for one-step MAML/FOMAML,
 # with R-operator products (rl/curvature.py); or autograd's double backprop through θ'(θ) ("exact").
 HVPS = ("chain_rule", "exact")
+# The outer loop: one TRPO or Adam step per meta-batch, or ProMP's (rl/promp.py: several Adam steps on the
+# clipped likelihood-ratio objective with an adaptive KL penalty on the pre-update policy).
+META_OPTIMIZERS = ("trpo", "adam", "promp")
 
 
 @dataclass
@@ -47,6 +52,10 @@ class RLConfig:
     policy_init: str = "xavier"      # rllab's Glorot-uniform weights, zero biases; "torch": nn.Linear's default
     context_dim: int = 0
     estimator: str = "paper"         # the meta-gradient estimator of second-order MAML, see ESTIMATORS
+    promp_steps: int = 5             # ProMP (meta_optimizer="promp"): Adam steps per meta-batch, same episodes
+    promp_clip: float = 0.3          # ProMP: ε, the post-update likelihood ratio is clipped to [1 − ε, 1 + ε]
+    promp_kl_coef: float = 5e-4      # ProMP: initial η of the pre-update KL penalty (0: no penalty)
+    promp_kl_target: float = 0.01    # ProMP: η doubles when that KL > 1.5·target, halves when < target/1.5
     seed: int = 0
     checkpoint_every: int = 10
 
@@ -54,17 +63,24 @@ class RLConfig:
         check_choice(self.env, "env", tuple(ENVS))
         check_choice(self.algo, "algo", ALGOS)
         check_choice(self.policy_init, "policy_init", POLICY_INITS)
-        if self.meta_optimizer not in ("trpo", "adam"):
-            raise ValueError(f"meta_optimizer must be 'trpo' or 'adam', got {self.meta_optimizer!r}")
+        if self.meta_optimizer not in META_OPTIMIZERS:
+            raise ValueError(f"meta_optimizer must be 'trpo' or 'adam' (one step per meta-batch) or 'promp' "
+                             f"(ProMP's clipped objective), got {self.meta_optimizer!r}")
         for name, low in (("iterations", 0), ("meta_batch", 1), ("episodes", 1), ("steps", 0),
                           ("cg_iters", 1), ("ls_steps", 1), ("checkpoint_every", 1), ("seed", 0),
-                          ("context_dim", 0), ("fisher_tasks", 0)):
+                          ("context_dim", 0), ("fisher_tasks", 0), ("promp_steps", 1)):
             check_int(getattr(self, name), name, low)
         check_alpha(self.alpha)
         check_alpha(self.meta_lr, "meta_lr")
         check_alpha(self.max_kl, "max_kl")
         check_range(self.gamma, "gamma", 0.0, 1.0)
         check_range(self.gae_lambda, "gae_lambda", 0.0, 1.0)
+        real = lambda v: isinstance(v, Real) and not isinstance(v, bool)
+        if not (real(self.promp_clip) and 0 < self.promp_clip < 1):
+            raise ValueError(f"promp_clip must be a number in (0, 1), got {self.promp_clip!r}")
+        if not (real(self.promp_kl_coef) and 0 <= self.promp_kl_coef < math.inf):
+            raise ValueError(f"promp_kl_coef must be a finite number in [0, inf), got {self.promp_kl_coef!r}")
+        check_alpha(self.promp_kl_target, "promp_kl_target")
         self.hidden = tuple(self.hidden)
         if self.algo == "cavia" and self.context_dim < 1:
             raise ValueError("context_dim must be an integer in [1, inf) for algo='cavia'")

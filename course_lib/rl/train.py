@@ -5,8 +5,9 @@
 One iteration (MAML paper, Algorithm 3): sample T tasks; roll out N episodes per task with θ;
 adapt θ'_i = θ − α ∇L_i^REINFORCE(θ) (cheaply, no graph); roll out N episodes with θ'_i; then the
 learner recomputes θ'_i(θ) *with* the graph and takes a TRPO (or Adam) step on the surrogate of the
-post-update episodes. Settings and the loader are in config.py; checkpoints (course_lib.runs) hold θ,
-the optimizer, the RNG states and the history: resumable.
+post-update episodes — or, with meta_optimizer="promp", several Adam steps on ProMP's clipped objective
+(promp.py). Settings and the loader are in config.py; checkpoints (course_lib.runs) hold θ, the
+optimizer (ProMP: with its KL coefficient), the RNG states and the history: resumable.
 """
 from __future__ import annotations
 
@@ -26,6 +27,7 @@ from .envs import ENVS, make_batched_env
 from .episodes import sample_episodes
 from .estimators import meta_surrogate, score_weight
 from .losses import log_prob, reinforce_loss
+from .promp import ProMP
 from .tasks import PolicyTaskBatch, SamplingPolicy, with_advantages
 from .trpo import trpo_step
 
@@ -95,6 +97,8 @@ def train_rl(config: RLConfig, out: str | Path | None = None, resume: bool = Fal
     theta = parameters_of(policy)
     trainable = list(shared(theta).values())
     optimizer = torch.optim.Adam(trainable, lr=config.meta_lr) if config.meta_optimizer == "adam" else None
+    if config.meta_optimizer == "promp":
+        optimizer = ProMP(trainable, config)
     rng = np.random.default_rng(config.seed)
     generator = torch.Generator().manual_seed(config.seed)
     spec = ENVS[config.env]
@@ -135,7 +139,12 @@ def train_rl(config: RLConfig, out: str | Path | None = None, resume: bool = Fal
             record.update(return_before=float(batch.support.total_return().mean()),
                           return_after=float(batch.query.total_return().mean()))
             objective = lambda th: meta_loss_and_kl(th, batch, config)
-            if optimizer is None:
+            if config.meta_optimizer == "promp":
+                with record_function("promp"):
+                    info = optimizer.step(theta, batch)
+                finite = info.pop("finite")
+                record.update(info)
+            elif optimizer is None:
                 with record_function("conjugate_gradient"):       # its setup; trpo_step labels the rest
                     hvp, fisher_kl = curvature(theta, batch, config, generator)
                 info = trpo_step(theta, objective, config.max_kl, config.cg_damping, config.cg_iters,
