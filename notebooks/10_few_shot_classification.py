@@ -196,7 +196,6 @@ print(f"bn_one_at_a_time = {100 * one_at_a_time:.1f}%")
 N_TASKS = 200
 ours = heldout_tasks(config, N_TASKS, seed=1234)
 live = {}
-start = time.perf_counter()
 curves = {"maml": meta_accuracy(model, theta, config, ours, steps=5)}
 fomaml_path = SHIPPED / "fewshot_fomaml.pt"
 if fomaml_path.exists():
@@ -208,7 +207,7 @@ for name, curve in curves.items():
     steps = config.test_steps if name != "pretrain" else p_config.test_steps
     live[name] = summarize(100 * curve[steps].numpy())
 live["prototype"] = summarize(100 * prototype_accuracy(p_model, p_theta, ours).numpy())
-print(f"{N_TASKS} held-out 5-way 1-shot tasks, accuracy %, mean ± 95% CI ({time.perf_counter() - start:.0f} s)")
+print(f"{N_TASKS} held-out 5-way 1-shot tasks, accuracy %, mean ± 95% CI")
 for name, s in live.items():
     print(f"  {name:>10}: {s.mean:5.1f} ± {s.ci95:.1f}")
 print(f"\nquoted below: maml_live = {live['maml'].mean:.1f}, maml_ci = {live['maml'].ci95:.1f}, "
