@@ -15,3 +15,12 @@ def _seeded():
 @pytest.fixture
 def rng():
     return np.random.default_rng(0)
+
+
+@pytest.fixture
+def no_figure_leaks():
+    """For the widget tests: every figure a pure function makes is closed before it is returned."""
+    import matplotlib.pyplot as plt
+    plt.close("all")
+    yield
+    assert plt.get_fignums() == [], "a figure was left open"

@@ -35,11 +35,7 @@ needs_pretrain = pytest.mark.skipif(not (SHIPPED / "fewshot_pretrain.pt").exists
                                     reason="shipped fewshot_pretrain checkpoint not present")
 
 
-@pytest.fixture(autouse=True)
-def no_figure_leaks():
-    plt.close("all")
-    yield
-    assert plt.get_fignums() == [], "a figure was left open"
+pytestmark = pytest.mark.usefixtures("no_figure_leaks")   # tests/conftest.py
 
 
 @pytest.fixture(scope="module")

@@ -31,11 +31,7 @@ needs_pv_maml = pytest.mark.skipif(not REPRO.is_shipped("point_velocity_maml"),
                                    reason="point_velocity_maml.pt is not shipped yet")
 
 
-@pytest.fixture(autouse=True)
-def no_figure_leaks():
-    plt.close("all")
-    yield
-    assert plt.get_fignums() == [], "a figure was left open"
+pytestmark = pytest.mark.usefixtures("no_figure_leaks")   # tests/conftest.py
 
 
 @pytest.fixture(scope="module")

@@ -25,12 +25,7 @@ needs_maml = pytest.mark.skipif(not (SHIPPED / "sinusoid_maml.pt").exists() or
                                 reason="shipped sinusoid_maml / sinusoid_pretrain checkpoints not present")
 
 
-@pytest.fixture(autouse=True)
-def no_figure_leaks():
-    """Every pure function closes its figure: no pyplot figure may stay open after a test."""
-    plt.close("all")
-    yield
-    assert plt.get_fignums() == [], "a figure was left open"
+pytestmark = pytest.mark.usefixtures("no_figure_leaks")   # tests/conftest.py
 
 
 # ---------------------------------------------------------------------------------------------- toy

@@ -98,14 +98,19 @@ def plot_sinusoid_fit(ax, x, y_true, curves: Mapping[str, object], support=None,
         xs, ys = support
         ax.scatter(_np(xs).ravel(), _np(ys).ravel(), s=36, marker="^", color=COLORS["support"], zorder=5,
                    label=f"K = {_np(xs).size} support points")
+    _sinusoid_axes(ax, title)
+    ax.legend(fontsize=7, loc="best", framealpha=0.8)
+    return ax
+
+
+def _sinusoid_axes(ax, title: str | None) -> None:
+    """Labels, range and grid of a plot of y = A sin(x − b) over x ∈ [−5, 5]."""
     ax.set_xlabel(X_LABEL)
     ax.set_ylabel(Y_LABEL)
     ax.set_xlim(-5, 5)
     if title:
         ax.set_title(title)
     ax.grid(alpha=0.3)
-    ax.legend(fontsize=7, loc="best", framealpha=0.8)
-    return ax
 
 
 def plot_tasks(ax, x, ys: Mapping[str, object] | np.ndarray, title: str | None = None, mean=None):
@@ -119,12 +124,7 @@ def plot_tasks(ax, x, ys: Mapping[str, object] | np.ndarray, title: str | None =
                 label=label)
     if mean is not None:
         ax.plot(x[order], _np(mean).ravel()[order], color="black", lw=2.5, label="mean over the task family")
-    ax.set_xlabel(X_LABEL)
-    ax.set_ylabel(Y_LABEL)
-    ax.set_xlim(-5, 5)
-    if title:
-        ax.set_title(title)
-    ax.grid(alpha=0.3)
+    _sinusoid_axes(ax, title)
     if mean is not None or any(label is not None for label in labels):
         ax.legend(fontsize=8, loc="best")
     return ax
