@@ -2,6 +2,7 @@
 
     python bench/fewshot.py --table [--tasks 600] [--seed 1234]
     python bench/fewshot.py --cost [--meta-batch 8] [--filters 64] [--repeats 5]
+    python bench/fewshot.py --speed [--meta-batch 32] [--filters 64] [--repeats 5]
 
 --table: every shipped `course_lib/checkpoints/fewshot_*.pt` at the settings it was trained for (its N-way,
 K-shot, K query drawings, α and test steps), on the same held-out tasks (N-way K-shot episodes from the
@@ -19,6 +20,13 @@ Each setting runs in a fresh interpreter, so its numbers are its own. Memory is 
   (counted through torch.autograd.graph.saved_tensors_hooks) — exact and deterministic: the part of
   memory that second order multiplies, since MAML keeps every inner step's graph until the outer pass.
 Time: median over `--repeats` iterations after one warm-up, one torch thread.
+
+--speed: one second-order MAML meta-iteration at the paper's 5-way 1-shot sizes (meta-batch 32, 64 filters,
+α = 0.4; 1 and 5 inner steps), ours (the tasks under vmap, meta_step) against a plain per-task Python loop
+over the same net and params dict (`per_task_objective`) and, when it is installed, `higher`'s MAML on the
+same nn.Module; each on its own copy of the same θ and batch, timed in alternation in a fresh interpreter per
+number of steps (after a warm-up each); the ratio to ours, and how far each meta-gradient is from ours
+(tests/test_fewshot.py checks the loop's and higher's equal ours in float64).
 """
 from __future__ import annotations
 
@@ -33,6 +41,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 
 from course_lib.checkpoints import SHIPPED, load_checkpoint
 from course_lib.fewshot.config import FewShotConfig, default_config
@@ -80,32 +89,43 @@ def table(n_tasks: int, seed: int) -> None:
 # ------------------------------------------------------------------ cost
 def cost_one(algo: str, steps: int, second_order_steps, meta_batch: int, filters: int, repeats: int) -> dict:
     """One setting, in this (fresh) process: time per meta-iteration, peak RSS growth, saved bytes."""
-    from course_lib.fewshot.config import build_model, distribution, sample_batch
     from course_lib.fewshot.train import meta_step      # the trainer's own meta-iteration
+
+    extra = dict(second_order_steps=second_order_steps) if second_order_steps else {}
+    config = default_config(algo, steps=steps, meta_batch=meta_batch, filters=filters, **extra)
+    _, theta, batch = one_batch(config)
+    optimizer = torch.optim.Adam(list(theta.values()), lr=config.meta_lr)
+    rss0 = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    seconds = median_time(lambda: meta_step(config, theta, batch), optimizer, repeats)
+    rss1 = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return dict(time_s=seconds, peak_rss_mb=(rss1 - rss0) / 1024,
+                saved_mb=saved_bytes(config, theta, batch) / 2 ** 20)
+
+
+def one_batch(config: FewShotConfig):
+    """(model, θ, one meta-batch) from seed 0: the same in every fresh interpreter."""
+    from course_lib.fewshot.config import build_model, distribution, sample_batch
     from course_lib.functional import parameters_of
 
     torch.set_num_threads(1)
     torch.manual_seed(0)
-    extra = dict(second_order_steps=second_order_steps) if second_order_steps else {}
-    config = default_config(algo, steps=steps, meta_batch=meta_batch, filters=filters, **extra)
     rng = np.random.default_rng(0)
     images = ((rng.random((50, 20, 28, 28)) < 0.2) * 255).astype(np.uint8)      # content does not matter here
     model = build_model(config)
-    theta = parameters_of(model)
-    optimizer = torch.optim.Adam(list(theta.values()), lr=config.meta_lr)
-    batch = sample_batch(model, distribution(config, images), meta_batch, rng)
-    rss0 = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return model, parameters_of(model), sample_batch(model, distribution(config, images), config.meta_batch, rng)
+
+
+def median_time(gradient, optimizer, repeats: int) -> float:
+    """Median seconds of zero_grad + `gradient()` + Adam step over `repeats` iterations after one warm-up."""
     times = []
     for i in range(repeats + 1):
         start = time.perf_counter()
         optimizer.zero_grad(set_to_none=True)
-        meta_step(config, theta, batch)
+        gradient()
         optimizer.step()
         if i:
             times.append(time.perf_counter() - start)
-    rss1 = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    return dict(time_s=statistics.median(times), peak_rss_mb=(rss1 - rss0) / 1024,
-                saved_mb=saved_bytes(config, theta, batch) / 2 ** 20)
+    return statistics.median(times)
 
 
 def saved_bytes(config, theta, batch) -> int:
@@ -125,12 +145,7 @@ def cost(meta_batch: int, filters: int, repeats: int) -> None:
     print("| " + " | ".join(head) + " |")
     print("|" + "|".join("-" * (len(h) + 2) for h in head) + "|")
     for algo, steps, sos in COST_SETTINGS:
-        spec = json.dumps([algo, steps, sos, meta_batch, filters, repeats])
-        out = subprocess.run([sys.executable, __file__, "--cost-one", spec], capture_output=True, text=True,
-                             cwd=Path(__file__).resolve().parents[1])
-        if out.returncode:
-            raise RuntimeError(f"{algo} {steps} steps failed:\n{out.stderr[-2000:]}")
-        r = json.loads(out.stdout.strip().splitlines()[-1])
+        r = fresh("--cost-one", [algo, steps, sos, meta_batch, filters, repeats])
         name = f"MAML, 2nd order last {sos} step only" if sos else {"maml": "MAML", "fomaml": "FOMAML",
                                                                       "reptile": "Reptile"}[algo]
         print(f"| {name} | {steps} | {r['time_s'] * 1000:.0f} ms | {r['peak_rss_mb']:.0f} MB | "
@@ -140,28 +155,155 @@ def cost(meta_batch: int, filters: int, repeats: int) -> None:
           "as their gradient is taken.")
 
 
+def fresh(flag: str, spec: list) -> dict:
+    """Run this script's `flag` mode on `spec` in a fresh interpreter; its last printed line, as JSON."""
+    out = subprocess.run([sys.executable, __file__, flag, json.dumps(spec)], capture_output=True, text=True,
+                         cwd=Path(__file__).resolve().parents[1])
+    if out.returncode:
+        raise RuntimeError(f"{flag} {spec} failed:\n{out.stderr[-2000:]}")
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+# ------------------------------------------------------------------ speed
+SPEED_STEPS = (1, 5)
+SPEED_ROWS = {"ours": "ours: the tasks under vmap (meta_step)",
+              "loop": "plain per-task loop (same net, inner_update per task)",
+              "higher": "higher: innerloop_ctx per task (its MAML example)"}
+
+
+def per_task_objective(batch, theta, alpha, steps: int) -> torch.Tensor:
+    """MAML's objective (second order) with the tasks in a Python loop: each task adapted alone by
+    inner_update on its support loss through the same functional forward, the query losses added; divided
+    by the number of tasks, as meta_step's vmapped objective (mean over the meta-batch)."""
+    from course_lib.functional import forward
+    from course_lib.inner import inner_update
+
+    loss = lambda p, x, y: F.cross_entropy(forward(batch.model, p, x), y)
+    total = 0
+    for x_s, y_s, x_q, y_q in zip(batch.x_support, batch.y_support, batch.x_query, batch.y_query):
+        adapted = inner_update(theta, lambda p: loss(p, x_s, y_s), alpha, steps)
+        total = total + loss(adapted, x_q, y_q)
+    return total / batch.n_tasks
+
+
+def higher_meta_gradient(batch, alpha, steps: int) -> None:
+    """MAML through `higher` on the nn.Module itself (batch.model), as higher's examples/maml-omniglot.py:
+    per task a differentiable SGD inner loop at α (second order), the query loss backward at once; the
+    meta-gradient (mean over tasks) lands in .grad of the module's parameters."""
+    import higher
+
+    inner = torch.optim.SGD(batch.model.parameters(), lr=alpha)
+    for x_s, y_s, x_q, y_q in zip(batch.x_support, batch.y_support, batch.x_query, batch.y_query):
+        with higher.innerloop_ctx(batch.model, inner, copy_initial_weights=False) as (fmodel, diffopt):
+            for _ in range(steps):
+                diffopt.step(F.cross_entropy(fmodel(x_s), y_s))
+            (F.cross_entropy(fmodel(x_q), y_q) / batch.n_tasks).backward()
+
+
+def speed_one(steps: int, meta_batch: int, filters: int, repeats: int, impls: list[str]) -> dict:
+    """Every implementation in this (fresh) process, each on its own copy of the same θ and the same batch:
+    one warm-up iteration each (their meta-gradients, all at θ's initial value, compared with ours), then
+    `repeats` rounds that time one meta-iteration (meta-gradient + Adam step) of each, in rotating order,
+    so a change of load on a shared machine hits every implementation alike. Medians, and the median of
+    the per-round ratios to ours."""
+    from course_lib.fewshot.train import meta_step
+    from course_lib.functional import detached
+
+    config = default_config("maml", steps=steps, meta_batch=meta_batch, filters=filters)
+    model, theta, batch = one_batch(config)
+    params, gradient = {}, {}
+    for impl in impls:
+        if impl == "higher":                        # the nn.Module's own weights: the same initial values
+            params[impl] = dict(model.named_parameters())
+            gradient[impl] = lambda: higher_meta_gradient(batch, config.alpha, steps)
+        else:
+            params[impl] = th = detached(theta, requires_grad=True)
+            gradient[impl] = ((lambda th=th: per_task_objective(batch, th, config.alpha, steps).backward())
+                              if impl == "loop" else (lambda th=th: meta_step(config, th, batch)))
+    optimizer = {i: torch.optim.Adam(list(params[i].values()), lr=config.meta_lr) for i in impls}
+
+    def iteration(impl: str) -> float:
+        start = time.perf_counter()
+        optimizer[impl].zero_grad(set_to_none=True)
+        gradient[impl]()
+        optimizer[impl].step()
+        return time.perf_counter() - start
+
+    grads = {}
+    for impl in impls:                              # warm-up
+        optimizer[impl].zero_grad(set_to_none=True)
+        gradient[impl]()
+        grads[impl] = {k: v.grad.clone() for k, v in params[impl].items()}
+        optimizer[impl].step()
+    times = {impl: [] for impl in impls}
+    for r in range(repeats):
+        for impl in impls[r % len(impls):] + impls[:r % len(impls)]:
+            times[impl].append(iteration(impl))
+    return dict(ms={i: 1000 * statistics.median(t) for i, t in times.items()},
+                ratio={i: statistics.median(a / b for a, b in zip(t, times["ours"])) for i, t in times.items()},
+                gap={i: max(float((grads[i][k] - g).abs().max()) for k, g in grads["ours"].items()) for i in impls},
+                scale=max(float(g.abs().max()) for g in grads["ours"].values()))
+
+
+def speed(meta_batch: int, filters: int, repeats: int) -> None:
+    try:
+        import higher  # noqa: F401
+        missing = None
+    except ImportError as err:
+        missing = f"higher: row skipped, not importable ({err}); `pip install --no-deps higher` adds it"
+    impls = [i for i in SPEED_ROWS if not (i == "higher" and missing)]
+    print(f"One MAML meta-iteration (second order, meta-gradient + Adam step): 5-way 1-shot, 5 query drawings "
+          f"per class, meta-batch {meta_batch}, {filters} filters, α = 0.4; each implementation on its own copy "
+          f"of the same θ and batch, one torch thread, a fresh interpreter per number of inner steps, a "
+          f"warm-up each, then {repeats} rounds in rotating order: median ms, median of the per-round ratios\n")
+    head = ("implementation", "inner steps", "ms / meta-iteration", "ratio to ours (time ÷ ours)")
+    print("| " + " | ".join(head) + " |")
+    print("|" + "|".join("-" * (len(h) + 2) for h in head) + "|")
+    agreement = []
+    for steps in SPEED_STEPS:
+        r = fresh("--speed-one", [steps, meta_batch, filters, repeats, impls])
+        for impl in impls:
+            print(f"| {SPEED_ROWS[impl]} | {steps} | {r['ms'][impl]:.0f} | {r['ratio'][impl]:.2f} |", flush=True)
+        agreement.append(f"{steps} step{'s' * (steps > 1)}: " + ", ".join(
+            f"max |{i} − ours| = {r['gap'][i]:.1e}" for i in impls[1:]) + f" (max |ours| = {r['scale']:.1e})")
+    print("\nMeta-gradients of the warm-up iteration (same θ, same batch), float32: " + "; ".join(agreement)
+          + ". These are float32 rounding, amplified by how sensitive this random problem is to the adapted "
+          "weights; tests/test_fewshot.py checks the loop and higher against meta_step in float64.")
+    if missing:
+        print(missing)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--table", action="store_true", help="accuracy of every shipped checkpoint")
     parser.add_argument("--cost", action="store_true", help="time and memory per meta-iteration")
     parser.add_argument("--tasks", type=at_least(2), default=600, help="held-out tasks (--table)")
     parser.add_argument("--seed", type=at_least(0), default=1234, help="seed of the held-out tasks (--table)")
-    parser.add_argument("--meta-batch", type=at_least(1), default=8, help="tasks per meta-batch (--cost)")
-    parser.add_argument("--filters", type=at_least(1), default=64, help="conv width (--cost; the paper's 64)")
-    parser.add_argument("--repeats", type=at_least(1), default=5, help="timed iterations per setting (--cost)")
+    parser.add_argument("--meta-batch", type=at_least(1),
+                        help="tasks per meta-batch (default: 8 for --cost, the paper's 32 for --speed)")
+    parser.add_argument("--filters", type=at_least(1), default=64, help="conv width (--cost, --speed; the paper's 64)")
+    parser.add_argument("--repeats", type=at_least(1), default=5, help="timed iterations per setting (--cost, --speed)")
+    parser.add_argument("--speed", action="store_true", help="ours against a per-task loop and higher (if installed)")
     parser.add_argument("--cost-one", help=argparse.SUPPRESS)
+    parser.add_argument("--speed-one", help=argparse.SUPPRESS)
     args = parser.parse_args()
     torch.set_num_threads(1)
     if args.cost_one:
         print(json.dumps(cost_one(*json.loads(args.cost_one))))
         return
-    if not (args.table or args.cost):
-        parser.error("pass --table, --cost or both")
+    if args.speed_one:
+        print(json.dumps(speed_one(*json.loads(args.speed_one))))
+        return
+    if not (args.table or args.cost or args.speed):
+        parser.error("pass --table, --cost and/or --speed")
     if args.table:
         table(args.tasks, args.seed)
     if args.cost:
         print() if args.table else None
-        cost(args.meta_batch, args.filters, args.repeats)
+        cost(args.meta_batch or 8, args.filters, args.repeats)
+    if args.speed:
+        print() if args.table or args.cost else None
+        speed(args.meta_batch or 32, args.filters, args.repeats)
 
 
 if __name__ == "__main__":

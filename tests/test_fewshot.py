@@ -1,5 +1,6 @@
 """Few-shot classification (course_lib/fewshot): the conv net under vmap, transductive batch norm, MAML's
-meta-gradient against finite differences, FOMAML's dropped Hessian term, learning, exact resume, bad
+meta-gradient against finite differences, FOMAML's dropped Hessian term, the speed bench's per-task loop
+(bench/fewshot.py --speed) against the vmapped meta-gradient, learning, exact resume, bad
 arguments, the loader, evaluation and the command line — on a tiny character subset (seconds)."""
 from dataclasses import replace
 
@@ -59,8 +60,25 @@ def test_cavia_context_is_film_on_the_first_block_and_starts_neutral():
     common = {k: v for k, v in theta.items() if k in dict(plain.named_parameters())}
     x = episodes().x_support[0]
     torch.testing.assert_close(functional_call(cavia, theta, (x,)), functional_call(plain, common, (x,)))
-    moved = {**theta, "film.weight": torch.randn(8, 3), "context": torch.ones(3)}
+    moved = {**theta, "context": torch.ones(3)}
     assert not torch.allclose(functional_call(cavia, moved, (x,)), functional_call(plain, common, (x,)))
+
+
+def test_cavia_context_has_a_gradient_at_its_start():
+    """φ = 0 must still be adaptable: a zero FiLM weight would give ∂loss/∂φ = 0 and ∂loss/∂W = 0 forever."""
+    model = ConvNet(2, 4, context_dim=3)
+    theta = {k: v.detach().clone().requires_grad_() for k, v in parameters_of(model).items()}
+    e = episodes()
+    loss = torch.nn.functional.cross_entropy(functional_call(model, theta, (e.x_support[0],)), e.y_support[0])
+    (g_context,) = torch.autograd.grad(loss, [theta["context"]])
+    assert g_context.abs().max() > 1e-6
+
+
+def test_reptile_adapts_on_every_drawing_of_a_task():
+    batch = ClassificationBatch.of(ConvNet(2, 4), episodes(k_shot=1, k_query=2))
+    whole = batch.whole()
+    assert whole.x_support.shape[1] == 6 and torch.equal(whole.x_support[:, 2:], batch.x_query)
+    assert torch.equal(whole.y_support, torch.cat([batch.y_support, batch.y_query], 1))
 
 
 def test_batch_norm_is_transductive_without_running_statistics():
@@ -144,6 +162,42 @@ def test_first_order_early_steps_keep_the_last_hessian_only():
         torch.testing.assert_close(same[k], full[k])
     gap = lambda a, b: max(float((a[k] - b[k]).abs().max()) for k in theta)
     assert gap(partial, full) > 1e-6 and gap(partial, first) > 1e-6
+
+
+def _speed_bench():
+    import importlib.util
+    from pathlib import Path
+    path = Path(__file__).resolve().parents[1] / "bench" / "fewshot.py"
+    spec = importlib.util.spec_from_file_location("bench_fewshot", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def _meta_step_grad(theta, batch, steps, algo="maml"):
+    """The meta-gradient the trainer (and bench/fewshot.py --speed's 'ours' row) takes: meta_step's .grad."""
+    from course_lib.fewshot.train import meta_step
+    for p in theta.values():
+        p.grad = None
+    meta_step(default_config(algo, steps=steps, alpha=0.4), theta, batch)
+    grads = {k: p.grad.clone() for k, p in theta.items()}
+    for p in theta.values():
+        p.grad = None
+    return grads
+
+
+@pytest.mark.parametrize("steps", [1, 2])
+def test_speed_bench_per_task_loop_has_the_vmapped_meta_gradient(steps):
+    """bench/fewshot.py --speed times meta_step against a plain per-task loop; the ratio means something only
+    if both compute the same meta-gradient. Float64, three different tasks; the loop keeps the Hessian term
+    (FOMAML's gradient is far from it) and averages over the tasks as meta_step does."""
+    _, theta, batch = _tiny_problem(n_tasks=3)
+    ours = _meta_step_grad(theta, batch, steps)
+    loop = _grad(_speed_bench().per_task_objective(batch, theta, 0.4, steps), theta)
+    for k in theta:
+        torch.testing.assert_close(loop[k], ours[k], rtol=1e-10, atol=1e-12)
+    first = _meta_step_grad(theta, batch, steps, "fomaml")
+    assert max(float((ours[k] - first[k]).abs().max()) for k in theta) > 1e-4
 
 
 # ------------------------------------------------------------------ training

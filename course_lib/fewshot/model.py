@@ -18,7 +18,9 @@ they adapt in the inner loop like every other weight.
 CAVIA (`context_dim > 0`): the model also owns a context vector φ (the parameter named `context`, always
 supplied per task, starting at 0) that modulates the first block by FiLM (Perez et al. 2018, as in the
 CAVIA paper's classification network): [γ, β] = W φ + b, h ← h·(1 + γ) + β after the first batch norm.
-W starts at 0 and b at 0, so an untrained context leaves the network unchanged. The inner loop adapts
+b starts at 0 and W at nn.Linear's random initialisation: φ = 0 leaves the network unchanged, and the
+support loss still has a gradient in φ (∂γ/∂φ = W; with W = 0 too, neither φ nor W would ever move, since
+each one's gradient is proportional to the other). The inner loop adapts
 only φ (course_lib.meta.cavia), through the same `inner_update`.
 
 The module's own weights are only a template (their shapes and initial values); every call goes through
@@ -61,7 +63,6 @@ class ConvNet(nn.Module):
         if context_dim:
             self.context = nn.Parameter(torch.zeros(context_dim))
             self.film = nn.Linear(context_dim, 2 * filters)
-            nn.init.zeros_(self.film.weight)
             nn.init.zeros_(self.film.bias)
         self.head = nn.Linear(filters, n_out)
         nn.init.xavier_uniform_(self.head.weight)
@@ -164,6 +165,12 @@ class ClassificationBatch:
 
     def query_loss(self, params: Params) -> torch.Tensor:
         return self._loss(params, query=True)
+
+    def whole(self) -> "ClassificationBatch":
+        """Every drawing of each task as its support set: Reptile has no query set and adapts on all of
+        a task's drawings (Nichol et al. 2018 also train on more shots than a task gives at test)."""
+        return ClassificationBatch(self.model, torch.cat([self.x_support, self.x_query], 1),
+                                   torch.cat([self.y_support, self.y_query], 1), self.x_query, self.y_query)
 
     def query_accuracy(self, params: Params) -> torch.Tensor:
         """Fraction of each task's query images classified right: [T]."""

@@ -51,7 +51,7 @@ def maml_objective_partial(theta: Params, tasks, alpha, steps: int, second_order
 def meta_step(config: FewShotConfig, theta: Params, batch: ClassificationBatch) -> float:
     """Write the meta-gradient into .grad of θ; return the meta-loss (Reptile: |θ − φ|)."""
     if config.algo == "reptile":
-        direction = reptile_direction(theta, batch, config.alpha, config.steps)
+        direction = reptile_direction(theta, batch.whole(), config.alpha, config.steps)
         for k, g in direction.items():
             theta[k].grad = g
         return float(sum(g.pow(2).sum() for g in direction.values()).sqrt())
