@@ -56,6 +56,11 @@ def main(argv=None) -> int:
     train.add_argument("--threads", type=at_least(1), default=1,
                        help="torch threads for the learner (default 1; a run repeats exactly only with the "
                             "same count; 2 is ~1.6× faster for MuJoCo MAML on 2 cores)")
+    train.add_argument("--sampler", choices=("local", "ray"), default="local",
+                       help="RL, MuJoCo: sample in processes on this machine (local, one per core) or in Ray "
+                            "actors, one per CPU of a Ray cluster (docs/scale-out.md)")
+    train.add_argument("--ray-address",
+                       help="--sampler ray: the cluster's address (auto, host:port); default: a local Ray for the run")
     sub.add_parser("doctor", help="installed versions against requirements.txt and a seeded fingerprint")
     args = parser.parse_args(argv)
     if args.command == "train":
@@ -81,6 +86,8 @@ def main(argv=None) -> int:
                      "--promp-steps apply to RL problems only")
     if args.promp_steps is not None and args.meta_optimizer != "promp":
         parser.error("--promp-steps applies to --meta-optimizer promp only")
+    if not rl and (args.sampler != "local" or args.ray_address is not None):
+        parser.error("--sampler and --ray-address apply to RL problems only")   # the RL ones: rl.envs.check_sampler
     overrides = {k: v for k, v in options.items() if v is not None}
     out = args.out or Path("runs") / f"{args.problem}_{args.algo}.pt"
     from .runs import command_line
@@ -90,14 +97,14 @@ def main(argv=None) -> int:
             from .rl.config import default_rl_config
             from .rl.train import train_rl
             ckpt = train_rl(default_rl_config(args.problem, args.algo, **overrides), out=out, resume=args.resume,
-                            command=command)
+                            command=command, sampler=args.sampler, ray_address=args.ray_address)
         else:
             from .sinusoid.config import default_config
             from .sinusoid.train import train_sinusoid
             ckpt = train_sinusoid(default_config(args.algo, **overrides), out=out, resume=args.resume,
                                   command=command)
-    except ValueError as err:                         # bad settings, a checkpoint that does not fit: before any work
-        parser.error(str(err))
+    except (ValueError, ConnectionError) as err:      # bad settings, a checkpoint that does not fit, no Ray
+        parser.error(str(err))                        # cluster at --ray-address: before any work
     last = ckpt["history"][-1] if ckpt["history"] else {}
     shown = ", ".join(f"{k} {v:.4g}" for k, v in last.items() if k in ("val_loss", "return_before", "return_after"))
     print(f"saved {out}: iteration {ckpt['iteration']}, wall time {ckpt['wall_time']:.1f} s" + (f", {shown}" if shown else ""))

@@ -36,14 +36,16 @@ def config_dict(config) -> dict:
 
 def command_line(prog: str, argv: list[str], out: Path | None = None) -> str:
     """How a run was started, as saved in its checkpoint: `prog` and `argv` without the flags that do
-    not change what is trained (--resume, --quiet, --threads N), with `--out out` if argv lacks it."""
+    not change what is trained or are this machine's (--resume, --quiet, --threads N, --sampler S,
+    --ray-address A), with `--out out` if argv lacks it."""
+    valued = ("--threads", "--sampler", "--ray-address")
     kept, skip = [], False
     for a in argv:
         if skip:
             skip = False
-        elif a == "--threads":
+        elif a in valued:
             skip = True
-        elif a not in ("--resume", "--quiet") and not a.startswith("--threads="):
+        elif a not in ("--resume", "--quiet") and not a.startswith(tuple(f"{v}=" for v in valued)):
             kept.append(a)
     given = any(a == "--out" or a.startswith("--out=") for a in kept)
     return shlex.join([*shlex.split(prog), *kept, *([] if given or out is None else ["--out", str(out)])])

@@ -4,7 +4,8 @@
 - the read side (evaluation, widgets, renderers, reproduction, bench scripts that only evaluate) imports
   no trainer, and loading a shipped checkpoint into a widget never imports one;
 - no plotting or widget code outside course_lib/ui (the grader and the exercise checks display ✓/✗);
-- no module over 400 lines; every module lives in a known room.
+- no module over 400 lines; every module lives in a known room;
+- Ray is imported by the Ray sampler only (and there only when one is made).
 """
 from __future__ import annotations
 
@@ -102,6 +103,14 @@ def test_modules_are_short_and_each_lives_in_a_room(path):
     assert lines <= 400, f"{path.relative_to(ROOT)} has {lines} lines (at most 400: split it by job)"
     room = path.relative_to(LIB).parts[0] if len(path.relative_to(LIB).parts) > 1 else ""
     assert room in ROOMS, f"{path.relative_to(ROOT)} is in no known room ({sorted(ROOMS)}); add it to docs/architecture.md"
+
+
+def test_ray_is_imported_by_the_ray_sampler_only():
+    """`--sampler ray` is the only user of Ray: nothing else imports it, and ray_sampler.py only in RaySampler."""
+    assert [p for p in MODULES if hits(imports(p), {"ray"})] == [LIB / "rl" / "ray_sampler.py"]
+    top_level = {a.name for n in ast.parse((LIB / "rl" / "ray_sampler.py").read_text()).body
+                 if isinstance(n, ast.Import) for a in n.names}
+    assert not hits(top_level, {"ray"})
 
 
 def test_import_course_lib_registers_the_gymnasium_ids():

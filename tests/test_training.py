@@ -1,6 +1,7 @@
 """Meta-training: seeded reproducibility, exact resume, divergence handling, atomic checkpoints."""
 import math
 import os
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -269,3 +270,10 @@ def test_maml_learns():
     assert after < 0.6 * before, (before, after)
     vals = [h["val_loss"] for h in trained["history"]]
     assert vals[-1] < vals[0]
+
+
+def test_the_saved_command_leaves_out_this_machines_flags():
+    from course_lib.runs import command_line
+    argv = ["rl", "--sampler", "ray", "--ray-address=head:6379", "--threads", "2", "--iterations", "3", "--resume"]
+    assert command_line("python -m course_lib train", argv, Path("x.pt")) == \
+        "python -m course_lib train rl --iterations 3 --out x.pt"

@@ -75,14 +75,29 @@ class NormalizedActions:
         return self.env.step(self.max_action * actions.clamp(-1.0, 1.0))
 
 
+def check_sampler(env: str, sampler: str, ray_address: str | None) -> None:
+    """The sampling backend of `env` (see mujoco_sampler.shared_sampler): "local", or "ray" for the MuJoCo
+    envs, at `ray_address` (None: a local Ray; RaySampler checks the address itself)."""
+    from .mujoco_sampler import SAMPLERS
+    check_choice(env, "env", tuple(ENVS))
+    check_choice(sampler, "sampler", SAMPLERS)
+    if sampler == "ray" and ENVS[env].mujoco is None:
+        raise ValueError(f"sampler 'ray' is for the MuJoCo envs {[k for k, s in ENVS.items() if s.mujoco]}; "
+                         f"{env!r} is one batched torch env stepped in this process: use sampler 'local'")
+    if ray_address is not None and sampler != "ray":
+        raise ValueError(f"ray_address is for sampler 'ray', got ray_address {ray_address!r} with sampler {sampler!r}")
+
+
 def make_batched_env(name: str, tasks: np.ndarray, n_episodes: int, oracle: bool = False,
-                     normalize_actions: bool = True):
-    """T tasks × `n_episodes` episodes of environment `name`, stepped at once (see NormalizedActions)."""
-    check_choice(name, "env", tuple(ENVS))
+                     normalize_actions: bool = True, sampler: str = "local", ray_address: str | None = None):
+    """T tasks × `n_episodes` episodes of environment `name`, stepped at once (see NormalizedActions);
+    the MuJoCo envs are sampled by the backend `sampler` (see check_sampler)."""
+    check_sampler(name, sampler, ray_address)
     spec = ENVS[name]
     if spec.mujoco is not None:
         from .mujoco_sampler import MujocoTaskBatch
-        return MujocoTaskBatch(spec.mujoco, tasks, n_episodes, oracle, spec.max_action if normalize_actions else None)
+        return MujocoTaskBatch(spec.mujoco, tasks, n_episodes, oracle, spec.max_action if normalize_actions else None,
+                               sampler=sampler, ray_address=ray_address)
     tasks = torch.as_tensor(np.asarray(tasks), dtype=torch.float32)
     env = ENVS[name].batched(tasks, n_episodes)
     if normalize_actions:

@@ -23,7 +23,7 @@ from ..meta import shared
 from ..runs import Run
 from .config import RLConfig, adapted, build_policy, initial_params
 from .curvature import meta_kl_curvature
-from .envs import ENVS, make_batched_env
+from .envs import ENVS, check_sampler, make_batched_env
 from .episodes import sample_episodes
 from .estimators import meta_surrogate, score_weight
 from .losses import log_prob, reinforce_loss
@@ -90,8 +90,17 @@ def reptile_update(policy, theta: Params, env, config: RLConfig, generator, retu
 
 
 def train_rl(config: RLConfig, out: str | Path | None = None, resume: bool = False,
-             progress: bool = True, command: str | None = None) -> dict:
-    """Meta-train a policy; returns the final checkpoint dict (also written to `out` if given)."""
+             progress: bool = True, command: str | None = None, sampler: str = "local",
+             ray_address: str | None = None) -> dict:
+    """Meta-train a policy; returns the final checkpoint dict (also written to `out` if given).
+
+    `sampler`, `ray_address`: where the MuJoCo episodes are sampled (see envs.check_sampler), an execution
+    setting like the thread count, so not in the config: both backends give the same episodes with as many
+    workers (one per core here, one per CPU of the Ray cluster there)."""
+    check_sampler(config.env, sampler, ray_address)
+    if sampler == "ray":         # start or reach Ray now: a bad address fails before any work
+        from .mujoco_sampler import shared_sampler
+        shared_sampler(ENVS[config.env].mujoco, sampler=sampler, ray_address=ray_address)
     torch.manual_seed(config.seed)
     policy = build_policy(config)
     theta = parameters_of(policy)
@@ -120,7 +129,7 @@ def train_rl(config: RLConfig, out: str | Path | None = None, resume: bool = Fal
     for it in run.iterations():
         tasks = spec.distribution.sample_tasks(config.meta_batch, rng)
         env = make_batched_env(config.env, tasks, config.episodes, oracle=config.algo == "oracle",
-                               normalize_actions=config.normalize_actions)
+                               normalize_actions=config.normalize_actions, sampler=sampler, ray_address=ray_address)
         record = dict(iteration=it + 1)
         if config.algo == "reptile":
             inner_returns = []
