@@ -144,3 +144,22 @@ def test_a_batched_solve_that_raises_is_done_one_task_at_a_time(monkeypatch):
 
     monkeypatch.setattr(baseline_module.torch.linalg, "solve_ex", raising_when_batched)
     torch.testing.assert_close(fit_linear_baseline(obs, returns, mask), expected, rtol=1e-9, atol=1e-12)
+
+
+def test_a_batched_solve_that_returns_finite_garbage_is_redone_one_task_at_a_time(monkeypatch):
+    """After "oneMKL ERROR ... DLASWP" the batched LU can return finite, wrong weights with info 0; the
+    backward-error check catches them and the task is solved alone."""
+    obs, mask = episode_data(T=3, H=30, seed=5)
+    returns = torch.randn(mask.shape, dtype=torch.float64)
+    expected = fit_linear_baseline(obs, returns, mask)
+    real = torch.linalg.solve_ex
+
+    def garbage_for_task_1_when_batched(A, b, **kwargs):
+        x, info = real(A, b, **kwargs)
+        if A.dim() == 3:
+            x = x.clone()
+            x[1] = x[1] * 1.5 + 3.0
+        return x, info
+
+    monkeypatch.setattr(baseline_module.torch.linalg, "solve_ex", garbage_for_task_1_when_batched)
+    torch.testing.assert_close(fit_linear_baseline(obs, returns, mask), expected, rtol=1e-9, atol=1e-12)
