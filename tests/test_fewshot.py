@@ -53,7 +53,7 @@ def test_shapes_and_vmap_over_tasks_match_a_per_task_loop():
     assert functional_call(model, theta, (ep.x_support[0],), {"features": True}).shape == (10, 8)
 
 
-def test_cavia_context_is_film_on_the_first_block_and_starts_neutral():
+def test_cavia_context_is_film_on_a_block_and_starts_neutral():
     plain, cavia = ConvNet(2, 4), ConvNet(2, 4, context_dim=3)
     theta = parameters_of(cavia)
     assert theta["context"].shape == (3,) and theta["film.weight"].shape == (8, 3)

@@ -16,8 +16,10 @@ not one image at a time. Only BN's scale and shift (`bn{i}.weight`, `bn{i}.bias`
 they adapt in the inner loop like every other weight.
 
 CAVIA (`context_dim > 0`): the model also owns a context vector φ (the parameter named `context`, always
-supplied per task, starting at 0) that modulates the first block by FiLM (Perez et al. 2018, as in the
-CAVIA paper's classification network): [γ, β] = W φ + b, h ← h·(1 + γ) + β after the first batch norm.
+supplied per task, starting at 0) that modulates the third block by FiLM (Perez et al. 2018, as in the
+CAVIA authors' classification network): [γ, β] = W φ + b, h ← h·(1 + γ) + β after that block's batch
+norm (on the first block, a shared head left the context too little to say: 31% against 49% after 300
+iterations, docs/notes/2026-12-05-fewshot.md).
 b starts at 0 and W at nn.Linear's random initialisation: φ = 0 leaves the network unchanged, and the
 support loss still has a gradient in φ (∂γ/∂φ = W; with W = 0 too, neither φ nor W would ever move, since
 each one's gradient is proportional to the other). The inner loop adapts
@@ -39,6 +41,7 @@ from ..functional import Params, forward
 from ..validation import check_int
 
 BLOCKS = 4
+FILM_BLOCK = 2        # CAVIA's context modulates the third block (as in the CAVIA authors' classification net)
 EPS = 1e-5
 
 
@@ -76,7 +79,7 @@ class ConvNet(nn.Module):
         for i in range(BLOCKS):
             conv, bn = getattr(self, f"conv{i}"), getattr(self, f"bn{i}")
             h = batch_norm(F.conv2d(h, conv.weight, conv.bias, stride=2, padding=1), bn.weight, bn.bias)
-            if i == 0 and self.context_dim:
+            if i == FILM_BLOCK and self.context_dim:
                 gamma, beta = F.linear(self.context, self.film.weight, self.film.bias).chunk(2, dim=-1)
                 h = h * (1 + gamma)[:, None, None] + beta[:, None, None]
             h = F.relu(h)
