@@ -5,7 +5,8 @@
     python bench/fewshot.py --speed [--meta-batch 32] [--filters 64] [--repeats 5]
 
 --table: every shipped `course_lib/checkpoints/fewshot_*.pt` at the settings it was trained for (its N-way,
-K-shot, K query drawings, α and test steps), on the same held-out tasks (N-way K-shot episodes from the
+K-shot, K query drawings, α and test steps) — a pretrained one also at the N-way K-shot of every shipped
+meta-learned checkpoint on its split, so a baseline stands beside each — on the same held-out tasks (N-way K-shot episodes from the
 held-out characters, seed `--seed`): accuracy %, mean ± 95% CI (1.96 σ/√n). The MAML paper's Omniglot
 numbers stand beside them — another data set: ours are the generated Hershey characters.
 
@@ -60,6 +61,15 @@ def shipped_fewshot() -> list[Path]:
     return sorted(found, key=lambda p: (rank(p), p.stem))
 
 
+def settings(config: FewShotConfig, shipped: list[FewShotConfig]) -> list[tuple[int, int]]:
+    """(N, K) to score a checkpoint at: a meta-learned one at its own; a pretrained one also at every
+    setting of a shipped meta-learned checkpoint on the same split, so a baseline stands beside each."""
+    own = {(config.n_way, config.k_shot)}
+    if config.algo == "pretrain":
+        own |= {(c.n_way, c.k_shot) for c in shipped if c.algo != "pretrain" and c.split_by == config.split_by}
+    return sorted(own)
+
+
 def table(n_tasks: int, seed: int, only: list[str] | None = None) -> None:
     paths = shipped_fewshot()
     if only:
@@ -77,16 +87,20 @@ def table(n_tasks: int, seed: int, only: list[str] | None = None) -> None:
             "MAML paper, Omniglot (ours: generated Hershey characters)", "filters", "iters", "train time")
     print("| " + " | ".join(head) + " |")
     print("|" + "|".join("-" * (len(h) + 2) for h in head) + "|")
+    configs = {path: FewShotConfig(**load_checkpoint(path)["config"]) for path in shipped_fewshot()}
     for path in paths:
         ckpt = load_checkpoint(path)
-        c = FewShotConfig(**ckpt["config"])
-        for row, summary in evaluate_checkpoint(path, n_tasks, seed).items():
-            paper = {"maml": PAPER_OMNIGLOT, "fomaml": PAPER_OMNIGLOT_FIRST_ORDER}.get(row, {}).get((c.n_way, c.k_shot))
-            paper = f"{paper[0]} ± {paper[1]} ({'first order' if row == 'fomaml' else 'MAML'})" if paper else "—"
-            steps = "—" if row.endswith("prototype") else f"{c.alpha:g} × {c.test_steps}"
-            print(f"| {path.stem} | {row} | {c.n_way}-way {c.k_shot}-shot | {c.split_by}s | {c.k_query} | {steps} | "
-                  f"{summary.mean:.1f} ± {summary.ci95:.1f} | {paper} | {c.filters} | "
-                  f"{ckpt['iteration']} | {ckpt['wall_time'] / 60:.1f} min |")
+        c = configs[path]
+        for n_way, k_shot in settings(c, configs.values()):
+            rows = evaluate_checkpoint(path, n_tasks, seed, **({} if c.algo != "pretrain" else
+                                                              {"n_way": n_way, "k_shot": k_shot}))
+            for row, summary in rows.items():
+                paper = {"maml": PAPER_OMNIGLOT, "fomaml": PAPER_OMNIGLOT_FIRST_ORDER}.get(row, {}).get((n_way, k_shot))
+                paper = f"{paper[0]} ± {paper[1]} ({'first order' if row == 'fomaml' else 'MAML'})" if paper else "—"
+                steps = "—" if row.endswith("prototype") else f"{c.alpha:g} × {c.test_steps}"
+                print(f"| {path.stem} | {row} | {n_way}-way {k_shot}-shot | {c.split_by}s | {c.k_query} | {steps} | "
+                      f"{summary.mean:.1f} ± {summary.ci95:.1f} | {paper} | {c.filters} | "
+                      f"{ckpt['iteration']} | {ckpt['wall_time'] / 60:.1f} min |", flush=True)
     print("\nPaper: MAML paper Table 1 (Omniglot; ours: generated Hershey characters — another data set, so "
           "the columns are not a like-for-like comparison). Chance: 1/N. Train time: wall clock on a shared "
           "2-core machine.")

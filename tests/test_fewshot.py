@@ -174,6 +174,17 @@ def _speed_bench():
     return module
 
 
+def test_bench_scores_the_pretrained_baselines_beside_every_meta_learned_setting():
+    """bench/fewshot.py --table: a pretrained checkpoint at its own N-way K-shot and at every shipped
+    meta-learned one's on the same split; a meta-learned checkpoint only at its own."""
+    settings = _speed_bench().settings
+    shipped = [default_config("maml", n_way=20, k_shot=5), default_config("fomaml"),
+               default_config("maml", k_shot=5, split_by="alphabet"), default_config("pretrain", n_way=5)]
+    assert settings(default_config("pretrain"), shipped) == [(5, 1), (20, 5)]
+    assert settings(default_config("pretrain", split_by="alphabet"), shipped) == [(5, 1), (5, 5)]
+    assert settings(default_config("maml", n_way=20, k_shot=5), shipped) == [(20, 5)]
+
+
 def _meta_step_grad(theta, batch, steps, algo="maml"):
     """The meta-gradient the trainer (and bench/fewshot.py --speed's 'ours' row) takes: meta_step's .grad."""
     from course_lib.fewshot.train import meta_step
@@ -282,6 +293,10 @@ def test_evaluation_rows_and_baselines(tmp_path, cache):
     assert list(rows) == ["maml"] and 0 <= rows["maml"].mean <= 100 and rows["maml"].n == 10
     rows = evaluate_checkpoint(pre, n_tasks=10, cache_dir=cache)
     assert list(rows) == ["pretrain+fine-tune", "pretrain+prototype"]
+    other = evaluate_checkpoint(pre, n_tasks=10, cache_dir=cache, n_way=3, k_shot=2)   # another setting
+    assert list(other) == list(rows) and other["pretrain+prototype"].mean != rows["pretrain+prototype"].mean
+    with pytest.raises(ValueError, match="n_way / k_shot: .*maml checkpoint"):
+        evaluate_checkpoint(maml, n_tasks=10, cache_dir=cache, n_way=3)
     model, theta, config, _ = load_fewshot(pre)
     assert theta["head.weight"].shape[0] == 4 * splits(config, cache)[0].n_characters   # all classes × 4 turns
     ep = episodes(4, n_way=5, k_shot=1, k_query=2)

@@ -90,12 +90,17 @@ def prototype_accuracy(model: ConvNet, theta: Params, episodes) -> torch.Tensor:
 
 
 def evaluate_checkpoint(path, n_tasks: int = 600, seed: int = 1234, steps: int | None = None,
-                        cache_dir=None) -> dict[str, Summary]:
+                        cache_dir=None, n_way: int | None = None, k_shot: int | None = None) -> dict[str, Summary]:
     """{row: accuracy % Summary} for one checkpoint at the settings it was trained for (N, K, K_query, α,
     test_steps). A meta-learned model gives one row, `<algo>`; a pretrained one gives
-    `pretrain+fine-tune` and `pretrain+prototype`."""
+    `pretrain+fine-tune` and `pretrain+prototype`, and can be scored at any other `n_way` / `k_shot` (its
+    head covers every training class, so the baselines stand beside every meta-learned setting)."""
     model, theta, config, _ = load_fewshot(path)
-    episodes = heldout_tasks(config, n_tasks, seed, cache_dir=cache_dir)
+    if config.algo != "pretrain" and (n_way, k_shot) != (None, None):
+        raise ValueError(f"n_way / k_shot: {path} is a {config.algo} checkpoint, scored only at the setting it "
+                         f"was trained for ({config.n_way}-way {config.k_shot}-shot); only a pretrained one "
+                         "can be scored at another")
+    episodes = heldout_tasks(config, n_tasks, seed, n_way, k_shot, cache_dir=cache_dir)
     pct = lambda a: summarize(100.0 * a.numpy())
     if config.algo == "pretrain":
         return {"pretrain+fine-tune": pct(finetune_accuracy(model, theta, config, episodes, steps)[-1]),
