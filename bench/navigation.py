@@ -94,6 +94,9 @@ def main() -> None:
     if args.seeds < 1 or (args.seeds > 1 and args.steps < 1):
         parser.error(f"--seeds must be >= 1 (and needs --steps >= 1), got {args.seeds}")
     models = NAVIGATION_MODELS if ENVS[args.env].mujoco is None else MUJOCO_MODELS
+    # variants shipped beside a model, e.g. <env>_maml_lvc.pt (second-order MAML with another estimator)
+    models = [v for m in models for v in [m, *sorted(p.stem.removeprefix(f"{args.env}_")
+                                                    for p in SHIPPED.glob(f"{args.env}_{m}_*.pt"))]]
     tables = [evaluate_reproduction(args.env, models, steps=args.steps, episodes=args.episodes, seed=seed,
                                     n_tasks=args.tasks, tasks=args.test_tasks)
               for seed in range(args.seed, args.seed + args.seeds)]
@@ -106,7 +109,9 @@ def main() -> None:
     print("\nmeta-training of the shipped checkpoints (wall time on this 2-core machine, shared with other jobs):")
     for name in table.returns:
         ckpt = load_checkpoint(SHIPPED / f"{args.env}_{name}.pt")
-        print(f"  {name:8} {ckpt['iteration']:4d} iterations, {ckpt['wall_time'] / 60:5.1f} min")
+        c = ckpt["config"]
+        how = f", estimator {c['estimator']}, meta-optimizer {c['meta_optimizer']}" if c["algo"] == "maml" else ""
+        print(f"  {name:8} {ckpt['iteration']:4d} iterations, {ckpt['wall_time'] / 60:5.1f} min{how}")
 
 
 if __name__ == "__main__":

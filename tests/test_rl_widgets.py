@@ -131,6 +131,9 @@ def test_missing_models_are_listed_not_fatal(only_maml_shipped):
     assert len([ax for ax in r.figure.axes if ax.get_visible()]) == 3
     paths, missing = REPRO.shipped_policies("navigation2d", ("oracle", "maml", "maml"))
     assert list(paths) == ["maml"] and missing == ("oracle",)
+    assert REPRO.shipped_policies("navigation2d", ("maml", "maml_lvc"))[1] == ("maml_lvc",)   # a variant
+    with pytest.raises(ValueError, match="variant"):
+        REPRO.shipped_policies("navigation2d", ("nope_lvc",))
     assert not REPRO.is_shipped("navigation2d_fomaml") and REPRO.is_shipped("navigation2d_maml")
 
 

@@ -45,8 +45,8 @@ def shipped_checkpoint(name: str) -> dict | None:
 def shipped_policies(env: str = "navigation2d", models=NAVIGATION_MODELS) -> tuple[dict[str, Path], tuple[str, ...]]:
     """({name: checkpoint path} of the shipped ones, (names not shipped yet)) for `env`_<name>.pt.
 
-    models: algorithm names (see course_lib.rl.config.ALGOS), or a dict name → checkpoint path (all of
-    which must exist). An unknown name is an error; a known one without a checkpoint is "missing".
+    models: algorithm names (see course_lib.rl.config.ALGOS) or variants of one (`maml_lvc`: a second
+    shipped MAML, <env>_maml_lvc.pt), or a dict name → checkpoint path (all of which must exist). An unknown name is an error; a known one without a checkpoint is "missing".
     """
     check_choice(env, "env", tuple(ENVS))
     if isinstance(models, (str, bytes)) or not isinstance(models, (Sequence, Mapping)) or not len(models):
@@ -58,9 +58,10 @@ def shipped_policies(env: str = "navigation2d", models=NAVIGATION_MODELS) -> tup
             if not path.exists():
                 raise ValueError(f"models[{name!r}] must be an existing checkpoint, got {str(path)!r}")
         return paths, ()
-    unknown = [m for m in models if m not in ALGOS]
+    unknown = [m for m in models if m.split("_", 1)[0] not in ALGOS]
     if unknown:
-        raise ValueError(f"models must be algorithm names from {ALGOS}, got {unknown[0]!r}")
+        raise ValueError(f"models must be algorithm names from {ALGOS}, or one with a variant "
+                         f"(e.g. 'maml_lvc'), got {unknown[0]!r}")
     names = list(dict.fromkeys(models))     # de-duplicated, in order
     found = {m: checkpoints.shipped(f"{env}_{m}") for m in names if is_shipped(f"{env}_{m}")}
     return found, tuple(m for m in names if m not in found)
