@@ -1,14 +1,16 @@
-"""MAML-RL meta-gradient estimators (issue 22): bias where the truth is known, variance on 2-D navigation.
+"""MAML-RL meta-gradient estimators (issue 22): bias where the truth is known, variance on 2-D navigation
+and HalfCheetahDir.
 
     python bench/estimators.py [--episodes 5 10 20 40] [--repeats 8] [--meta-batch 20] [--seed 0]
-    python bench/estimators.py --skip-navigation          # the tabular bias table only (seconds)
+    python bench/estimators.py --env halfcheetah_dir --episodes 5 10 20 --meta-batch 10   # the cheetah's
+    python bench/estimators.py --bias-only                # the tabular bias table only (seconds)
 
 1. Bias, on the tabular MDP of course_lib.tasks.tabular (goal_mdp(horizon=3), α = 2, 2 pre- and 2
    post-update episodes per task): the exact meta-gradient ∇J (every trajectory enumerated), each
    estimator's exact expectation (every (task, D, D') enumerated), and its Monte-Carlo mean over n sampled
    draws with the standard error. Errors are ‖· − ∇J‖ / ‖∇J‖; "max |z|" is the largest
    |MC mean − ∇J| / s.e. over the 6 components (above ~4: the mean is not ∇J).
-2. Variance, on navigation2d at the shipped MAML checkpoint: for N episodes per task, `repeats`
+2. Variance, on navigation2d (or `--env halfcheetah_dir`) at the shipped MAML checkpoint: for N episodes per task, `repeats`
    independent meta-batches (fresh tasks and episodes, as in training; all estimators on the same
    batch). Per estimator: the mean cosine of a batch's meta-gradient to the mean of the other batches'
    (leave-one-out; 1 = every batch points the same way) and the relative variance
@@ -62,9 +64,9 @@ def spread(G: torch.Tensor) -> tuple[float, float]:
     return leave_one_out_cosine(G), float(G.var(0).sum() / G.mean(0).norm() ** 2)
 
 
-def navigation_table(episodes, repeats: int, meta_batch: int, seed: int) -> None:
-    policy, theta, config = load_policy(checkpoints.shipped("navigation2d_maml"))
-    print(f"\nnavigation2d, shipped MAML checkpoint: {repeats} meta-batches of {meta_batch} tasks per row "
+def variance_table(env: str, episodes, repeats: int, meta_batch: int, seed: int) -> None:
+    policy, theta, config = load_policy(checkpoints.shipped(f"{env}_maml"))
+    print(f"\n{env}, shipped MAML checkpoint: {repeats} meta-batches of {meta_batch} tasks per row "
           f"(seed {seed})\n")
     print(f"{'episodes/task':>13}" + "".join(f"{e + ': cos, rel. var':>24}" for e in ESTIMATORS)
           + f"{'cos(mean, paper mean)':>24}{'norm / paper norm':>20}{'s':>6}")
@@ -87,12 +89,15 @@ def main() -> None:
     parser.add_argument("--repeats", type=at_least(2), default=8)
     parser.add_argument("--meta-batch", type=at_least(1), default=20)
     parser.add_argument("--seed", type=at_least(0), default=0)
-    parser.add_argument("--skip-navigation", action="store_true")
+    parser.add_argument("--env", nargs="+", default=["navigation2d"], choices=("navigation2d", "halfcheetah_dir"),
+                        help="where to measure the variance (its shipped MAML checkpoint)")
+    parser.add_argument("--bias-only", action="store_true", help="the tabular bias table only")
     args = parser.parse_args()
     torch.set_num_threads(1)
     tabular_table(seed=args.seed)
-    if not args.skip_navigation:
-        navigation_table(args.episodes, args.repeats, args.meta_batch, args.seed)
+    if not args.bias_only:
+        for env in args.env:
+            variance_table(env, args.episodes, args.repeats, args.meta_batch, args.seed)
 
 
 if __name__ == "__main__":

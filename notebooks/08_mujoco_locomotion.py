@@ -203,8 +203,8 @@ for env, table in tables.items():
 # <span data-out="vel_maml_0">−83.0</span> to <span data-out="vel_maml_1">−56.6</span> in one step, and task
 # by task it is ahead of the paper's MAML by <span data-out="vel_maml_minus_paper_1">10.3</span>. On the
 # directions second-order MAML goes from <span data-out="dir_maml_0">4.2</span> to
-# <span data-out="dir_maml_1">244.0</span>, task by task <span data-out="dir_maml_minus_paper_1">−40.0</span>
-# against the paper's, and a second step does not help it (<span data-out="dir_maml_2">232.8</span>) where
+# <span data-out="dir_maml_1">244.5</span>, task by task <span data-out="dir_maml_minus_paper_1">−39.6</span>
+# against the paper's, and a second step does not help it (<span data-out="dir_maml_2">219.6</span>) where
 # the paper's still gains (313.5 over its 40 tasks). The baselines bracket MAML as in the paper: the
 # oracle, told its task, is the ceiling; the pretrained policy, which averaged over all tasks, gains far
 # less from a step. Third, in the direction task the return before adaptation averages over both
@@ -213,9 +213,9 @@ for env, table in tables.items():
 #
 # **First against second order.** The FOMAML row (notebook 05) was meta-trained in the same way, with
 # the first-order meta-gradient. On the velocities it is behind MAML after one step
-# (<span data-out="vel_fomaml_1">−65.4</span>). On the directions it is level with MAML after one step on
-# these tasks (<span data-out="dir_fomaml_1">262.4</span>, with a wide error bar: see the split below) and far
-# ahead after two (<span data-out="dir_fomaml_2">341.1</span>), above the paper's MAML. Over all 40 of the
+# (<span data-out="vel_fomaml_1">−65.3</span>). On the directions it is level with MAML after one step on
+# these tasks (<span data-out="dir_fomaml_1">262.9</span>, with a wide error bar: see the split below) and far
+# ahead after two (<span data-out="dir_fomaml_2">350.6</span>), above the paper's MAML. Over all 40 of the
 # paper's tasks FOMAML is clearly ahead after one step as well — about 305 against second-order MAML's
 # 180, with the paper's MAML at <span data-out="dir_paper_1">293.2</span>
 # ([docs/reproduction.md](../docs/reproduction.md#mujoco-locomotion)); the training
@@ -240,7 +240,10 @@ for env, table in tables.items():
 # variance. Whether the biased, noisy second-order term helps is therefore not a law but a measurement,
 # per problem: it helps on navigation (notebook 09), and it did not help on the cheetah directions here.
 # (A [lab note](../docs/notes/2026-11-22-halfcheetah-what-moved-the-returns.md) measured the term on the
-# directions: consistent from batch to batch, which points at its bias more than its noise.)
+# directions: consistent from batch to batch, which points at its bias more than its noise.) The bias it
+# was: with ProMP's LVC estimator in place of the paper's, and nothing else changed, second-order MAML
+# reaches 310 after one step on the paper's tasks (`halfcheetah_dir_maml_lvc`, 300 iterations; [notebook
+# 11](11_meta_gradient_estimators.ipynb), section 5).
 #
 # **How these numbers were reached.** The full tables on the paper's 40 tasks, the spread over
 # evaluation seeds, a second training seed and the runs tried on the way are logged in
@@ -261,10 +264,10 @@ for model in ("maml", "fomaml"):
 
 # %% [markdown]
 # Every one of second-order MAML's steps found the direction here — its lowest one-step return,
-# <span data-out="maml_dir_min_1">178.5</span>, is far above the roughly zero of a cheetah that does not move — but how
+# <span data-out="maml_dir_min_1">178.8</span>, is far above the roughly zero of a cheetah that does not move — but how
 # far the step gets varies from task to task, by the luck of its 20 episodes. FOMAML's steps get further
 # when they find the direction, but one of its ten sent the cheetah the wrong way
-# (<span data-out="fomaml_dir_min_1">−138.5</span>): that one task widens its error bar. The paper's one-step
+# (<span data-out="fomaml_dir_min_1">−140.8</span>): that one task widens its error bar. The paper's one-step
 # return (293 ± 8.8 over 40 tasks) implies a step that finds the direction almost every time.
 #
 # ## 4. Seeing it: the cheetah before and after one step
@@ -480,9 +483,9 @@ locomotion_widget(env="halfcheetah_dir", direction=1.0, velocity=1.5, alpha=0.1,
 # iterations and watch the adaptation curve of section 3 move towards the paper's. The open question
 # is the direction MAML run: it levelled off near 180 after ~70 iterations and was still there after
 # 310 ([lab note](../docs/notes/2026-11-22-halfcheetah-what-moved-the-returns.md)) — does another seed, or `--fisher-tasks 0`, get it past FOMAML's ~310? Or try the Ant
-# (`ant_vel`, `ant_dir`: same commands, a 105-D observation). Or give the learner a less biased
-# second-order estimator — ProMP's LVC or DiCE (notebook 04, section 3) — and see whether second order
-# then helps on the directions.
+# (`ant_vel`, `ant_dir`: same commands, a 105-D observation). Or take the direction run further with a
+# less biased second-order estimator: LVC reaches 310 after 300 iterations (notebook 11, section 5) —
+# does ProMP's meta-optimizer (`--meta-optimizer promp`) or a second training seed do as well?
 #
 # ## Takeaways
 #
@@ -493,10 +496,11 @@ locomotion_widget(env="halfcheetah_dir", direction=1.0, velocity=1.5, alpha=0.1,
 #   task, and the initial weights changed the result. Compare on the paper's own tasks, task by task, and
 #   know the noise of the evaluation itself.
 # * On the velocities our MAML matches the paper's after one step; on the directions our first-order run
-#   reaches the paper's MAML, while our second-order MAML stalls lower.
+#   reaches the paper's MAML, while our second-order MAML stalls lower with the paper's estimator — and
+#   passes it (310) with ProMP's LVC estimator (notebook 11).
 # * MAML-RL's "second-order" gradient holds the pre-update episodes fixed: it is biased (DiCE, ProMP/LVC)
 #   and, with long horizons and many action dimensions, noisy. Whether it helps is measured per problem:
-#   it helps on navigation (notebook 09), not on the cheetah directions.
+#   it helps on navigation (notebook 09), and on the cheetah directions once its bias is removed.
 # * The clips show the mean action, the returns include the exploration noise σ; a policy whose σ is
 #   still near 1 can do better in the clip than its returns say.
 #

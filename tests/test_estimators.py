@@ -202,9 +202,12 @@ def test_the_estimator_setting_is_checked_and_on_the_command_line(tmp_path, caps
     assert "--estimator" in capsys.readouterr().err
 
 
-def test_every_shipped_rl_checkpoint_loads_with_the_papers_estimator():
+def test_every_shipped_rl_checkpoint_loads_with_the_estimator_its_name_says():
+    """`halfcheetah_dir_maml_lvc.pt` was trained with LVC; every checkpoint without such a suffix with the paper's."""
     from course_lib.checkpoints import SHIPPED, checkpoint_kind, load_checkpoint
     paths = [p for p in sorted(SHIPPED.glob("*.pt")) if checkpoint_kind(load_checkpoint(p)).startswith("rl:")]
-    assert len(paths) >= 18
+    assert len(paths) >= 19
     for path in paths:
-        assert load_policy(path)[2].estimator == "paper", path
+        named = next((e for e in ("lvc", "dice") if path.stem.endswith("_" + e)), "paper")
+        assert load_policy(path)[2].estimator == named, path
+    assert any(load_policy(p)[2].estimator == "lvc" for p in paths)

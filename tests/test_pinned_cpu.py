@@ -1,0 +1,26 @@
+"""The root conftest.py pins torch and numpy to AVX2 for everything pytest starts (tools/pinned_cpu.py)."""
+import json
+import os
+import platform
+import subprocess
+import sys
+
+import pytest
+
+pytestmark = pytest.mark.skipif(platform.machine() not in ("x86_64", "AMD64"), reason="x86 instruction sets")
+
+
+def test_the_pins_are_in_this_environment():
+    sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "tools"))
+    from pinned_cpu import PINNED
+    for name in PINNED:
+        assert name in os.environ, name
+
+
+def test_a_child_process_such_as_an_nbval_kernel_runs_torch_and_numpy_on_avx2():
+    probe = ("import json, torch; from numpy._core._multiarray_umath import __cpu_features__ as f;"
+             "print(json.dumps([torch.backends.cpu.get_cpu_capability(), f['X86_V4'], f['AVX512_SPR']]))")
+    capability, v4, spr = json.loads(subprocess.run([sys.executable, "-c", probe], capture_output=True,
+                                                    text=True, check=True).stdout)
+    assert capability == "AVX2"
+    assert not v4 and not spr
