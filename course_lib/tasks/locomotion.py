@@ -2,14 +2,18 @@
 
     HalfCheetahVel   v_goal ~ U[0, 2]     r = −|v_x − v_goal| − 0.05‖a‖²
     HalfCheetahDir   d ∈ {−1, +1}         r = d·v_x − 0.05‖a‖²
-    AntVel           v_goal ~ U[0, 3]     r = −|v_x − v_goal| − ctrl − contact + survive
-    AntDir           d ∈ {−1, +1}         r = d·v_x − ctrl − contact + survive
+    AntVel           v_goal ~ U[0, 3]     r = −|v_x − v_goal| + 1.05 − 0.005‖a‖² − contact
+    AntDir           d ∈ {−1, +1}         r = d·v_x + 0.05 − 0.005‖a‖² − contact
+    contact = 5e-4 Σ clip(cfrc_ext, −1, 1)²; an Ant episode ends when its torso leaves z ∈ [0.2, 1]
     horizon H = 200 (registered with max_episode_steps=200)
 
 Only the reward changes (`_get_rew`), and the control period: the paper's rllab robots act every
 physics step — HalfCheetah every 0.01 s (`frame_skip` 1, so H = 200 is 2 s), Ant every 0.02 s
 (`frame_skip` 2 on gymnasium's 0.01 s step) — where gymnasium's default is 0.05 s (H = 200 would be
-10 s, a different task with other returns). Physics, observations and Ant's termination are gymnasium's.
+10 s, a different task with other returns). The Ant's costs are rllab's too (the authors'
+ant_env_rand*.py): control 0.005‖a‖² where gymnasium's default is 0.5‖a‖², a hundred times more,
+which alone puts an Ant acting at random near −2 per step; survive 0.05, and AntVel adds a constant +1
+on top. Physics, observations and Ant's termination are gymnasium's.
 A task is set like in the other task envs: `set_task(task)`, `env.task = task` (so a vector env's
 `set_attr("task", tasks)` works), or `reset(options={"task": task})`; it stays fixed across resets.
 For the sampler, `episode_batch` steps many episodes at once, as rows of MuJoCo state (`CheetahBatch`:
@@ -33,6 +37,7 @@ HORIZON = 200
 CHEETAH_CTRL_COST = 0.05
 CHEETAH_FRAME_SKIP = 1     # rllab's half_cheetah.xml: timestep 0.01, one physics step per action
 ANT_FRAME_SKIP = 2         # gymnasium's ant: timestep 0.01; rllab's ant acts every 0.02 s
+ANT_CTRL_COST = 0.005      # rllab's ant: 0.5·1e-2‖a‖² (its contact cost, 0.5·1e-3, is gymnasium's 5e-4)
 
 
 def _mujoco_warning(message: str) -> None:
@@ -152,10 +157,13 @@ class HalfCheetahDir(_Cheetah):
 
 
 class _AntTask(_TaskMixin, AntEnv):
-    """Ant with a task's forward reward, acting every 0.02 s (rllab's ant.xml: one 0.02 s step per action)."""
+    """Ant with a task's forward reward and rllab's costs, acting every 0.02 s (rllab's ant.xml: one
+    0.02 s step per action)."""
+    survive: float          # rllab's survive reward, plus AntVel's constant +1
 
     def __init__(self, task=None, **kwargs):
-        super().__init__(**{"frame_skip": ANT_FRAME_SKIP, **kwargs})
+        super().__init__(**{"frame_skip": ANT_FRAME_SKIP, "ctrl_cost_weight": ANT_CTRL_COST,
+                            "healthy_reward": self.survive, **kwargs})
         self._init_task(task)
 
     @staticmethod
@@ -171,6 +179,7 @@ class _AntTask(_TaskMixin, AntEnv):
 
 class AntVel(_AntTask):
     distribution = VelocityGoals(0.0, 3.0)
+    survive = 1.05
 
     @staticmethod
     def forward(task, x_velocity):
@@ -179,6 +188,7 @@ class AntVel(_AntTask):
 
 class AntDir(_AntTask):
     distribution = Directions()
+    survive = 0.05
 
     @staticmethod
     def forward(task, x_velocity):
