@@ -55,7 +55,8 @@ def main(argv=None) -> int:
     train.add_argument("--resume", action="store_true", help="continue from --out if it exists")
     train.add_argument("--threads", type=at_least(1), default=1,
                        help="torch threads for the learner (default 1; a run repeats exactly only with the "
-                            "same count; 2 is ~1.6× faster for MuJoCo MAML on 2 cores)")
+                            "same count; 2 is ~1.6× faster for HalfCheetah MAML on 2 cores, but slower for the Ant, "
+                            "whose baseline solves hit MKL's threaded-LU failure and its fallback)")
     train.add_argument("--sampler", choices=("local", "ray"), default="local",
                        help="RL, MuJoCo: sample in processes on this machine (local, one per core) or in Ray "
                             "actors, one per CPU of a Ray cluster (docs/scale-out.md)")
