@@ -434,7 +434,7 @@ ant_table.figure
 # And the clips: the Ant asked for 1.5 m/s, before and after one step (mean actions, as in section 4).
 # One task, 20 episodes per step: here the step does not help (the table, not one task, is the
 # picture), and the mean-action clips score far below the sampled episodes — an Ant that falls ends
-# its episode early, and at σ near 1 the mean action is a different controller from the noisy one
+# its episode early, and with σ still 0.6–0.9 the mean action is a different controller from the noisy one
 # that was trained (question 3 below).
 
 # %% tags=["nbval-ignore-output"]
