@@ -220,7 +220,10 @@ def test_ctrl_c_keeps_what_was_graded_and_a_rerun_resumes(solutions, tmp_path):
     report = tmp_path / "grades.csv"
     proc = subprocess.Popen([sys.executable, "-m", "course_lib.grade", *map(str, subs), "--solutions", str(solutions),
                              "--report", str(report), "--timeout", str(TIMEOUT)],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            # Ctrl-C as at a terminal, even where pytest itself ignores SIGINT (started with
+                            # `&` or nohup, the grader would inherit SIG_IGN and never see it)
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     deadline = time.time() + 300
     while time.time() < deadline and not (report.with_suffix(".json").exists() and
                                           json.loads(report.with_suffix(".json").read_text())["submissions"]):
