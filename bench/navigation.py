@@ -2,11 +2,12 @@
 the paper's own 40 test tasks, α = 0.1 then 0.05, mean ± standard error over tasks, for every shipped
 checkpoint of an environment, beside the paper's numbers and, task by task, the mean difference from
 the paper's returns on the same tasks (± the s.e. of the paired differences); plus each checkpoint's
-meta-training iterations and wall time. Episodes per step as in the paper: 40 for navigation, 20 for
-the MuJoCo tasks.
+meta-training iterations and wall time. Episodes per step as in the paper: 40 for navigation and AntDir,
+20 for the other MuJoCo tasks.
 
     python bench/navigation.py [--env navigation2d] [--steps 3] [--episodes N] [--seed 0] [--seeds 1]
     python bench/navigation.py --env halfcheetah_dir          # or halfcheetah_vel (MuJoCo, ~1 min per row)
+    python bench/navigation.py --env ant_vel --steps 1        # or ant_dir (the Ant, a few min per row)
     python bench/navigation.py --env halfcheetah_vel --by-task   # also: the one-step return by task
     python bench/navigation.py --env halfcheetah_dir --seeds 4   # also: seeds 0-3, each other episodes
     python bench/navigation.py --env halfcheetah_vel --test-tasks 2017   # our own draw of 40 tasks instead
@@ -30,6 +31,7 @@ import numpy as np
 import torch
 
 from course_lib.checkpoints import SHIPPED, load_checkpoint
+from course_lib.rl.config import ENV_DEFAULTS
 from course_lib.rl.envs import ENVS
 from course_lib.rl.evaluate import reference_returns
 from course_lib.rl.reproduction import NAVIGATION_MODELS, evaluate_reproduction
@@ -77,7 +79,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--env", default="navigation2d", choices=tuple(ENVS))
     parser.add_argument("--steps", type=at_least(1), default=3)
-    parser.add_argument("--episodes", type=at_least(1), help="per task and step (default: 40 navigation, 20 MuJoCo)")
+    parser.add_argument("--episodes", type=at_least(1), help="per task and step (default: the paper's, 40 navigation and AntDir, 20 other MuJoCo)")
     parser.add_argument("--tasks", type=at_least(1), default=40)
     parser.add_argument("--seed", type=at_least(0), default=0)
     parser.add_argument("--by-task", action="store_true", help="also the one-step return by task (1-D tasks)")
@@ -87,7 +89,7 @@ def main() -> None:
     args = parser.parse_args()
     torch.set_num_threads(1)
     if args.episodes is None:
-        args.episodes = 40 if ENVS[args.env].mujoco is None else 20
+        args.episodes = ENV_DEFAULTS.get(args.env, {}).get("episodes", 40)
     if args.by_task and (ENVS[args.env].distribution.sample_tasks(2, np.random.default_rng(0)).ndim > 1
                          or args.steps < 1):
         parser.error("--by-task needs one-dimensional tasks (not navigation2d) and --steps >= 1")
