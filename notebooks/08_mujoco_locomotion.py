@@ -472,7 +472,7 @@ ant_dir_table.figure
 # %% [markdown]
 # Before the step the policy runs in no particular direction (<span data-out="antdir_maml_lvc_0">37.7</span>);
 # one gradient step on the task's own episodes turns it into a runner, <span data-out="antdir_maml_lvc_1">168.5</span>,
-# where the pretrained policy does not move (<span data-out="antdir_pretrain_0">-10.2</span> →
+# where the pretrained policy gains almost nothing (<span data-out="antdir_pretrain_0">-10.2</span> →
 # <span data-out="antdir_pretrain_1">-5.3</span>). That is MAML's picture, at a third of the paper's
 # <span data-out="antdir_paper_1">499.1</span>: after <span data-out="antdir_iterations">455</span> iterations
 # (the paper's snapshot had 575, at twice our meta-batch) its training return was still climbing by
