@@ -1,4 +1,4 @@
-"""Loaded by pytest before any test or notebook: pin torch and numpy to AVX2 (tools/pinned_cpu.py),
+"""Loaded by pytest before any test or notebook: pin torch, numpy and MKL to one code path (tools/pinned_cpu.py),
 so that nbval's kernels, which inherit this environment, reproduce the recorded outputs on any x86 CPU."""
 import sys
 from pathlib import Path

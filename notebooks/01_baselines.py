@@ -178,9 +178,15 @@ ax.legend(fontsize=8);
 train_sinusoid(default_config("random"), out=WORK / "random.pt", progress=False)
 paths = {"pretrain": WORK / "pretrain_live.pt", "random": WORK / "random.pt"}
 
-# %% tags=["nbval-check-output"]
+# %% tags=["nbval-ignore-output"]
 one_task = sinusoid_adaptation(amplitude=3.5, phase=2.0, alpha=0.01, steps=10, k=5, seed=3, models=paths)
 print(one_task.summary(decimals=2))
+
+# %% tags=["nbval-check-output"]
+# The live network's last digits depend on how this CPU rounds 2 000 training steps; what the table says does not:
+after = {name: curve[-1] for name, curve in one_task.curves.items()}
+print("after 10 steps the pretrained network is closer than the random one:", after["pretrain"] < after["random"])
+print("and neither is close (MSE above 1):", min(after.values()) > 1)
 
 # %%
 one_task.figure
@@ -192,7 +198,7 @@ one_task.figure
 # started to bend. One task is an anecdote, so here are 100 held-out tasks and up to 50 steps. The
 # shaded band is a 95% confidence interval over tasks.
 
-# %% tags=["nbval-check-output"]
+# %% tags=["nbval-ignore-output"]
 STEPS = 50
 curves = {}
 for name, path in paths.items():
@@ -201,6 +207,11 @@ for name, path in paths.items():
     curves[name] = adaptation_curve(theta, held_out, alpha, STEPS)              # [STEPS + 1, 100]
     print(f"{name:>8}: query MSE after 0 / 1 / 10 / 50 steps =",
           " / ".join(f"{curves[name][s].mean():.1f}" for s in (0, 1, 10, 50)))
+
+# %% tags=["nbval-check-output"]
+# Again what the numbers say, on any CPU:
+print("50 steps leave the pretrained network above MSE 2:", bool(curves["pretrain"][50].mean() > 2))
+print("the random network's error grows from step 0 to step 50:", bool(curves["random"][50].mean() > curves["random"][0].mean()))
 
 # %%
 fig, ax = new_figure()

@@ -329,11 +329,18 @@ live = train_rl(live_config, out=None, progress=True)
 print(f"{live['iteration']} iterations in {live['wall_time']:.1f} s "
       f"({live['wall_time'] / live['iteration']:.1f} s per meta-iteration)")
 
-# %% tags=["nbval-check-output"]
+# %% tags=["nbval-ignore-output"]
 print("live run, mean return before / after the inner step, per iteration:")
 for h in live["history"]:
     print(f"  iteration {h['iteration']}: {h['return_before']:7.1f} → {h['return_after']:7.1f}"
           f"   (TRPO step accepted: {bool(h['accepted'])}, KL {h['kl']:.4f})")
+
+# %% tags=["nbval-check-output"]
+# Six TRPO steps amplify the CPU's last-bit rounding into the first decimal; what the run shows does not change:
+print("the inner step raised the return in every iteration:",
+      all(h["return_after"] > h["return_before"] for h in live["history"]))
+print("every TRPO step was accepted within the KL radius:",
+      all(h["accepted"] and h["kl"] <= live_config.max_kl for h in live["history"]))
 
 # %% [markdown]
 # Every iteration the return after the inner step is higher than before it (the inner step helps even
@@ -462,7 +469,7 @@ for iters in (1, 3, 10):
     x = conjugate_gradient(damped, -g, iters)
     print(f"{iters:2d} CG iterations: |Hx + g| / |g| = {((damped(x) + g).norm() / g.norm()):.2f}")
 step = x * torch.sqrt(2 * small.max_kl / (x @ damped(x)))
-print(f"TRPO step length |Δθ| = {step.norm():.3f}  (predicted KL = ½ ΔθᵀHΔθ = {0.5 * step @ damped(step):.3f})")
+print(f"TRPO step length |Δθ| = {step.norm():.2f}  (predicted KL = ½ ΔθᵀHΔθ = {0.5 * step @ damped(step):.3f})")
 
 # %% [markdown]
 # In training (`curvature` in `course_lib/rl/train.py`) the products use 5 of the 20 tasks, as TRPO's

@@ -132,9 +132,9 @@ for first_order in (False, True):
     x = conjugate_gradient(lambda u: F(u) + config.cg_damping * u, -g, config.cg_iters)
     steps[first_order] = x * torch.sqrt(2 * config.max_kl / (x @ F(x)))
 print(f"cos(second-order TRPO step, first-order TRPO step) = {cosine(steps[False], steps[True]):.2f}")
-print(f"step lengths: second order {steps[False].norm():.3f}, first order {steps[True].norm():.3f}")
+print(f"step lengths: second order {steps[False].norm():.2f}, first order {steps[True].norm():.2f}")
 print(f"\nquoted below: step_cos = {cosine(steps[False], steps[True]):.2f}, "
-      f"step_len_2nd = {steps[False].norm():.3f}, step_len_1st = {steps[True].norm():.3f}")
+      f"step_len_2nd = {steps[False].norm():.2f}, step_len_1st = {steps[True].norm():.2f}")
 
 # %% [markdown]
 # The two TRPO steps agree better than the two gradients (cosine <span data-out="step_cos">0.73</span>
@@ -341,8 +341,8 @@ navigation_widget(models=("maml", "fomaml"), goal_x=-0.3, goal_y=0.4, alpha=0.1,
 #    depends on the curvature along the step's direction $\hat x$ (so a different $g$ changes the length).
 #    What stays fixed is the step's KL *as measured by the F used*,
 #    $\tfrac12\Delta\theta^\top F\Delta\theta = \varepsilon_{KL}$. Section 1 shows both effects at once: cosine
-#    <span data-out="step_cos">0.73</span> between the steps, lengths <span data-out="step_len_2nd">0.088</span>
-#    and <span data-out="step_len_1st">0.103</span>.
+#    <span data-out="step_cos">0.73</span> between the steps, lengths <span data-out="step_len_2nd">0.09</span>
+#    and <span data-out="step_len_1st">0.10</span>.
 #
 #    </details>
 #

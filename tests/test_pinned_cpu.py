@@ -1,4 +1,4 @@
-"""The root conftest.py pins torch and numpy to AVX2 for everything pytest starts (tools/pinned_cpu.py)."""
+"""The root conftest.py pins torch and numpy to AVX2, MKL to its COMPATIBLE branch, for everything pytest starts (tools/pinned_cpu.py)."""
 import json
 import os
 import platform

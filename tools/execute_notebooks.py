@@ -20,7 +20,7 @@ from nbclient import NotebookClient
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from course_lib.grading import set_cell_ids  # noqa: E402
 
-pin()                                               # the kernels record AVX2 numbers, as the tests replay them
+pin()                                               # the kernels record on the pinned code paths, as the tests replay them
 
 KERNELSPEC = {"name": "python3", "language": "python", "display_name": "Python 3 (ipykernel)"}
 
