@@ -23,3 +23,15 @@ def test_a_child_process_such_as_an_nbval_kernel_runs_torch_and_numpy_on_avx2():
                                                     text=True, check=True).stdout)
     assert capability == "AVX2"
     assert not v4 and not spr
+
+
+MKL_CBWR_BRANCH, MKL_CBWR_COMPATIBLE = 1, 3          # mkl_cbwr.h: the query, and the SSE2 branch's code
+
+
+def test_mkl_in_a_child_process_runs_its_compatible_branch():
+    # MKL ignores a branch the CPU's vendor does not qualify for: MKL_CBWR=AVX2 reads back as AUTO (2) on
+    # an AMD EPYC, which is why the pin is COMPATIBLE. torch links MKL statically; its service call is exported.
+    probe = ("import ctypes, os, torch; lib = ctypes.CDLL(os.path.join(os.path.dirname(torch.__file__), 'lib', "
+             f"'libtorch_cpu.so')); torch.ones(8, 8) @ torch.ones(8, 8); print(lib.mkl_serv_cbwr_get({MKL_CBWR_BRANCH}))")
+    branch = int(subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True).stdout)
+    assert branch == MKL_CBWR_COMPATIBLE
