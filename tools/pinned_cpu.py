@@ -6,8 +6,8 @@ differently, and a few hundred steps of training turn the last bit into the seco
 executed on one CPU did not reproduce its own recorded output on another (CI on 2026-12-05: 1.22 vs 1.15
 in notebook 01). torch and numpy are pinned to AVX2 (every x86-64-v3 CPU, Intel or AMD, since 2013).
 MKL is pinned to its COMPATIBLE branch, the only one its documentation promises to give the same results
-on Intel and non-Intel CPUs: MKL_CBWR=AVX2 falls back to MKL's own dispatch on AMD (CI on 2026-12-06
-read 1.22, as an AMD EPYC does under AVX2, where the recording machine had 1.19).
+on Intel and non-Intel CPUs: MKL_CBWR=AVX2 falls back to MKL's own dispatch on AMD (it reads back as
+AUTO on an AMD EPYC; CI on 2026-12-06 read 1.22, as that EPYC does, where the recording had 1.19).
 Cells whose output is a long training run are still only checked through what they show (notebooks 01
 and 04), since a pin is only as good as the code paths it covers.
 Set before torch or numpy is imported: the root conftest.py (so nbval's kernels inherit it) and
