@@ -89,16 +89,22 @@ def test_same_seed_same_theta_and_different_seed_differs():
 
 
 def test_the_curvature_by_r_operator_or_autograd_gives_the_same_training(monkeypatch):
-    """The same TRPO step up to float32 rounding (the products agree to ~1e-6, test_rl_curvature.py)."""
+    """The same TRPO step up to float32 rounding (the products agree to ~1e-6, test_rl_curvature.py).
+
+    Ten conjugate-gradient iterations amplify that rounding by F's conditioning: the steps differ by
+    4e-5 of their length with MKL's AVX2 kernels and 4e-4 with its SSE2 (COMPATIBLE) branch on one
+    thread, and by up to 1% in the smallest parameter (the last layer's bias), so the test compares
+    whole steps, with a tolerance ten times the worst measured."""
     start = train_rl(tiny(iterations=0, seed=4), progress=False)["theta"]
     a = train_rl(tiny(iterations=1, seed=4), progress=False)
     real = rl_train.meta_kl_curvature
     monkeypatch.setattr(rl_train, "meta_kl_curvature", lambda *args: real(*args, method="autograd"))
     b = train_rl(tiny(iterations=1, seed=4), progress=False)
     for k in a["theta"]:
-        step_a, step_b = a["theta"][k] - start[k], b["theta"][k] - start[k]
-        assert float(step_a.norm()) > 1e-4, k
-        torch.testing.assert_close(step_a, step_b, rtol=2e-3, atol=1e-5)
+        assert float((a["theta"][k] - start[k]).norm()) > 1e-4, k            # every parameter moved
+    step_a = torch.cat([(a["theta"][k] - start[k]).ravel() for k in a["theta"]])
+    step_b = torch.cat([(b["theta"][k] - start[k]).ravel() for k in a["theta"]])
+    assert float((step_a - step_b).norm() / step_a.norm()) < 5e-3
     assert a["history"][0]["accepted"] == b["history"][0]["accepted"] == 1
 
 
