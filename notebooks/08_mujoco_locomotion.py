@@ -206,8 +206,8 @@ for env, table in tables.items():
 # <span data-out="vel_maml_0">−83.0</span> to <span data-out="vel_maml_1">−56.6</span> in one step, and task
 # by task it is ahead of the paper's MAML by <span data-out="vel_maml_minus_paper_1">10.3</span>. On the
 # directions second-order MAML goes from <span data-out="dir_maml_0">4.2</span> to
-# <span data-out="dir_maml_1">244.2</span>, task by task <span data-out="dir_maml_minus_paper_1">−39.8</span>
-# against the paper's, and a second step does not help it (<span data-out="dir_maml_2">218.0</span>) where
+# <span data-out="dir_maml_1">244.5</span>, task by task <span data-out="dir_maml_minus_paper_1">−39.5</span>
+# against the paper's, and a second step does not help it (<span data-out="dir_maml_2">223.2</span>) where
 # the paper's still gains (313.5 over its 40 tasks). The baselines bracket MAML as in the paper: the
 # oracle, told its task, is the ceiling; the pretrained policy, which averaged over all tasks, gains far
 # less from a step. Third, in the direction task the return before adaptation averages over both
@@ -216,9 +216,9 @@ for env, table in tables.items():
 #
 # **First against second order.** The FOMAML row (notebook 05) was meta-trained in the same way, with
 # the first-order meta-gradient. On the velocities it is behind MAML after one step
-# (<span data-out="vel_fomaml_1">−65.4</span>). On the directions it is level with MAML after one step on
-# these tasks (<span data-out="dir_fomaml_1">261.3</span>, with a wide error bar: see the split below) and far
-# ahead after two (<span data-out="dir_fomaml_2">349.2</span>), above the paper's MAML. Over all 40 of the
+# (<span data-out="vel_fomaml_1">−65.3</span>). On the directions it is level with MAML after one step on
+# these tasks (<span data-out="dir_fomaml_1">261.9</span>, with a wide error bar: see the split below) and far
+# ahead after two (<span data-out="dir_fomaml_2">348.3</span>), above the paper's MAML. Over all 40 of the
 # paper's tasks FOMAML is clearly ahead after one step as well — about 305 against second-order MAML's
 # 180, with the paper's MAML at <span data-out="dir_paper_1">293.2</span>
 # ([docs/reproduction.md](../docs/reproduction.md#mujoco-locomotion)); the training
@@ -267,7 +267,7 @@ for model in ("maml", "fomaml"):
 
 # %% [markdown]
 # Every one of second-order MAML's steps found the direction here — its lowest one-step return,
-# <span data-out="maml_dir_min_1">181.4</span>, is far above the roughly zero of a cheetah that does not move — but how
+# <span data-out="maml_dir_min_1">178.3</span>, is far above the roughly zero of a cheetah that does not move — but how
 # far the step gets varies from task to task, by the luck of its 20 episodes. FOMAML's steps get further
 # when they find the direction, but one of its ten sent the cheetah the wrong way
 # (<span data-out="fomaml_dir_min_1">−140.8</span>): that one task widens its error bar. The paper's one-step
@@ -418,7 +418,7 @@ ant_table.figure
 
 # %% [markdown]
 # **Where the Ant stands: closer, still short of the paper.** On these 10 tasks our MAML goes from
-# <span data-out="ant_maml_lvc_0">86.4</span> to <span data-out="ant_maml_lvc_1">118.7</span> in one step; the
+# <span data-out="ant_maml_lvc_0">86.4</span> to <span data-out="ant_maml_lvc_1">120.0</span> in one step; the
 # paired line says the paper's MAML, on the same tasks, was about 15 higher after the step (these 10 are
 # easier than the paper's 40: its mean over all of them is <span data-out="ant_paper_1">96.7</span>). Over all 40
 # tasks and four evaluation seeds ours gives 77.2 against 96.7 ([docs/reproduction.md](../docs/reproduction.md#the-ant-issue-23-in-progress)).
@@ -426,7 +426,7 @@ ant_table.figure
 # training-task return still rises, slowly — <span data-out="ant_train_before">18.9</span> before and
 # <span data-out="ant_train_after">70.8</span> after the step over its last 20 iterations, from about −60 at the
 # start. The shape is MAML's: the step adds about 30 here (56 over all 40 tasks) where the pretrained
-# policy gains little (<span data-out="ant_pretrain_0">18.1</span> → <span data-out="ant_pretrain_1">21.9</span>),
+# policy gains little (<span data-out="ant_pretrain_0">18.1</span> → <span data-out="ant_pretrain_1">19.8</span>),
 # and the oracle, told its velocity, does better still (<span data-out="ant_oracle_0">103.6</span>; ours after
 # only 400 iterations, below the paper's 107.9 over all 40 tasks). Resuming the run with the command above
 # (with a larger `--iterations`) is the mini-project below.
@@ -451,32 +451,35 @@ ant_run.figure
 # **AntDir**, the Ant running forwards or backwards, costs twice as much per iteration: the paper
 # takes 40 episodes per step for it where AntVel takes 20. Its shipped MAML run (LVC again; meta-batch
 # 20 where the paper's is 40, to halve the cost) is younger than the AntVel run; here it is on ten of the
-# paper's 40 test directions, 40 episodes per step, beside the pretrained and random policies (its
-# oracle is not trained yet):
+# paper's 40 test directions, 40 episodes per step, beside the pretrained, random and oracle policies:
 
 # %% tags=["nbval-ignore-output"]
 ant_dir = load_checkpoint(shipped("ant_dir_maml_lvc"))
 print(f"ant_dir_maml_lvc: {ant_dir['iteration']} meta-iterations, {ant_dir['wall_time'] / 3600:.1f} h of training; "
       f"reproduce or resume with\n  {training_command('ant_dir_maml_lvc')}")
-ant_dir_table = reproduction_table("ant_dir", models=("maml_lvc", "pretrain", "random"), steps=1,
+ant_dir_table = reproduction_table("ant_dir", models=("maml_lvc", "pretrain", "random", "oracle"), steps=1,
                                    episodes=40, n_tasks=10, seed=0)
 print(ant_dir_table.summary())
 quoted = {f"antdir_{model}_{k}": r[k].mean() for model, r in ant_dir_table.returns.items() for k in range(len(r))}
 quoted["antdir_paper_1"] = np.mean(reference_returns("ant_dir")["maml"][1])
 quoted["antdir_iterations"] = ant_dir["iteration"]
+quoted["antdir_oracle_iterations"] = load_checkpoint(shipped("ant_dir_oracle"))["iteration"]
 print("quoted below: " + ", ".join(f"{key} = {value:.1f}" for key, value in quoted.items()))
 
 # %%
 ant_dir_table.figure
 
 # %% [markdown]
-# Before the step the policy runs in no particular direction (<span data-out="antdir_maml_lvc_0">37.7</span>);
-# one gradient step on the task's own episodes turns it into a runner, <span data-out="antdir_maml_lvc_1">168.5</span>,
-# where the pretrained policy gains almost nothing (<span data-out="antdir_pretrain_0">-10.2</span> →
-# <span data-out="antdir_pretrain_1">-5.3</span>). That is MAML's picture, at a third of the paper's
-# <span data-out="antdir_paper_1">499.1</span>: after <span data-out="antdir_iterations">455</span> iterations
-# (the paper's snapshot had 575, at twice our meta-batch) its training return was still climbing by
-# about 25 per 100 iterations. The numbers over all 40 directions are in
+# Before the step the policy leans backwards (<span data-out="antdir_maml_lvc_0">100.4</span> here, where eight of the
+# ten directions are −1; 34.5 over all 40, where half are); one gradient step on the task's own episodes turns it into a runner, <span data-out="antdir_maml_lvc_1">235.9</span>,
+# where the pretrained policy gains little (<span data-out="antdir_pretrain_0">-10.2</span> →
+# <span data-out="antdir_pretrain_1">-0.6</span>). That is MAML's picture, at under half of the paper's
+# <span data-out="antdir_paper_1">499.1</span>: after <span data-out="antdir_iterations">725</span> iterations
+# (the paper's snapshot had 575, at twice our meta-batch) its training return was still climbing, by
+# 15–20 per 100 iterations. The oracle, told its direction, runs at
+# <span data-out="antdir_oracle_0">345.0</span> after <span data-out="antdir_oracle_iterations">340</span> iterations
+# of plain TRPO (the paper's oracle: 524.8 after 1 975): the Ant learns to run slowly on 2 cores, with or
+# without meta-learning. The numbers over all 40 directions are in
 # [docs/reproduction.md](../docs/reproduction.md#the-ant-issue-23-in-progress).
 
 # %% [markdown]

@@ -1,0 +1,67 @@
+"""Lab experiment (docs/notes/2026-12-07-ant-rllab-physics.md): train on rllab's Ant physics.
+
+Two differences between the workbook's Ant (gymnasium v5) and the authors' (rllab's ant.xml and
+MujocoEnv, cbfinn/maml_rl), both untested before:
+
+* contacts: rllab's default geom has solimp=".8 .8 .01" (softer, wider than MuJoCo's .9 .95 .001);
+* the start: rllab resets to the xml's `init_qpos` (torso at 0.55, ankles bent ±1 rad, inside their
+  30°–70° limits) + N(0, 0.01) on qpos, N(0, 0.1) on qvel; gymnasium to qpos0 (torso at 0.75, legs
+  flat, ankles outside their limits) + U(−0.1, 0.1) on qpos, 0.1·N(0, 1) on qvel.
+
+Everything else (observation, rewards, termination, 0.02 s per action) stays the workbook's. The
+script swaps the AntVel/AntDir classes the sampler builds (its workers fork after this) and runs the
+usual trainer, so the arguments are those of `python -m course_lib train`:
+
+    python docs/notes/2026-12-07-ant-rllab-physics.py ant_dir --algo oracle --iterations 400 --seed 0 \\
+        --meta-batch 20 --checkpoint-every 10 --out runs/mujoco/ant_dir_oracle_rllab.pt --resume
+"""
+import os
+import sys
+import tempfile
+
+import gymnasium
+import numpy as np
+
+from course_lib.__main__ import main
+from course_lib.tasks import locomotion
+
+RLLAB_INIT_QPOS = np.array([0.0, 0.0, 0.55, 1.0, 0.0, 0.0, 0.0, 0.0, 1.0, 0.0, -1.0, 0.0, -1.0, 0.0, 1.0])
+GYM_XML = os.path.join(os.path.dirname(gymnasium.__file__), "envs", "mujoco", "assets", "ant.xml")
+
+
+def rllab_xml() -> str:
+    """gymnasium's ant.xml with rllab's contact parameters on the default geom."""
+    with open(GYM_XML) as f:
+        xml = f.read()
+    default_geom = '<geom conaffinity="0" condim="3" density="5.0"'
+    assert xml.count(default_geom) == 1, f"{GYM_XML}: default geom not found"
+    xml = xml.replace(default_geom, default_geom + ' solref=".02 1" solimp=".8 .8 .01"')
+    path = os.path.join(tempfile.mkdtemp(), "ant_rllab.xml")
+    with open(path, "w") as f:
+        f.write(xml)
+    return path
+
+
+XML = rllab_xml()
+
+
+def rllab_physics(cls):
+    class Rllab(cls):
+        def __init__(self, task=None, **kwargs):
+            super().__init__(task, xml_file=XML, **kwargs)
+
+        def reset_model(self):
+            qpos = RLLAB_INIT_QPOS + 0.01 * self.np_random.standard_normal(self.model.nq)
+            qvel = 0.1 * self.np_random.standard_normal(self.model.nv)
+            self.set_state(qpos, qvel)
+            return self._get_obs()
+
+    Rllab.__name__ = Rllab.__qualname__ = cls.__name__
+    return Rllab
+
+
+for name in ("AntVel", "AntDir"):
+    locomotion.LOCOMOTION_ENVS[name] = rllab_physics(locomotion.LOCOMOTION_ENVS[name])
+
+if __name__ == "__main__":
+    sys.exit(main(["train", *sys.argv[1:]]))
