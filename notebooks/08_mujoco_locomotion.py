@@ -470,9 +470,9 @@ print("quoted below: " + ", ".join(f"{key} = {value:.1f}" for key, value in quot
 ant_dir_table.figure
 
 # %% [markdown]
-# Before the step the policy leans backwards (<span data-out="antdir_maml_lvc_0">100.4</span> here, where eight of the
-# ten directions are −1; 34.5 over all 40, where half are); one gradient step on the task's own episodes turns it into a runner, <span data-out="antdir_maml_lvc_1">235.9</span>,
-# where the pretrained policy gains little (<span data-out="antdir_pretrain_0">-10.2</span> →
+# Before the step the policy leans backwards (<span data-out="antdir_maml_lvc_0">100.4</span> here, where eight
+# of the ten directions are −1; 34.5 over all 40, where 25 are); one gradient step on the task's own
+# episodes turns it into a runner, <span data-out="antdir_maml_lvc_1">235.9</span>, where the pretrained policy gains little (<span data-out="antdir_pretrain_0">-10.2</span> →
 # <span data-out="antdir_pretrain_1">-0.6</span>). That is MAML's picture, at under half of the paper's
 # <span data-out="antdir_paper_1">499.1</span>: after <span data-out="antdir_iterations">725</span> iterations
 # (the paper's snapshot had 575, at twice our meta-batch) its training return was still climbing, by
