@@ -16,8 +16,9 @@ The paper's test tasks are regenerated as the authors' test scripts drew them
 (`course_lib.rl.evaluate.paper_test_tasks`); `--test-tasks SEED` evaluates on `held_out_tasks(env, 40,
 seed=SEED)` instead (2017: the draw this workbook used before; no paired comparison then).
 
-`--by-task` (one-dimensional tasks) splits the one-step return by task — the directions, or four equal
-bins of the goal velocities — with the test tasks' mean beside the distribution's: a draw of 40 tasks
+`--by-task` (one-dimensional tasks) splits the one-step return (the oracle's: its return) by task — the
+directions, or four equal bins of the goal velocities —, the paper's beside it on the paper's tasks,
+with the test tasks' mean beside the distribution's: a draw of 40 tasks
 that leans towards the hard ones lowers the mean return. `--seeds K` evaluates again with the
 evaluation seeds seed … seed + K − 1 — the same checkpoints and test tasks, other episodes — and prints
 each adapted model's return (± s.e.) after every step per seed and their mean: how much one evaluation
@@ -41,7 +42,8 @@ MUJOCO_MODELS = ("maml", "fomaml", "pretrain", "random", "oracle")   # CAVIA is 
 
 
 def by_task(table, tasks: np.ndarray) -> str:
-    """The one-step return (mean ± s.e.) of every adapted model, per direction or per quarter of the goal range."""
+    """The one-step return (mean ± s.e.) of every adapted model, and the oracle's return, per direction or
+    per quarter of the goal range: where the oracle falls short too, the robot cannot yet do the task."""
     distribution = ENVS[table.env].distribution
     low, high = getattr(distribution, "low", -1.0), getattr(distribution, "high", 1.0)   # directions: ±1
     if len(np.unique(tasks)) <= 2:
@@ -50,9 +52,12 @@ def by_task(table, tasks: np.ndarray) -> str:
         edges = np.linspace(low, high, 5)
         quarter = np.digitize(tasks, edges[1:-1])                # each task in one bin: [a, b), the last [a, b]
         bins = [(f"[{a:.2f}, {b:.2f}]", quarter == i) for i, (a, b) in enumerate(zip(edges[:-1], edges[1:]))]
-    columns = {name: r[1] for name, r in table.returns.items() if len(r) > 1}
-    if table.on_paper_tasks:     # the same tasks: the paper's MAML beside ours
-        columns["paper maml"] = np.asarray(reference_returns(table.env)["maml"][1][:len(tasks)], dtype=np.float64)
+    columns = {name: r[min(1, len(r) - 1)] for name, r in table.returns.items()}   # the oracle is not adapted
+    if table.on_paper_tasks:     # the same tasks: the paper's MAML and oracle beside ours
+        paper = reference_returns(table.env)
+        columns["paper maml"] = np.asarray(paper["maml"][1][:len(tasks)], dtype=np.float64)
+        if "oracle" in table.returns and "oracle" in paper:
+            columns["paper oracle"] = np.asarray(paper["oracle"][0][:len(tasks)], dtype=np.float64)
     lines = [f"one-step return by task (test tasks' mean {tasks.mean():.3f}; the distribution's {(low + high) / 2:.3f}):",
              f"{'tasks':>16} {'n':>3} " + " ".join(f"{name:>17}" for name in columns)]
     for label, where in bins:

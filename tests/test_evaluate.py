@@ -169,17 +169,20 @@ def test_bench_meta_gradients_splits_maml_into_fomaml_and_the_second_order_term(
 
 def test_bench_splits_the_one_step_return_by_task():
     """`bench/navigation.py --by-task`: directions apart, velocity goals in quarters of [0, 2]; the
-    oracle (not adapted) has no column; the test tasks' mean is printed beside the distribution's."""
+    oracle (not adapted) has a column of its return; the test tasks' mean is printed beside the distribution's."""
     from types import SimpleNamespace
     by_task = _bench("navigation").by_task
     tasks = np.array([0.1, 0.2, 1.0, 1.9])                                          # 1.0: an edge, counted once
     maml = np.array([[0.0] * 4, [-10.0, -20.0, -30.0, -40.0]])
-    text = by_task(SimpleNamespace(env="halfcheetah_vel", returns={"maml": maml, "oracle": np.zeros((1, 4))},
+    oracle = np.array([[5.0, 7.0, 9.0, 11.0]])
+    text = by_task(SimpleNamespace(env="halfcheetah_vel", returns={"maml": maml, "oracle": oracle},
                                    on_paper_tasks=False), tasks)
     rows = {line.split()[0] + line.split()[1]: line.split()[2:] for line in text.splitlines()[2:]}
-    assert "test tasks' mean 0.800; the distribution's 1.000" in text and "oracle" not in text
+    assert "test tasks' mean 0.800; the distribution's 1.000" in text
+    assert text.splitlines()[1].split()[2:] == ["maml", "oracle"]
     assert rows["[0.00,0.50]"][:2] == ["2", "-15.00"] and rows["[1.50,2.00]"][:2] == ["1", "-40.00"]
-    assert rows["[0.50,1.00]"] == ["0", "—"]                                      # an empty bin
+    assert rows["[0.00,0.50]"][4] == "6.00" and rows["[1.50,2.00]"][4] == "11.00"  # the oracle's return
+    assert rows["[0.50,1.00]"] == ["0", "—", "—"]                                  # an empty bin
     assert rows["[1.00,1.50]"][:2] == ["1", "-30.00"]
     directions = by_task(SimpleNamespace(env="halfcheetah_dir", returns={"maml": maml}, on_paper_tasks=False),
                          np.array([-1.0, 1, 1, -1]))
@@ -189,10 +192,18 @@ def test_bench_splits_the_one_step_return_by_task():
     paper_tasks = paper_test_tasks("halfcheetah_dir", 4)
     theirs = np.asarray(reference_returns("halfcheetah_dir")["maml"][1][:4])
     text = by_task(SimpleNamespace(env="halfcheetah_dir", returns={"maml": maml}, on_paper_tasks=True), paper_tasks)
-    assert "paper maml" in text.splitlines()[1]
+    assert text.splitlines()[1].split()[2:] == ["maml", "paper", "maml"]           # no oracle: no paper oracle
     for line in text.splitlines()[2:]:
         where = paper_tasks == float(line.split()[1])
         assert float(line.split()[-3]) == pytest.approx(theirs[where].mean(), abs=0.006)
+    # with our oracle, the paper's oracle (its return, one number per task) is the last column
+    their_oracle = np.asarray(reference_returns("halfcheetah_dir")["oracle"][0][:4])
+    text = by_task(SimpleNamespace(env="halfcheetah_dir", returns={"maml": maml, "oracle": oracle},
+                                   on_paper_tasks=True), paper_tasks)
+    assert text.splitlines()[1].split()[2:] == ["maml", "oracle", "paper", "maml", "paper", "oracle"]
+    for line in text.splitlines()[2:]:
+        where = paper_tasks == float(line.split()[1])
+        assert float(line.split()[-3]) == pytest.approx(their_oracle[where].mean(), abs=0.006)
 
 
 def test_bench_prints_the_return_per_evaluation_seed():
