@@ -8,20 +8,29 @@ MujocoEnv, cbfinn/maml_rl), both untested before:
   30°–70° limits) + N(0, 0.01) on qpos, N(0, 0.1) on qvel; gymnasium to qpos0 (torso at 0.75, legs
   flat, ankles outside their limits) + U(−0.1, 0.1) on qpos, 0.1·N(0, 1) on qvel.
 
+and, with `--rllab-step` (first argument), a third:
+
+* the integration step: rllab's ant.xml takes one 0.02 s RK4 step per action (`timestep="0.02"`, no
+  frame skip); the workbook two of 0.01 s (gymnasium's timestep, `frame_skip=2`).
+
 Everything else (observation, rewards, termination, 0.02 s per action) stays the workbook's. The
 script swaps the AntVel/AntDir classes the sampler builds (its workers fork after this) and runs the
-usual trainer, so the arguments are those of `python -m course_lib train`:
+usual trainer, so the other arguments are those of `python -m course_lib train`:
 
     python docs/notes/2026-12-07-ant-rllab-physics.py ant_dir --algo oracle --iterations 400 --seed 0 \\
         --meta-batch 20 --checkpoint-every 10 --out runs/mujoco/ant_dir_oracle_rllab.pt --resume
+    python docs/notes/2026-12-07-ant-rllab-physics.py --rllab-step ant_vel --algo oracle --iterations 400 \\
+        --seed 0 --meta-batch 20 --checkpoint-every 10 --out runs/mujoco/ant_vel_oracle_rllab_step.pt --resume
 """
 import os
+import shlex
 import sys
 import tempfile
 
 import gymnasium
 import numpy as np
 
+from course_lib import runs
 from course_lib.__main__ import main
 from course_lib.tasks import locomotion
 
@@ -29,13 +38,22 @@ RLLAB_INIT_QPOS = np.array([0.0, 0.0, 0.55, 1.0, 0.0, 0.0, 0.0, 0.0, 1.0, 0.0, -
 GYM_XML = os.path.join(os.path.dirname(gymnasium.__file__), "envs", "mujoco", "assets", "ant.xml")
 
 
+RLLAB_STEP = sys.argv[1:2] == ["--rllab-step"]
+if RLLAB_STEP:
+    sys.argv.pop(1)
+
+
 def rllab_xml() -> str:
-    """gymnasium's ant.xml with rllab's contact parameters on the default geom."""
+    """gymnasium's ant.xml with rllab's contact parameters on the default geom (and its 0.02 s step)."""
     with open(GYM_XML) as f:
         xml = f.read()
     default_geom = '<geom conaffinity="0" condim="3" density="5.0"'
     assert xml.count(default_geom) == 1, f"{GYM_XML}: default geom not found"
     xml = xml.replace(default_geom, default_geom + ' solref=".02 1" solimp=".8 .8 .01"')
+    if RLLAB_STEP:
+        option = '<option integrator="RK4" timestep="0.01"/>'
+        assert xml.count(option) == 1, f"{GYM_XML}: option not found"
+        xml = xml.replace(option, '<option integrator="RK4" timestep="0.02"/>')
     path = os.path.join(tempfile.mkdtemp(), "ant_rllab.xml")
     with open(path, "w") as f:
         f.write(xml)
@@ -48,7 +66,7 @@ XML = rllab_xml()
 def rllab_physics(cls):
     class Rllab(cls):
         def __init__(self, task=None, **kwargs):
-            super().__init__(task, xml_file=XML, **kwargs)
+            super().__init__(task, xml_file=XML, **({"frame_skip": 1} if RLLAB_STEP else {}), **kwargs)
 
         def reset_model(self):
             qpos = RLLAB_INIT_QPOS + 0.01 * self.np_random.standard_normal(self.model.nq)
@@ -62,6 +80,11 @@ def rllab_physics(cls):
 
 for name in ("AntVel", "AntDir"):
     locomotion.LOCOMOTION_ENVS[name] = rllab_physics(locomotion.LOCOMOTION_ENVS[name])
+
+# the checkpoint records this script, not `python -m course_lib`, as the command that trained it
+PROG = shlex.join(["python", "docs/notes/2026-12-07-ant-rllab-physics.py", *(["--rllab-step"] if RLLAB_STEP else [])])
+command_line = runs.command_line
+runs.command_line = lambda _prog, argv, out=None: command_line(PROG, argv[1:], out)     # argv[0]: "train"
 
 if __name__ == "__main__":
     sys.exit(main(["train", *sys.argv[1:]]))
