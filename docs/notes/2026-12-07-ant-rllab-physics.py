@@ -21,6 +21,11 @@ usual trainer, so the other arguments are those of `python -m course_lib train`:
         --meta-batch 20 --checkpoint-every 10 --out runs/mujoco/ant_dir_oracle_rllab.pt --resume
     python docs/notes/2026-12-07-ant-rllab-physics.py --rllab-step ant_vel --algo oracle --iterations 400 \\
         --seed 0 --meta-batch 20 --checkpoint-every 10 --out runs/mujoco/ant_vel_oracle_rllab_step.pt --resume
+
+`eval ENV NAME=CHECKPOINT … [--steps K] [--seed S]` instead evaluates checkpoints in the same physics as
+`bench/navigation.py --by-task` does the shipped ones (the paper's 40 test tasks, its episodes per step):
+
+    python docs/notes/2026-12-07-ant-rllab-physics.py --rllab-step eval ant_vel oracle=runs/mujoco/ant_vel_oracle_rllab_step.pt
 """
 import os
 import shlex
@@ -86,5 +91,29 @@ PROG = shlex.join(["python", "docs/notes/2026-12-07-ant-rllab-physics.py", *(["-
 command_line = runs.command_line
 runs.command_line = lambda _prog, argv, out=None: command_line(PROG, argv[1:], out)     # argv[0]: "train"
 
+
+
+def evaluate(argv) -> None:
+    """`bench/navigation.py --by-task`'s table for the checkpoints NAME=PATH in argv, in this physics."""
+    import argparse
+    import importlib.util
+
+    from course_lib.rl.config import ENV_DEFAULTS
+    from course_lib.rl.reproduction import evaluate_reproduction
+    parser = argparse.ArgumentParser(prog="2026-12-07-ant-rllab-physics.py eval")
+    parser.add_argument("env", choices=("ant_vel", "ant_dir"))
+    parser.add_argument("models", nargs="+", type=lambda v: tuple(v.split("=", 1)), help="NAME=CHECKPOINT")
+    parser.add_argument("--steps", type=int, default=1)
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args(argv)
+    spec = importlib.util.spec_from_file_location("navigation", os.path.join(os.path.dirname(__file__), "..", "..",
+                                                                             "bench", "navigation.py"))
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    table = evaluate_reproduction(args.env, dict(args.models), steps=args.steps, seed=args.seed,
+                                  episodes=ENV_DEFAULTS[args.env]["episodes"])
+    print(table.summary() + "\n\n" + bench.by_task(table, table.tasks))
+
+
 if __name__ == "__main__":
-    sys.exit(main(["train", *sys.argv[1:]]))
+    sys.exit(evaluate(sys.argv[2:]) if sys.argv[1:2] == ["eval"] else main(["train", *sys.argv[1:]]))
