@@ -92,6 +92,14 @@ command_line = runs.command_line
 runs.command_line = lambda _prog, argv, out=None: command_line(PROG, argv[1:], out)     # argv[0]: "train"
 
 
+def name_and_path(value: str) -> tuple[str, str]:
+    """A NAME=CHECKPOINT argument of `eval`."""
+    import argparse
+    name, _, path = value.partition("=")
+    if not name or not os.path.isfile(path):
+        raise argparse.ArgumentTypeError(f"expected NAME=CHECKPOINT with an existing checkpoint file, got {value!r}")
+    return name, path
+
 
 def evaluate(argv) -> None:
     """`bench/navigation.py --by-task`'s table for the checkpoints NAME=PATH in argv, in this physics."""
@@ -102,7 +110,7 @@ def evaluate(argv) -> None:
     from course_lib.rl.reproduction import evaluate_reproduction
     parser = argparse.ArgumentParser(prog="2026-12-07-ant-rllab-physics.py eval")
     parser.add_argument("env", choices=("ant_vel", "ant_dir"))
-    parser.add_argument("models", nargs="+", type=lambda v: tuple(v.split("=", 1)), help="NAME=CHECKPOINT")
+    parser.add_argument("models", nargs="+", type=name_and_path, help="NAME=CHECKPOINT, e.g. maml=runs/mujoco/x.pt")
     parser.add_argument("--steps", type=int, default=1)
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)
