@@ -3,13 +3,15 @@ through a vector env), the 200-step horizon, and bad tasks."""
 import warnings
 
 import gymnasium as gym
+import mujoco
 import numpy as np
 import pytest
+from gymnasium.envs.mujoco.ant_v5 import AntEnv
 from gymnasium.utils.env_checker import check_env
 
 import course_lib.envs  # noqa: F401  (registers the envs)
-from course_lib.tasks.locomotion import (AntDir, AntVel, CheetahBatch, EnvBatch, HalfCheetahDir, HalfCheetahVel,
-                                         episode_batch)
+from course_lib.tasks.locomotion import (ANT_INIT_QPOS, AntDir, AntVel, CheetahBatch, EnvBatch, HalfCheetahDir,
+                                         HalfCheetahVel, ant_xml, episode_batch)
 
 IDS = ["course_lib/HalfCheetahVel-v0", "course_lib/HalfCheetahDir-v0", "course_lib/AntVel-v0", "course_lib/AntDir-v0"]
 
@@ -91,7 +93,40 @@ def test_the_cheetah_acts_every_10_ms_like_rllabs(cls):
 
 @pytest.mark.parametrize("cls", [AntVel, AntDir])
 def test_the_ant_acts_every_20_ms_like_rllabs(cls):
-    assert cls(task=1.0).dt == pytest.approx(0.02) and cls(task=1.0, frame_skip=5).dt == pytest.approx(0.05)
+    """rllab's ant.xml: one 0.02 s RK4 step per action (gymnasium's: two of 0.01 s)."""
+    env = cls(task=1.0)
+    assert env.frame_skip == 1 and env.model.opt.timestep == 0.02 and env.dt == pytest.approx(0.02)
+    assert env.model.opt.integrator == mujoco.mjtIntegrator.mjINT_RK4
+    assert cls(task=1.0, frame_skip=5).dt == pytest.approx(0.1)      # still gymnasium's env underneath
+
+
+def test_the_ant_has_rllabs_contacts_and_gymnasiums_body():
+    """Every geom, the floor included, takes rllab's default contact parameters; nothing else moves."""
+    ours, gyms = AntVel().model, AntEnv().model
+    assert np.array_equal(ours.geom_solref, np.tile([0.02, 1.0], (ours.ngeom, 1)))
+    assert np.allclose(ours.geom_solimp[:, :3], [0.8, 0.8, 0.01])
+    assert not np.allclose(gyms.geom_solimp[:, :3], [0.8, 0.8, 0.01])
+    for field in ("geom_size", "geom_friction", "body_mass", "jnt_range", "actuator_gear", "dof_damping"):
+        assert np.array_equal(getattr(ours, field), getattr(gyms, field)), field
+    assert ant_xml() == ant_xml()                                   # written once, reused
+
+
+def test_the_ant_starts_in_rllabs_pose():
+    """qpos = rllab's init_qpos + N(0, 0.01²): upright at 0.55 with every hinge inside its range (gymnasium's
+    start puts the ankles outside theirs); qvel ~ N(0, 0.1²); a seed gives one start."""
+    env = AntDir(task=1.0)
+    hinge = env.model.jnt_type == mujoco.mjtJoint.mjJNT_HINGE
+    low, high = env.model.jnt_range[hinge].T
+    starts = []
+    for seed in range(200):
+        env.reset(seed=seed)
+        starts.append((env.data.qpos.copy(), env.data.qvel.copy()))
+        assert np.all((low < env.data.qpos[7:]) & (env.data.qpos[7:] < high))
+    qpos, qvel = map(np.array, zip(*starts))
+    assert np.allclose(qpos.mean(0), ANT_INIT_QPOS, atol=0.003) and qpos[:, 2].mean() == pytest.approx(0.55, abs=0.003)
+    assert np.allclose(qpos.std(0), 0.01, rtol=0.2) and np.allclose(qvel.std(0), 0.1, rtol=0.2)
+    env.reset(seed=7)
+    assert np.array_equal(env.data.qpos, starts[7][0])
 
 
 @pytest.mark.parametrize("env_id", IDS[:2])

@@ -7,13 +7,15 @@
     contact = 5e-4 Σ clip(cfrc_ext, −1, 1)²; an Ant episode ends when its torso leaves z ∈ [0.2, 1]
     horizon H = 200 (registered with max_episode_steps=200)
 
-Only the reward changes (`_get_rew`), and the control period: the paper's rllab robots act every
-physics step — HalfCheetah every 0.01 s (`frame_skip` 1, so H = 200 is 2 s), Ant every 0.02 s
-(`frame_skip` 2 on gymnasium's 0.01 s step) — where gymnasium's default is 0.05 s (H = 200 would be
-10 s, a different task with other returns). The Ant's costs are rllab's too (the authors'
-ant_env_rand*.py): control 0.005‖a‖² where gymnasium's default is 0.5‖a‖², a hundred times more,
-which alone puts an Ant acting at random near −2 per step; survive 0.05, and AntVel adds a constant +1
-on top. Physics, observations and Ant's termination are gymnasium's.
+The reward changes (`_get_rew`), and the control period: the paper's rllab robots act every physics
+step — HalfCheetah every 0.01 s (`frame_skip` 1, so H = 200 is 2 s), Ant every 0.02 s — where
+gymnasium's default is 0.05 s (H = 200 would be 10 s, a different task with other returns). The Ant's
+costs are rllab's too (the authors' ant_env_rand*.py): control 0.005‖a‖² where gymnasium's default is
+0.5‖a‖², a hundred times more, which alone puts an Ant acting at random near −2 per step; survive 0.05,
+and AntVel adds a constant +1 on top. So is the Ant's physics (rllab's ant.xml, `ant_xml`): softer
+contacts, one 0.02 s RK4 step per action, and a start with the ankles bent inside their limits — in
+gymnasium's, TRPO learns to run about twice as slowly (docs/notes/2026-12-07-ant-rllab-physics.md).
+Observations and the Ant's termination are gymnasium's.
 A task is set like in the other task envs: `set_task(task)`, `env.task = task` (so a vector env's
 `set_attr("task", tasks)` works), or `reset(options={"task": task})`; it stays fixed across resets.
 For the sampler, `episode_batch` steps many episodes at once, as rows of MuJoCo state (`CheetahBatch`:
@@ -21,14 +23,19 @@ one `mujoco.rollout` call per step for all of them; `AntBatch`: one MjData for a
 """
 from __future__ import annotations
 
+import hashlib
+import os
 import sys
+import tempfile
 from dataclasses import dataclass
+from xml.etree import ElementTree
 
 import mujoco
 import numpy as np
 from mujoco import rollout
 from gymnasium.envs.mujoco.ant_v5 import AntEnv
 from gymnasium.envs.mujoco.half_cheetah_v5 import HalfCheetahEnv
+from gymnasium.envs.mujoco.mujoco_env import expand_model_path
 
 from ..validation import check_int
 from .base import UniformTasks
@@ -36,8 +43,12 @@ from .base import UniformTasks
 HORIZON = 200
 CHEETAH_CTRL_COST = 0.05
 CHEETAH_FRAME_SKIP = 1     # rllab's half_cheetah.xml: timestep 0.01, one physics step per action
-ANT_FRAME_SKIP = 2         # gymnasium's ant: timestep 0.01; rllab's ant acts every 0.02 s
 ANT_CTRL_COST = 0.005      # rllab's ant: 0.5·1e-2‖a‖² (its contact cost, 0.5·1e-3, is gymnasium's 5e-4)
+# rllab's ant.xml where it differs from gymnasium's (its actuators' ctrlrange ±150 are gear 150's torques)
+ANT_TIMESTEP = 0.02        # one RK4 step per action (gymnasium's: 0.01)
+ANT_CONTACTS = {"solref": ".02 1", "solimp": ".8 .8 .01"}       # the default geom's (MuJoCo's .9 .95 .001)
+ANT_INIT_QPOS = np.array([0.0, 0.0, 0.55, 1.0, 0.0, 0.0, 0.0,   # torso at 0.55, upright
+                          0.0, 1.0, 0.0, -1.0, 0.0, -1.0, 0.0, 1.0])    # hips 0, ankles ±1 rad (limits ±30°–70°)
 
 
 def _mujoco_warning(message: str) -> None:
@@ -156,15 +167,37 @@ class HalfCheetahDir(_Cheetah):
         return task * x_velocity
 
 
+def ant_xml() -> str:
+    """The path of gymnasium's ant.xml edited to rllab's physics: `ANT_CONTACTS` on the default geom and
+    a `ANT_TIMESTEP` step. Written once per content into the temp dir (write, then rename)."""
+    root = ElementTree.parse(expand_model_path("ant.xml")).getroot()
+    root.find("default/geom").attrib.update(ANT_CONTACTS)
+    root.find("option").set("timestep", str(ANT_TIMESTEP))
+    xml = ElementTree.tostring(root, encoding="unicode")
+    path = os.path.join(tempfile.gettempdir(), f"course_lib-ant-{hashlib.sha256(xml.encode()).hexdigest()[:16]}.xml")
+    if not os.path.exists(path):
+        with open(f"{path}.{os.getpid()}", "w") as f:
+            f.write(xml)
+        os.replace(f"{path}.{os.getpid()}", path)
+    return path
+
+
 class _AntTask(_TaskMixin, AntEnv):
-    """Ant with a task's forward reward and rllab's costs, acting every 0.02 s (rllab's ant.xml: one
-    0.02 s step per action)."""
+    """Ant with a task's forward reward and rllab's costs and physics: one 0.02 s RK4 step per action
+    (`frame_skip` 1), rllab's contacts, and rllab's start (`reset_model`)."""
     survive: float          # rllab's survive reward, plus AntVel's constant +1
 
     def __init__(self, task=None, **kwargs):
-        super().__init__(**{"frame_skip": ANT_FRAME_SKIP, "ctrl_cost_weight": ANT_CTRL_COST,
+        super().__init__(**{"xml_file": ant_xml(), "frame_skip": 1, "ctrl_cost_weight": ANT_CTRL_COST,
                             "healthy_reward": self.survive, **kwargs})
         self._init_task(task)
+
+    def reset_model(self):
+        """rllab's MujocoEnv.reset: ANT_INIT_QPOS + N(0, 0.01²) on qpos, N(0, 0.1²) on qvel (gymnasium's
+        starts from qpos0: torso at 0.75, legs flat, ankles outside their limits)."""
+        self.set_state(ANT_INIT_QPOS + 0.01 * self.np_random.standard_normal(self.model.nq),
+                       0.1 * self.np_random.standard_normal(self.model.nv))
+        return self._get_obs()
 
     @staticmethod
     def forward(task, x_velocity):

@@ -1,5 +1,11 @@
 """Lab experiment (docs/notes/2026-12-07-ant-rllab-physics.md): train on rllab's Ant physics.
 
+Since the end of that note, `course_lib.tasks.locomotion`'s Ant has the physics of `--rllab-step` itself
+(`ant_xml`, `_AntTask.reset_model`, one step per action). With `--rllab-step` the script applies the
+same edits again and trains and evaluates exactly as `python -m course_lib train` and
+`bench/navigation.py` now do (checked episode by episode); `python -m course_lib train` with the same
+arguments resumes its checkpoints. Without `--rllab-step` it now trains in neither physics: a record only.
+
 Two differences between the workbook's Ant (gymnasium v5) and the authors' (rllab's ant.xml and
 MujocoEnv, cbfinn/maml_rl), both untested before:
 
