@@ -1,5 +1,5 @@
 """MuJoCo sampling speed on this machine, three ways, in one run, for HalfCheetah (frame skip 1 — the
-paper's 0.01 s control period) and Ant (frame skip 2 on its 0.01 s RK4 step — 0.02 s), H = 200:
+paper's 0.01 s control period) and Ant (frame skip 1: rllab's one 0.02 s RK4 step per action), H = 200:
 
   1. the physics limit: raw `mujoco.mj_step` rate ÷ frame skip, one process per core, no policy,
      stepped open-loop in C by `mujoco.rollout` (and, for comparison, from a Python loop); measured

@@ -353,9 +353,9 @@ locomotion_widget(env="halfcheetah_dir", direction=1.0, velocity=1.5, alpha=0.1,
 # %% [markdown]
 # ## 6. The Ant: four legs, the same one step
 #
-# The paper's other robot is the **Ant** (gymnasium's Ant v5 on rllab's settings): a torso on four
-# legs, eight actuated joints, and an observation that also holds the external contact forces on its
-# bodies. Its two task families mirror the cheetah's, with goal velocities $v^* \sim U[0, 3]$ m/s, and
+# The paper's other robot is the **Ant** (gymnasium's Ant v5 with rllab's physics and rewards): a torso
+# on four legs, eight actuated joints, and an observation that also holds the external contact forces on
+# its bodies. Its two task families mirror the cheetah's, with goal velocities $v^* \sim U[0, 3]$ m/s, and
 # the rewards are the authors' (`rllab/envs/mujoco/ant_env_rand*.py` in cbfinn/maml_rl):
 #
 # | task family | reward per step |
@@ -367,6 +367,13 @@ locomotion_widget(env="halfcheetah_dir", direction=1.0, velocity=1.5, alpha=0.1,
 # the reward for staying upright; an episode ends early when the torso leaves 0.2–1 m above the floor.
 # (Gymnasium's own Ant charges 0.5‖a‖² and pays 1 per step upright: with those weights a random policy
 # scored about −400 where the paper's scored −78.6 — another detail that decides whether numbers compare.)
+#
+# The physics is the authors' too. Their ant.xml differs from gymnasium's in three places: softer
+# contacts, one 0.02 s RK4 step per action where gymnasium takes two of 0.01 s, and a start with the
+# ankles bent inside their joint limits where gymnasium's starts them outside. None changes what a
+# trained policy scores by much, but in gymnasium's physics TRPO learned to run about half as fast: our
+# AntVel oracle levelled off near 60 where in rllab's it reaches the paper's 108 in the same 400
+# iterations ([lab note](../docs/notes/2026-12-07-ant-rllab-physics.md)).
 
 # %% tags=["nbval-check-output"]
 for cls in (AntVel, AntDir):
@@ -375,15 +382,17 @@ for cls in (AntVel, AntDir):
           f"dt = {env.dt:g} s per step, horizon {HORIZON} steps = {HORIZON * env.dt:g} s")
     print(f"  6 sampled tasks: {np.round(cls.sample_tasks(6, np.random.default_rng(1)), 2)}")
     env.close()
-print(f"control cost weight: {ANT_CTRL_COST}")
+model = AntVel().model
+print(f"control cost weight: {ANT_CTRL_COST}; one {model.opt.timestep:g} s RK4 step per action; "
+      f"contacts solref {model.geom_solref[0]} solimp {model.geom_solimp[0, :3]} (rllab's)")
 
 # %% [markdown]
 # A MAML iteration on the Ant simulates the same 320,000 steps as on the cheetah, but each step costs
-# about nine times as much (more bodies, contacts), so sampling takes most of an iteration and a
-# paper-sized run takes days on 2 cores ([docs/scale-out.md](../docs/scale-out.md) measures it and
-# models it on a cluster). The shipped AntVel policy is second-order MAML with ProMP's LVC estimator
-# (notebook 11), at the paper's settings otherwise; it is still being trained, over several sessions,
-# from the command it prints:
+# about six times as much (more bodies, contacts), so sampling takes over a third of an iteration (the
+# cheetah's: a seventh) and a paper-sized run takes most of a day on 2 cores
+# ([docs/scale-out.md](../docs/scale-out.md) measures it and models it on a cluster). The shipped AntVel policy is second-order MAML with ProMP's LVC estimator
+# (notebook 11), at the paper's settings otherwise. It trained 1170 iterations in gymnasium's physics,
+# then 160 in rllab's (the jump near the end of the curve); the command it prints resumes it:
 
 # %% tags=["nbval-ignore-output"]
 ant = load_checkpoint(shipped("ant_vel_maml_lvc"))
@@ -417,25 +426,24 @@ print("quoted below: " + ", ".join(f"{key} = {value:.1f}" for key, value in quot
 ant_table.figure
 
 # %% [markdown]
-# **Where the Ant stands: closer, still short of the paper.** On these 10 tasks our MAML goes from
-# <span data-out="ant_maml_lvc_0">86.4</span> to <span data-out="ant_maml_lvc_1">120.0</span> in one step; the
-# paired line says the paper's MAML, on the same tasks, was about 15 higher after the step (these 10 are
+# **AntVel: the paper's, within its error.** On these 10 tasks our MAML goes from
+# <span data-out="ant_maml_lvc_0">91.2</span> to <span data-out="ant_maml_lvc_1">129.9</span> in one step; the
+# paired line puts it about 3 below the paper's MAML on the same tasks, well inside the error (these 10 are
 # easier than the paper's 40: its mean over all of them is <span data-out="ant_paper_1">96.7</span>). Over all 40
-# tasks and four evaluation seeds ours gives 77.2 against 96.7 ([docs/reproduction.md](../docs/reproduction.md#the-ant-issue-23-in-progress)).
-# The run has <span data-out="ant_iterations">1000</span> iterations (over 9 hours on 2 cores), and its
-# training-task return still rises, slowly — <span data-out="ant_train_before">18.9</span> before and
-# <span data-out="ant_train_after">70.8</span> after the step over its last 20 iterations, from about −60 at the
-# start. The shape is MAML's: the step adds about 30 here (56 over all 40 tasks) where the pretrained
-# policy gains little (<span data-out="ant_pretrain_0">18.1</span> → <span data-out="ant_pretrain_1">19.8</span>),
-# and the oracle, told its velocity, does better still (<span data-out="ant_oracle_0">103.6</span>; ours after
-# only 400 iterations, below the paper's 107.9 over all 40 tasks). Resuming the run with the command above
-# (with a larger `--iterations`) is the mini-project below.
+# tasks and four evaluation seeds ours gives 95.7 ([docs/reproduction.md](../docs/reproduction.md#the-ant-issue-23-in-progress)).
+# The run has <span data-out="ant_iterations">1330</span> iterations, and over its last 20 its
+# training-task return was <span data-out="ant_train_before">15.4</span> before and
+# <span data-out="ant_train_after">85.5</span> after the step, from about −60 at the start. The shape is
+# MAML's: the step adds about 40 here (68 over all 40 tasks; the paper's 66) where the pretrained policy
+# gains nothing (<span data-out="ant_pretrain_0">29.7</span> → <span data-out="ant_pretrain_1">27.8</span>),
+# and the oracle, told its velocity, does better still (<span data-out="ant_oracle_0">148.9</span>; 111.9
+# over all 40 tasks, the paper's 107.9).
 #
 # And the clips: the Ant asked for 1.5 m/s, before and after one step (mean actions, as in section 4).
-# One task, 20 episodes per step: the sampled episodes barely gain (the table, not one task, is the
-# picture), while the mean-action clip speeds up past its target. With σ still 0.4–0.7 the mean action
-# is a different controller from the noisy one that was trained (question 3 below), and an Ant that
-# falls ends its episode early, so the clips and the sampled returns can disagree either way.
+# One task, 20 episodes per step: the sampled return rises by about 47, and the mean-action clip speeds
+# up from about 0.9 to 1.3 m/s. With σ still 0.4–0.7 the mean action is a different controller from
+# the noisy one that was trained (question 3 below), and an Ant that falls ends its episode early, so
+# the clips and the sampled returns can disagree either way.
 
 # %% tags=["nbval-ignore-output"]
 ant_run = locomotion_adaptation("ant_vel", 1.5, alpha=0.1, steps=1, episodes=20, seed=0,
@@ -470,16 +478,17 @@ print("quoted below: " + ", ".join(f"{key} = {value:.1f}" for key, value in quot
 ant_dir_table.figure
 
 # %% [markdown]
-# Before the step the policy leans backwards (<span data-out="antdir_maml_lvc_0">100.4</span> here, where eight
-# of the ten directions are −1; 34.5 over all 40, where 25 are); one gradient step on the task's own
-# episodes turns it into a runner, <span data-out="antdir_maml_lvc_1">235.9</span>, where the pretrained policy gains little (<span data-out="antdir_pretrain_0">-10.2</span> →
-# <span data-out="antdir_pretrain_1">-0.6</span>). That is MAML's picture, at under half of the paper's
-# <span data-out="antdir_paper_1">499.1</span>: after <span data-out="antdir_iterations">725</span> iterations
-# (the paper's snapshot had 575, at twice our meta-batch) its training return was still climbing, by
-# 15–20 per 100 iterations. The oracle, told its direction, runs at
-# <span data-out="antdir_oracle_0">345.0</span> after <span data-out="antdir_oracle_iterations">340</span> iterations
-# of plain TRPO (the paper's oracle: 524.8 after 1 975): the Ant learns to run slowly on 2 cores, with or
-# without meta-learning. The numbers over all 40 directions are in
+# Before the step the policy has no direction (<span data-out="antdir_maml_lvc_0">4.3</span> here); one
+# gradient step on the task's own episodes turns it into a runner,
+# <span data-out="antdir_maml_lvc_1">269.5</span>, where the pretrained policy gains little
+# (<span data-out="antdir_pretrain_0">-13.8</span> → <span data-out="antdir_pretrain_1">-7.3</span>). That is
+# MAML's picture, at about half of the paper's <span data-out="antdir_paper_1">499.1</span>. Of its
+# <span data-out="antdir_iterations">890</span> iterations, 855 were in gymnasium's physics and 35 in rllab's,
+# where it first lost ground and is climbing again. The oracle, told its direction and trained in rllab's
+# physics from the start, runs at <span data-out="antdir_oracle_0">493.0</span> after
+# <span data-out="antdir_oracle_iterations">400</span> iterations of plain TRPO, near the paper's oracle
+# (524.8 after 1 975): in this physics the Ant learns to run at the paper's pace, and AntDir's MAML needs
+# more iterations in it. The numbers over all 40 directions are in
 # [docs/reproduction.md](../docs/reproduction.md#the-ant-issue-23-in-progress).
 
 # %% [markdown]
@@ -618,7 +627,7 @@ ant_dir_table.figure
 # iterations and watch the adaptation curve of section 3 move towards the paper's. The open question
 # is the direction MAML run: it levelled off near 180 after ~70 iterations and was still there after
 # 310 ([lab note](../docs/notes/2026-11-22-halfcheetah-what-moved-the-returns.md)) — does another seed, or `--fisher-tasks 0`, get it past FOMAML's ~310? Or take the Ant
-# further (section 6: resume `ant_vel_maml_lvc` towards the paper's 96.7, or `ant_dir_maml_lvc` towards 499.1). Or take the direction run further with a
+# further (section 6: resume `ant_dir_maml_lvc` towards the paper's 499.1, as its oracle already nearly is). Or take the direction run further with a
 # less biased second-order estimator: LVC reaches 310 after 300 iterations (notebook 11, section 5) —
 # does ProMP's meta-optimizer (`--meta-optimizer promp`) or a second training seed do as well?
 #

@@ -169,7 +169,7 @@ class HalfCheetahDir(_Cheetah):
 
 def ant_xml() -> str:
     """The path of gymnasium's ant.xml edited to rllab's physics: `ANT_CONTACTS` on the default geom and
-    a `ANT_TIMESTEP` step. Written once per content into the temp dir (write, then rename)."""
+    an `ANT_TIMESTEP` step. Written once per content into the temp dir (write, then rename)."""
     root = ElementTree.parse(expand_model_path("ant.xml")).getroot()
     root.find("default/geom").attrib.update(ANT_CONTACTS)
     root.find("option").set("timestep", str(ANT_TIMESTEP))
