@@ -370,10 +370,10 @@ locomotion_widget(env="halfcheetah_dir", direction=1.0, velocity=1.5, alpha=0.1,
 #
 # The physics is the authors' too. Their ant.xml differs from gymnasium's in three places: softer
 # contacts, one 0.02 s RK4 step per action where gymnasium takes two of 0.01 s, and a start with the
-# ankles bent inside their joint limits where gymnasium's starts them outside. None changes what a
-# trained policy scores by much, but in gymnasium's physics TRPO learned to run about half as fast: our
-# AntVel oracle levelled off near 60 where in rllab's it reaches the paper's 108 in the same 400
-# iterations ([lab note](../docs/notes/2026-12-07-ant-rllab-physics.md)).
+# ankles bent inside their joint limits where gymnasium's starts them outside. In gymnasium's physics
+# TRPO learned to run far more slowly: our AntVel oracle levelled off near 60 where in rllab's it reaches
+# the paper's 108 in the same 400 iterations, and our AntDir oracle reached 344 where in rllab's it
+# reaches 487 ([lab note](../docs/notes/2026-12-07-ant-rllab-physics.md)).
 
 # %% tags=["nbval-check-output"]
 for cls in (AntVel, AntDir):
@@ -389,10 +389,11 @@ print(f"control cost weight: {ANT_CTRL_COST}; one {model.opt.timestep:g} s RK4 s
 # %% [markdown]
 # A MAML iteration on the Ant simulates the same 320,000 steps as on the cheetah, but each step costs
 # about six times as much (more bodies, contacts), so sampling takes over a third of an iteration (the
-# cheetah's: a seventh) and a paper-sized run takes most of a day on 2 cores
-# ([docs/scale-out.md](../docs/scale-out.md) measures it and models it on a cluster). The shipped AntVel policy is second-order MAML with ProMP's LVC estimator
-# (notebook 11), at the paper's settings otherwise. It trained 1170 iterations in gymnasium's physics,
-# then 160 in rllab's (the jump near the end of the curve); the command it prints resumes it:
+# cheetah's: a seventh), and the shipped AntVel run took over half a day on 2 cores
+# ([docs/scale-out.md](../docs/scale-out.md) measures it and models it on a cluster). The shipped
+# AntVel policy is second-order MAML with ProMP's LVC estimator (notebook 11), at the paper's settings
+# otherwise. It trained 1170 iterations in gymnasium's physics, then 160 in rllab's (the jump near the
+# end of the curve); the command it prints resumes it:
 
 # %% tags=["nbval-ignore-output"]
 ant = load_checkpoint(shipped("ant_vel_maml_lvc"))

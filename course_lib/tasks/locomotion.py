@@ -14,7 +14,7 @@ costs are rllab's too (the authors' ant_env_rand*.py): control 0.005‖a‖² wh
 0.5‖a‖², a hundred times more, which alone puts an Ant acting at random near −2 per step; survive 0.05,
 and AntVel adds a constant +1 on top. So is the Ant's physics (rllab's ant.xml, `ant_xml`): softer
 contacts, one 0.02 s RK4 step per action, and a start with the ankles bent inside their limits — in
-gymnasium's, TRPO learns to run about twice as slowly (docs/notes/2026-12-07-ant-rllab-physics.md).
+gymnasium's, TRPO learns to run far more slowly (docs/notes/2026-12-07-ant-rllab-physics.md).
 Observations and the Ant's termination are gymnasium's.
 A task is set like in the other task envs: `set_task(task)`, `env.task = task` (so a vector env's
 `set_attr("task", tasks)` works), or `reset(options={"task": task})`; it stays fixed across resets.
