@@ -499,7 +499,7 @@ ant_dir_table.figure
 # after it the Ant runs backwards.
 
 # %% tags=["nbval-ignore-output"]
-ant_dir_run = locomotion_adaptation("ant_dir", -1.0, alpha=0.1, steps=1, episodes=40, seed=0,
+ant_dir_run = locomotion_adaptation("ant_dir", -1.0, alpha=0.1, steps=1, episodes=40, seed=0, every=6,
                                     checkpoint="ant_dir_maml_lvc")
 if ant_dir_run.rendered:
     display(ant_dir_run.show_clips())

@@ -10,8 +10,8 @@ from gymnasium.envs.mujoco.ant_v5 import AntEnv
 from gymnasium.utils.env_checker import check_env
 
 import course_lib.envs  # noqa: F401  (registers the envs)
-from course_lib.tasks.locomotion import (ANT_INIT_QPOS, AntDir, AntVel, CheetahBatch, EnvBatch, HalfCheetahDir,
-                                         HalfCheetahVel, ant_xml, episode_batch)
+from course_lib.tasks.locomotion import ANT_INIT_QPOS, AntDir, AntVel, HalfCheetahDir, HalfCheetahVel, ant_xml
+from course_lib.tasks.mujoco_batch import CheetahBatch, EnvBatch, episode_batch
 
 IDS = ["course_lib/HalfCheetahVel-v0", "course_lib/HalfCheetahDir-v0", "course_lib/AntVel-v0", "course_lib/AntDir-v0"]
 

@@ -8,7 +8,8 @@ from course_lib.functional import batched, parameters_of
 from course_lib.models import GaussianPolicy
 from course_lib.rl.episodes import action_distribution
 from course_lib.rl.mujoco_sampler import MujocoSampler
-from course_lib.tasks.locomotion import LOCOMOTION_ENVS, AntBatch, AntDir, AntVel, episode_batch
+from course_lib.tasks.locomotion import LOCOMOTION_ENVS, AntDir, AntVel
+from course_lib.tasks.mujoco_batch import AntBatch, episode_batch
 
 
 @pytest.fixture(scope="module")

@@ -3,7 +3,7 @@
 Every worker process gets a copy of the (per-task, adapted) policy weights for its share of the
 tasks. Per time step it evaluates the Gaussian MLP for all of its episodes at once (one batched
 float32 matmul per layer in numpy) and steps their physics, every episode a row of MuJoCo state
-(`course_lib.tasks.locomotion.episode_batch`: for the cheetahs one `mujoco.rollout` call for all of
+(`course_lib.tasks.mujoco_batch.episode_batch`: for the cheetahs one `mujoco.rollout` call for all of
 its episodes, for the Ant one MjData stepping the rows in turn); the Ant's episodes that end (it
 fell) are stepped no more and masked. Only whole trajectories cross the process boundary. Compare
 gymnasium's AsyncVectorEnv, which sends one action and one observation through a pipe per env and
@@ -66,7 +66,7 @@ def sample_share(envs: list, env_name: str, layers, log_std, tasks, n_episodes: 
                  worker: int, oracle: bool, max_action) -> tuple[np.ndarray, ...]:
     """One worker's share of a `sample` call: (obs, actions, rewards, mask), each [T, N, H, …] float32.
     `envs` is the worker's pool of environments, built on first use and kept between calls."""
-    from ..tasks.locomotion import episode_batch
+    from ..tasks.mujoco_batch import episode_batch
     T, N = len(tasks), n_episodes
     # episode j starts alike in every task (common random numbers)
     batch = episode_batch(env_name, np.repeat(tasks, N), np.tile(seed * 10_007 + np.arange(N), T), envs, rows=True)
