@@ -5,6 +5,8 @@
 """
 from __future__ import annotations
 
+from contextlib import contextmanager
+
 import torch
 
 
@@ -17,35 +19,35 @@ def features(obs: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
 
 def fit_linear_baseline(obs: torch.Tensor, returns: torch.Tensor, mask: torch.Tensor,
                         reg: float = 1e-5, attempts: int = 5) -> torch.Tensor:
-    """Ridge weights per task, [T, F], solved in float64 with `torch.linalg.solve` (batched)."""
-    X = features(obs, mask).flatten(1, 2).double()               # [T, N·H, F]
-    y = (returns * mask).flatten(1, 2).double()                  # [T, N·H]
-    A, b = X.transpose(1, 2) @ X, (X.transpose(1, 2) @ y.unsqueeze(-1)).squeeze(-1)
-    eye = torch.eye(A.shape[-1], dtype=A.dtype)
-    w = torch.full_like(b, float("nan"))
-    for k in range(attempts):                                    # escalate λ where a task's solve fails
-        todo = ~torch.isfinite(w).all(-1)
-        if not todo.any():
-            break
-        solution, ok = _solve(A[todo] + reg * 10 ** k * eye, b[todo])
-        w[todo] = torch.where(ok.unsqueeze(-1), solution, w[todo])
+    """Ridge weights per task, [T, F], solved in float64 with `torch.linalg.solve_ex` (batched), on one
+    thread whatever the learner's: MKL's multithreaded batched LU fails on the Ant's 214-feature systems
+    ("oneMKL ERROR ... DLASWP", then an exception or finite garbage), and so the weights are the same
+    bits with any --threads. A task's solution counts only if its backward error is small."""
+    with _one_thread():
+        X = features(obs, mask).flatten(1, 2).double()           # [T, N·H, F]
+        y = (returns * mask).flatten(1, 2).double()              # [T, N·H]
+        A, b = X.transpose(1, 2) @ X, (X.transpose(1, 2) @ y.unsqueeze(-1)).squeeze(-1)
+        eye = torch.eye(A.shape[-1], dtype=A.dtype)
+        w = torch.full_like(b, float("nan"))
+        for k in range(attempts):                                # escalate λ where a task's solve fails
+            todo = ~torch.isfinite(w).all(-1)
+            if not todo.any():
+                break
+            A_k = A[todo] + reg * 10 ** k * eye
+            solution, info = torch.linalg.solve_ex(A_k, b[todo])
+            ok = (info == 0) & _accurate(A_k, solution, b[todo])
+            w[todo] = torch.where(ok.unsqueeze(-1), solution, w[todo])
     return torch.nan_to_num(w).to(obs.dtype)
 
 
-def _solve(A: torch.Tensor, b: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """(x, solved) for the batch of systems A x = b. MKL's batched LU can fail with several threads on
-    large ill-conditioned systems (the Ant's 214 features: a RuntimeError, non-finite values, or, after
-    "oneMKL ERROR ... DLASWP", finite garbage), where one system at a time succeeds; so a solution counts
-    only if its backward error is small, and with one thread both ways give the same bits."""
+@contextmanager
+def _one_thread():
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
     try:
-        x, info = torch.linalg.solve_ex(A, b)
-    except RuntimeError:
-        x, info = torch.full_like(b, float("nan")), torch.ones(len(b), dtype=torch.int32)
-    ok = (info == 0) & _accurate(A, x, b)
-    for i in (~ok).nonzero().flatten().tolist():
-        x[i], info_i = torch.linalg.solve_ex(A[i], b[i])
-        ok[i] = bool(info_i == 0) and bool(_accurate(A[i:i + 1], x[i:i + 1], b[i:i + 1]))
-    return x, ok
+        yield
+    finally:
+        torch.set_num_threads(threads)
 
 
 def _accurate(A: torch.Tensor, x: torch.Tensor, b: torch.Tensor, tol: float = 1e-8) -> torch.Tensor:
