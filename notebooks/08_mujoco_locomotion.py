@@ -479,12 +479,12 @@ print("quoted below: " + ", ".join(f"{key} = {value:.1f}" for key, value in quot
 ant_dir_table.figure
 
 # %% [markdown]
-# Before the step the policy leans backwards (<span data-out="antdir_maml_lvc_0">46.6</span> here,
-# where eight of the ten directions are −1; 16.6 over all 40); one gradient step on the task's own
-# episodes turns it into a runner, <span data-out="antdir_maml_lvc_1">369.4</span>, where the pretrained
+# Before the step the policy leans forwards (<span data-out="antdir_maml_lvc_0">-97.3</span> here,
+# where eight of the ten directions are −1; −36.1 over all 40); one gradient step on the task's own
+# episodes turns it into a runner, <span data-out="antdir_maml_lvc_1">431.6</span>, where the pretrained
 # policy gains little (<span data-out="antdir_pretrain_0">-13.8</span> →
 # <span data-out="antdir_pretrain_1">-7.3</span>). That is MAML's picture, still short of the paper's
-# <span data-out="antdir_paper_1">499.1</span>. Of its <span data-out="antdir_iterations">1210</span>
+# <span data-out="antdir_paper_1">499.1</span>. Of its <span data-out="antdir_iterations">1635</span>
 # iterations, 855 were in gymnasium's physics and the rest in rllab's, where it first lost ground and
 # has climbed since (from iteration 1 060 with a trust region twice the paper's, δ = 0.02). The oracle, told its direction and trained in rllab's physics from the start, runs at
 # <span data-out="antdir_oracle_0">493.0</span> after <span data-out="antdir_oracle_iterations">400</span>
@@ -494,12 +494,12 @@ ant_dir_table.figure
 # [docs/reproduction.md](../docs/reproduction.md#the-ant-issue-23-in-progress).
 
 # %% [markdown]
-# And AntDir's clips: the Ant asked to run forwards, before and after one step on 40 of its own
-# episodes (mean actions). Before the step the mean action runs it backwards, the wrong way, at about
-# 1.6 m/s; after it the Ant runs forwards at about 2.2 m/s.
+# And AntDir's clips: the Ant asked to run backwards, before and after one step on 40 of its own
+# episodes (mean actions). Before the step the mean action runs it forwards, the wrong way, at about
+# 1.7 m/s; after it the Ant runs backwards at about 2.4 m/s.
 
 # %% tags=["nbval-ignore-output"]
-ant_dir_run = locomotion_adaptation("ant_dir", 1.0, alpha=0.1, steps=1, episodes=40, seed=0, every=6,
+ant_dir_run = locomotion_adaptation("ant_dir", -1.0, alpha=0.1, steps=1, episodes=40, seed=0, every=6,
                                     checkpoint="ant_dir_maml_lvc")
 if ant_dir_run.rendered:
     display(ant_dir_run.show_clips())
