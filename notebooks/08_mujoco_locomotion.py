@@ -459,8 +459,9 @@ ant_run.figure
 # %% [markdown]
 # **AntDir**, the Ant running forwards or backwards, costs twice as much per iteration: the paper
 # takes 40 episodes per step for it where AntVel takes 20. Its shipped MAML run (LVC again; meta-batch
-# 20 where the paper's is 40, to halve the cost) is younger than the AntVel run; here it is on ten of the
-# paper's 40 test directions, 40 episodes per step, beside the pretrained, random and oracle policies:
+# 20 for its first 1 840 iterations, to halve the cost, then the paper's 40) is younger than the AntVel
+# run; here it is on ten of the paper's 40 test directions, 40 episodes per step, beside the pretrained,
+# random and oracle policies:
 
 # %% tags=["nbval-ignore-output"]
 ant_dir = load_checkpoint(shipped("ant_dir_maml_lvc"))
@@ -479,14 +480,15 @@ print("quoted below: " + ", ".join(f"{key} = {value:.1f}" for key, value in quot
 ant_dir_table.figure
 
 # %% [markdown]
-# Before the step the policy leans forwards (<span data-out="antdir_maml_lvc_0">-97.3</span> here,
-# where eight of the ten directions are −1; −36.1 over all 40); one gradient step on the task's own
-# episodes turns it into a runner, <span data-out="antdir_maml_lvc_1">431.6</span>, where the pretrained
+# Before the step the policy leans forwards (<span data-out="antdir_maml_lvc_0">-149.5</span> here,
+# where eight of the ten directions are −1; −71.7 over all 40); one gradient step on the task's own
+# episodes turns it into a runner, <span data-out="antdir_maml_lvc_1">446.9</span>, where the pretrained
 # policy gains little (<span data-out="antdir_pretrain_0">-13.8</span> →
 # <span data-out="antdir_pretrain_1">-7.3</span>). That is MAML's picture, still short of the paper's
-# <span data-out="antdir_paper_1">499.1</span>. Of its <span data-out="antdir_iterations">1635</span>
+# <span data-out="antdir_paper_1">499.1</span>. Of its <span data-out="antdir_iterations">1960</span>
 # iterations, 855 were in gymnasium's physics and the rest in rllab's, where it first lost ground and
-# has climbed since (from iteration 1 060 with a trust region twice the paper's, δ = 0.02). The oracle, told its direction and trained in rllab's physics from the start, runs at
+# has climbed since (from iteration 1 060 with a trust region twice the paper's, δ = 0.02, and from
+# 1 840 with the paper's meta-batch of 40, after 240 iterations at a standstill with 20). The oracle, told its direction and trained in rllab's physics from the start, runs at
 # <span data-out="antdir_oracle_0">493.0</span> after <span data-out="antdir_oracle_iterations">400</span>
 # iterations of plain TRPO, near the paper's oracle (524.8 after 1 975): in this physics the Ant learns
 # to run at the paper's pace, and AntDir's MAML needs more iterations in it. The numbers over all 40
@@ -496,7 +498,7 @@ ant_dir_table.figure
 # %% [markdown]
 # And AntDir's clips: the Ant asked to run backwards, before and after one step on 40 of its own
 # episodes (mean actions). Before the step the mean action runs it forwards, the wrong way, at about
-# 1.7 m/s; after it the Ant runs backwards at about 2.4 m/s.
+# 1.0 m/s; after it the Ant runs backwards at about 2.5 m/s.
 
 # %% tags=["nbval-ignore-output"]
 ant_dir_run = locomotion_adaptation("ant_dir", -1.0, alpha=0.1, steps=1, episodes=40, seed=0, every=6,
